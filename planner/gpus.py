@@ -1,0 +1,73 @@
+"""GPU catalog: memory as the CUDA/ROCm runtime reports it (torch `total_memory`), in GiB.
+
+vLLM budgets `gpu_memory_utilization` against that runtime total, which is a little less
+than the vendor's marketing capacity; each entry says where its figure came from.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict
+
+from planner.errors import InputError
+
+GIB = 1 << 30
+
+
+class GpuSpec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    description: str
+    memory_gib: float  # runtime-reported total
+    memory_source: str
+
+    @property
+    def memory_bytes(self) -> int:
+        return int(self.memory_gib * GIB)
+
+
+_OOM = "torch's allocator message 'GPU 0 has a total capacity of {} GiB' in public logs"
+GPU_CATALOG: dict[str, GpuSpec] = {g.name: g for g in (
+    GpuSpec(name="h100", description="NVIDIA H100 80GB HBM3 (SXM)", memory_gib=79.18,
+            memory_source="measured: vLLM 0.26.0 on the lent H100 (shared/reference/minimax-m2.md)"),
+    GpuSpec(name="h200", description="NVIDIA H200 141GB HBM3e", memory_gib=139.81,
+            memory_source=_OOM.format("139.81")),
+    GpuSpec(name="h20", description="NVIDIA H20 96GB HBM3", memory_gib=95.00,
+            memory_source=_OOM.format("95.00") + "; card not named there: estimate"),
+    GpuSpec(name="a100-80g", description="NVIDIA A100 80GB", memory_gib=79.15,
+            memory_source=_OOM.format("79.15")),
+    GpuSpec(name="a800-80g", description="NVIDIA A800 80GB (A100 memory system)", memory_gib=79.15,
+            memory_source="same board memory as A100 80GB: estimate"),
+    GpuSpec(name="l40s", description="NVIDIA L40S 48GB GDDR6", memory_gib=44.42,
+            memory_source=_OOM.format("44.42") + " on 8xL40S"),
+    GpuSpec(name="b200", description="NVIDIA B200 180GB HBM3e", memory_gib=178.35,
+            memory_source=_OOM.format("178.35") + " on 8xB200"),
+    GpuSpec(name="rtx-pro-6000", description="NVIDIA RTX PRO 6000 Blackwell 96GB", memory_gib=94.97,
+            memory_source="'total=94.97 GiB' from the CUDA runtime in a public log (97,887 MiB in nvidia-smi)"),
+    GpuSpec(name="mi300x", description="AMD Instinct MI300X 192GB", memory_gib=191.98,
+            memory_source=_OOM.format("191.98").replace("CUDA", "HIP") + " (ROCm)"),
+)}
+_ALIASES = {"h100-80g": "h100", "h100-sxm": "h100", "h200-141g": "h200", "a100": "a100-80g",
+            "a800": "a800-80g", "rtx-pro-6000-96g": "rtx-pro-6000", "h20-96g": "h20"}
+_SIZE = re.compile(r"^(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>gib|gb)?$", re.IGNORECASE)
+
+
+def resolve_gpu(ref: str) -> GpuSpec:
+    """A catalog name or alias, or an explicit size: '80GiB' (runtime total) or '96GB' (decimal)."""
+    key = ref.strip().lower()
+    key = _ALIASES.get(key, key)
+    if key in GPU_CATALOG:
+        return GPU_CATALOG[key]
+    match = _SIZE.match(key)
+    if match:
+        size = float(match["n"])
+        if (match["unit"] or "gib").lower() == "gb":
+            size = size * 1e9 / GIB
+        if size <= 0:
+            raise InputError("--gpu", f"size {ref} is not positive", "give e.g. --gpu 80GiB")
+        return GpuSpec(name=f"{size:.2f}GiB", description=f"explicit size {ref}", memory_gib=round(size, 2),
+                       memory_source="given on the command line; runtime totals are usually 0.5-1% below the label")
+    raise InputError("--gpu", f"unknown GPU '{ref}'",
+                     f"use one of {', '.join(GPU_CATALOG)}, or a size such as 80GiB")

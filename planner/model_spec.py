@@ -1,0 +1,195 @@
+"""A model's memory-relevant shape, read from a Hugging Face `config.json`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from planner.errors import InputError
+
+CATALOG_DIR = Path(__file__).parent / "catalog"
+DTYPE_BYTES = {"bfloat16": 2, "float16": 2, "half": 2, "float32": 4, "float": 4}
+
+
+class MoESpec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    num_experts: int
+    top_k: int
+    expert_intermediate_size: int
+    shared_expert_intermediate_size: int = 0
+    moe_layers: int
+    router_dtype_bytes: int
+    router_bias: bool
+
+
+class QuantSpec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    method: Literal["fp8"]
+    block: tuple[int, int] | None  # (block_n, block_k); None = per-tensor scales
+    attention_quantized: bool
+    mlp_quantized: bool
+
+
+class ModelSpec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    source: str
+    architecture: str
+    model_type: str
+    num_layers: int
+    hidden_size: int
+    num_heads: int
+    num_kv_heads: int
+    head_dim: int
+    vocab_size: int
+    tie_word_embeddings: bool
+    intermediate_size: int  # dense MLP width; used by `dense_layers` layers
+    dense_layers: int
+    moe: MoESpec | None
+    qk_norm: Literal["none", "per_head", "per_layer"]
+    attention_bias: bool
+    param_bytes: int
+    quant: QuantSpec | None
+    max_position_embeddings: int
+    notes: tuple[str, ...] = ()
+
+
+def catalog_names() -> list[str]:
+    return sorted(p.stem for p in CATALOG_DIR.glob("*.json"))
+
+
+def load_model(ref: str) -> ModelSpec:
+    """Resolve a catalog name, a model directory, or a config.json path."""
+    path = Path(ref)
+    if (CATALOG_DIR / f"{ref.lower()}.json").is_file():
+        path = CATALOG_DIR / f"{ref.lower()}.json"
+        name = ref.lower()
+    elif path.is_dir():
+        path = path / "config.json"
+        name = Path(ref).resolve().name
+        if not path.is_file():
+            raise InputError("MODEL", f"{ref} has no config.json", "point at a model directory or a config.json file")
+    elif path.is_file():
+        name = path.resolve().parent.name
+    else:
+        raise InputError(
+            "MODEL", f"'{ref}' is neither a catalog model nor a path",
+            f"use one of {', '.join(catalog_names())}, or a directory holding config.json",
+        )
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError("MODEL", f"cannot read {path}: {exc}", "give a valid JSON config.json") from exc
+    if not isinstance(config, dict):
+        raise InputError("MODEL", f"{path} is not a JSON object", "give a Hugging Face config.json")
+    return model_from_config(config, name=config.get("_name", name), source=str(config.get("_provenance", path)))
+
+
+def model_from_config(config: dict[str, Any], *, name: str, source: str) -> ModelSpec:
+    """Parse a Hugging Face config dict; multimodal configs use their text_config."""
+    notes: list[str] = []
+    if isinstance(config.get("text_config"), dict):
+        notes.append("multimodal config: text_config only; vision/audio towers not counted")
+        config = {**config["text_config"], "quantization_config": config.get("quantization_config")}
+    field = _FieldReader(config, source)
+    if config.get("kv_lora_rank"):
+        raise InputError(f"{source}: kv_lora_rank", "MLA attention (DeepSeek-style) is not modelled yet",
+                         "use a GQA/MHA model, or file an issue for MLA")
+    layers = field.int("num_hidden_layers")
+    hidden = field.int("hidden_size")
+    heads = field.int("num_attention_heads")
+    kv_heads = 1 if config.get("multi_query") else field.int("num_key_value_heads", default=heads)
+    head_dim = field.int("head_dim", default=hidden // heads)
+    if config.get("sliding_window") and config.get("use_sliding_window", True):
+        notes.append("sliding-window layers counted as full attention (upper bound on KV)")
+    moe = _moe_spec(config, field, layers)
+    return ModelSpec(
+        name=name, source=source,
+        architecture=(config.get("architectures") or ["unknown"])[0],
+        model_type=str(config.get("model_type", "unknown")),
+        num_layers=layers, hidden_size=hidden, num_heads=heads, num_kv_heads=kv_heads, head_dim=head_dim,
+        vocab_size=field.int("vocab_size"),
+        tie_word_embeddings=bool(config.get("tie_word_embeddings", False)),
+        intermediate_size=field.int("intermediate_size", default=0),
+        dense_layers=layers - (moe.moe_layers if moe else 0),
+        moe=moe, qk_norm=_qk_norm(config), attention_bias=bool(config.get("attention_bias", False)),
+        param_bytes=_param_bytes(config, notes), quant=_quant_spec(config, source),
+        max_position_embeddings=field.int("max_position_embeddings", default=4096),
+        notes=tuple(notes),
+    )
+
+
+class _FieldReader:
+    """Reads positive integer fields, naming the file and key when one is missing or wrong."""
+
+    def __init__(self, config: dict[str, Any], source: str) -> None:
+        self.config, self.source = config, source
+
+    def int(self, key: str, default: int | None = None) -> int:
+        value = self.config.get(key)
+        if value is None:
+            if default is None:
+                raise InputError(f"{self.source}: {key}", "required field is missing", f"add '{key}' to config.json")
+            return default
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InputError(f"{self.source}: {key}", f"expected a non-negative integer, got {value!r}",
+                             f"set '{key}' to an integer")
+        return value
+
+
+def _moe_spec(config: dict[str, Any], field: _FieldReader, layers: int) -> MoESpec | None:
+    experts = config.get("num_local_experts") or config.get("num_experts") or config.get("n_routed_experts")
+    if not experts:
+        return None
+    width = config.get("moe_intermediate_size") or field.int("intermediate_size")
+    dense = set(config.get("mlp_only_layers") or [])
+    dense |= set(range(int(config.get("first_k_dense_replace") or 0)))
+    step = int(config.get("decoder_sparse_step") or 1)
+    moe_layers = sum(1 for i in range(layers) if i not in dense and (i + 1) % step == 0)
+    shared = int(config.get("shared_expert_intermediate_size") or 0)
+    shared += int(config.get("n_shared_experts") or 0) * int(width)
+    # vLLM keeps MiniMax routers in fp32 (ReplicatedLinear params_dtype=float32); others in the model dtype.
+    router_bytes = 4 if str(config.get("model_type", "")).startswith("minimax") else 2
+    return MoESpec(
+        num_experts=int(experts), top_k=field.int("num_experts_per_tok"), expert_intermediate_size=int(width),
+        shared_expert_intermediate_size=shared, moe_layers=moe_layers, router_dtype_bytes=router_bytes,
+        router_bias=bool(config.get("use_routing_bias") or config.get("topk_method") == "noaux_tc"),
+    )
+
+
+def _qk_norm(config: dict[str, Any]) -> Literal["none", "per_head", "per_layer"]:
+    if config.get("qk_norm_type") == "per_layer":
+        return "per_layer"
+    if config.get("use_qk_norm") or config.get("model_type") in {"qwen3", "qwen3_moe"}:
+        return "per_head"
+    return "none"
+
+
+def _param_bytes(config: dict[str, Any], notes: list[str]) -> int:
+    dtype = str(config.get("torch_dtype") or config.get("dtype") or "bfloat16")
+    if DTYPE_BYTES.get(dtype, 2) == 4:
+        notes.append("float32 checkpoint: vLLM's dtype=auto serves it in 16-bit; counted at 2 bytes")
+    return 2
+
+
+def _quant_spec(config: dict[str, Any], source: str) -> QuantSpec | None:
+    quant = config.get("quantization_config")
+    if not quant:
+        return None
+    method = str(quant.get("quant_method", "")).lower()
+    if method != "fp8":
+        raise InputError(f"{source}: quantization_config.quant_method", f"'{method}' is not modelled",
+                         "use an fp8 or unquantized (bf16/fp16) checkpoint")
+    block = quant.get("weight_block_size")
+    skipped = " ".join(str(m) for m in quant.get("modules_to_not_convert") or [])
+    return QuantSpec(
+        method="fp8", block=tuple(block) if block else None,
+        attention_quantized=not any(k in skipped for k in ("self_attn", "attention", "q_proj")),
+        mlp_quantized=not any(k in skipped for k in ("mlp", "experts", "gate_proj")),
+    )

@@ -1,0 +1,125 @@
+"""Weight bytes held by one GPU, tensor by tensor, as vLLM shards them.
+
+Column-parallel weights (QKV, gate/up) split their output over TP ranks, row-parallel ones
+(o_proj, down) their input; embedding and LM head are split by (64-padded) vocabulary; norms and
+MoE routers are replicated. Without expert parallel every rank holds every expert's 1/tp slice;
+with it each rank holds whole experts (ceil(E / (tp x dp)) on the fullest rank). FP8 block
+quantization stores one byte per weight plus one fp32 scale per (block_n x block_k) block.
+"""
+
+from __future__ import annotations
+
+from math import ceil
+
+from pydantic import BaseModel, ConfigDict
+
+from planner.kv_cache import kv_heads_per_gpu
+from planner.layout import Layout, pp_layer_split
+from planner.model_spec import ModelSpec
+
+VOCAB_PADDING = 64  # vLLM's DEFAULT_VOCAB_PADDING_SIZE
+SCALE_BYTES = 4
+
+
+class WeightBreakdown(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    layers: int
+    embedding: int
+    attention: int
+    mlp: int
+    router: int
+    norms: int
+    lm_head: int
+
+    @property
+    def total(self) -> int:
+        return self.embedding + self.attention + self.mlp + self.router + self.norms + self.lm_head
+
+
+def linear_bytes(model: ModelSpec, out_features: int, in_features: int, quantized: bool) -> int:
+    """One weight matrix: FP8 = 1 byte/element + fp32 scales per block (or one per tensor)."""
+    elements = out_features * in_features
+    if not (quantized and model.quant):
+        return elements * model.param_bytes
+    if model.quant.block is None:
+        return elements + SCALE_BYTES
+    block_n, block_k = model.quant.block
+    return elements + ceil(out_features / block_n) * ceil(in_features / block_k) * SCALE_BYTES
+
+
+def weights_per_rank(model: ModelSpec, layout: Layout, stage: int = 0) -> WeightBreakdown:
+    """Bytes on one GPU of pipeline stage `stage` (the fullest rank of that stage under EP)."""
+    layers = pp_layer_split(model.num_layers, layout.pp)[stage]
+    first, last = stage == 0, stage == layout.pp - 1
+    vocab_shard = ceil(model.vocab_size / VOCAB_PADDING) * VOCAB_PADDING // layout.tp
+    vocab_bytes = vocab_shard * model.hidden_size * model.param_bytes
+    tied_here = model.tie_word_embeddings and layout.pp == 1
+    moe_layers, dense_layers = _stage_mlp_layers(model, layout.pp, stage)
+    return WeightBreakdown(
+        layers=layers,
+        embedding=vocab_bytes if first else 0,
+        attention=layers * attention_layer_bytes(model, layout.tp),
+        mlp=dense_layers * dense_mlp_bytes(model, model.intermediate_size, layout.tp)
+        + (moe_layers * moe_layer_bytes(model, layout) if moe_layers else 0),
+        router=moe_layers * router_bytes(model) if moe_layers else 0,
+        norms=layers * 2 * model.hidden_size * model.param_bytes + (model.hidden_size * model.param_bytes if last else 0),
+        lm_head=vocab_bytes if last and not tied_here else 0,
+    )
+
+
+def weights_total(model: ModelSpec) -> int:
+    """The whole model on one GPU, as vLLM holds it in memory."""
+    return weights_per_rank(model, Layout()).total
+
+
+def attention_layer_bytes(model: ModelSpec, tp: int) -> int:
+    quantized = bool(model.quant and model.quant.attention_quantized)
+    q_out = model.num_heads // tp * model.head_dim
+    kv_out = kv_heads_per_gpu(model, tp) * model.head_dim
+    total = linear_bytes(model, q_out, model.hidden_size, quantized)
+    total += 2 * linear_bytes(model, kv_out, model.hidden_size, quantized)
+    total += linear_bytes(model, model.hidden_size, q_out, quantized)
+    if model.attention_bias:
+        total += (q_out + 2 * kv_out) * model.param_bytes
+    if model.qk_norm == "per_head":
+        total += 2 * model.head_dim * model.param_bytes
+    elif model.qk_norm == "per_layer":  # MiniMax's norm over the whole q / k width, TP-sharded
+        total += (model.num_heads + model.num_kv_heads) * model.head_dim // tp * model.param_bytes
+    return total
+
+
+def dense_mlp_bytes(model: ModelSpec, intermediate: int, tp: int) -> int:
+    """Gated MLP: gate and up (column-parallel, merged) plus down (row-parallel)."""
+    quantized = bool(model.quant and model.quant.mlp_quantized)
+    shard = intermediate // tp
+    return 2 * linear_bytes(model, shard, model.hidden_size, quantized) + linear_bytes(
+        model, model.hidden_size, shard, quantized)
+
+
+def moe_layer_bytes(model: ModelSpec, layout: Layout) -> int:
+    moe = model.moe
+    if layout.ep:
+        local_experts, shard = ceil(moe.num_experts / layout.ep_size), moe.expert_intermediate_size
+    else:
+        local_experts, shard = moe.num_experts, moe.expert_intermediate_size // layout.tp
+    experts = local_experts * dense_mlp_bytes(model, shard, 1)
+    shared = dense_mlp_bytes(model, moe.shared_expert_intermediate_size, layout.tp) if moe.shared_expert_intermediate_size else 0
+    return experts + shared
+
+
+def router_bytes(model: ModelSpec) -> int:
+    """Router weights (and the routing-bias vector) are never quantized and are replicated on every rank."""
+    moe = model.moe
+    rows = model.hidden_size + (1 if moe.router_bias else 0)
+    return moe.num_experts * rows * moe.router_dtype_bytes
+
+
+def _stage_mlp_layers(model: ModelSpec, pp: int, stage: int) -> tuple[int, int]:
+    """(MoE layers, dense-MLP layers) in this stage, spreading each kind in proportion."""
+    split = pp_layer_split(model.num_layers, pp)
+    layers = split[stage]
+    if not model.moe:
+        return 0, layers
+    moe = round(model.moe.moe_layers * layers / model.num_layers)
+    return moe, layers - moe

