@@ -27,7 +27,9 @@ def plan(
     kv_cache_dtype: Annotated[str, typer.Option(help="auto (model dtype) or fp8.")] = "auto",
     gpu_memory_utilization: Annotated[float, typer.Option(help="vLLM's fraction of each GPU.")] = VLLM_DEFAULT_UTILIZATION,
     max_model_len: Annotated[Optional[int], typer.Option(help="Default: the model's max_position_embeddings.")] = None,
-    block_size: Annotated[int, typer.Option(help="KV block size in tokens.")] = 16,
+    block_size: Annotated[Optional[int], typer.Option(help="KV block size (default 16 on GPU, 128 on CPU).")] = None,
+    cpu_kvcache_space: Annotated[Optional[int], typer.Option(help="--gpu cpu: VLLM_CPU_KVCACHE_SPACE in GiB.")] = None,
+    kv_cache_memory_bytes: Annotated[Optional[int], typer.Option(help="Fixed KV budget per rank (skips profiling).")] = None,
     overhead_profile: Annotated[Optional[str], typer.Option(help="Named overhead profile.")] = None,
     overhead_gib: Annotated[Optional[float], typer.Option(help="Explicit overhead per GPU in GiB.")] = None,
     target_context: Annotated[Optional[int], typer.Option(help="Inverse: total KV tokens wanted.")] = None,
@@ -39,8 +41,12 @@ def plan(
     """Predict vLLM's KV capacity for a layout, or find the smallest layouts for a target."""
     try:
         spec, gpu_spec = load_model(model), resolve_gpu(gpu)
+        on_cpu = gpu_spec.name == "cpu"
+        if cpu_kvcache_space is not None:
+            kv_cache_memory_bytes = cpu_kvcache_space * (1 << 30)
         settings = PlanSettings(kv_cache_dtype=kv_cache_dtype, gpu_memory_utilization=gpu_memory_utilization,
-                                max_model_len=max_model_len, block_size=block_size,
+                                max_model_len=max_model_len, block_size=block_size or (128 if on_cpu else 16),
+                                kv_cache_memory_bytes=kv_cache_memory_bytes,
                                 overhead=resolve_overhead(overhead_profile, overhead_gib))
         if target_context is not None or target_concurrency is not None:
             _inverse(spec, gpu_spec, Target(total_context=target_context, concurrency=target_concurrency),

@@ -1,6 +1,8 @@
 """vLLM's KV budget rule, forward: layout in, KV capacity and concurrency out.
 
 Per GPU:  budget = total x gpu_memory_utilization - weights - overhead
+          (or exactly kv_cache_memory_bytes when given: --kv-cache-memory-bytes skips profiling;
+           the CPU backend budgets VLLM_CPU_KVCACHE_SPACE GiB that way)
           blocks = floor(budget / (block_size x KV bytes per token on that GPU))
 Engine:   blocks = min over its ranks (vLLM takes the minimum over workers);
           tokens = blocks x block_size;  max_concurrency = blocks / ceil(max_model_len / block_size).
@@ -30,6 +32,7 @@ class PlanSettings(BaseModel):
     gpu_memory_utilization: float = VLLM_DEFAULT_UTILIZATION
     max_model_len: int | None = None  # None: the model's max_position_embeddings, as vLLM does
     block_size: int = 16
+    kv_cache_memory_bytes: int | None = None
     overhead: OverheadProfile = Field(default_factory=resolve_overhead)
     gpus_per_node: int = 8
 
@@ -89,6 +92,9 @@ def plan_capacity(model: ModelSpec, gpu: GpuSpec, layout: Layout, settings: Plan
     if max_len > model.max_position_embeddings:
         raise LayoutRejected("--max-model-len", f"{max_len} exceeds the model's max_position_embeddings "
                              f"{model.max_position_embeddings}", f"use --max-model-len <= {model.max_position_embeddings}")
+    if gpu.name == "cpu" and settings.kv_cache_memory_bytes is None:
+        raise InputError("--cpu-kvcache-space", "the CPU backend's KV budget is VLLM_CPU_KVCACHE_SPACE, not given",
+                         "pass --cpu-kvcache-space GIB (the harness always sets it)")
     requested = int(gpu.memory_bytes * settings.gpu_memory_utilization)
     stages = [_stage_budget(model, layout, settings, requested, s) for s in range(layout.pp)]
     binding = min(stages, key=lambda s: s.num_blocks)
@@ -111,11 +117,12 @@ def plan_capacity(model: ModelSpec, gpu: GpuSpec, layout: Layout, settings: Plan
         weights_bytes_total=weights_total(model), weights_bytes_per_gpu=max(s.weights_bytes for s in stages),
         kv_bytes_per_token=kv_bytes_per_token(model, settings.kv_cache_dtype),
         kv_bytes_per_token_per_gpu=max(s.kv_bytes_per_token for s in stages),
-        requested_bytes_per_gpu=requested, overhead_bytes_per_gpu=settings.overhead.total_bytes,
+        requested_bytes_per_gpu=requested,
+        overhead_bytes_per_gpu=0 if settings.kv_cache_memory_bytes is not None else settings.overhead.total_bytes,
         overhead_profile=settings.overhead.name, kv_budget_bytes_per_gpu=binding.kv_budget_bytes,
         num_blocks=binding.num_blocks, kv_capacity_tokens=tokens, total_kv_capacity_tokens=tokens * layout.dp,
         max_concurrency=binding.num_blocks / ceil(max_len / settings.block_size),
-        vllm_flags=_vllm_flags(layout, settings, max_len), stages=stages,
+        vllm_flags=_vllm_flags(layout, settings, max_len, gpu.name == "cpu"), stages=stages,
         assumptions=_assumptions(model, gpu, layout, settings),
     )
 
@@ -132,7 +139,9 @@ def _check_settings(settings: PlanSettings) -> None:
 
 def _stage_budget(model: ModelSpec, layout: Layout, settings: PlanSettings, requested: int, stage: int) -> StageBudget:
     weights = weights_per_rank(model, layout, stage)
-    budget = requested - weights.total - settings.overhead.total_bytes
+    budget = settings.kv_cache_memory_bytes
+    if budget is None:
+        budget = requested - weights.total - settings.overhead.total_bytes
     block = block_bytes_per_gpu(model, layout.tp, weights.layers, settings.block_size, settings.kv_cache_dtype)
     return StageBudget(
         stage=stage, layers=weights.layers, weights_bytes=weights.total,
@@ -141,17 +150,23 @@ def _stage_budget(model: ModelSpec, layout: Layout, settings: PlanSettings, requ
     )
 
 
-def _vllm_flags(layout: Layout, settings: PlanSettings, max_len: int) -> str:
-    flags = [layout.flags(), f"--gpu-memory-utilization {settings.gpu_memory_utilization}",
-             f"--max-model-len {max_len}"]
+def _vllm_flags(layout: Layout, settings: PlanSettings, max_len: int, on_cpu: bool) -> str:
+    flags = [layout.flags()] + ([] if on_cpu else [f"--gpu-memory-utilization {settings.gpu_memory_utilization}"])
+    flags.append(f"--max-model-len {max_len}")
     if settings.kv_cache_dtype != "auto":
         flags.append(f"--kv-cache-dtype {settings.kv_cache_dtype}")
+    if settings.kv_cache_memory_bytes is not None and not on_cpu:
+        flags.append(f"--kv-cache-memory-bytes {settings.kv_cache_memory_bytes}")
     if settings.block_size != 16:
         flags.append(f"--block-size {settings.block_size}")
     return " ".join(flags)
 
 
 def _assumptions(model: ModelSpec, gpu: GpuSpec, layout: Layout, settings: PlanSettings) -> list[str]:
+    if settings.kv_cache_memory_bytes is not None:
+        return [f"KV budget fixed at {settings.kv_cache_memory_bytes / GIB:.2f} GiB per rank "
+                f"({'VLLM_CPU_KVCACHE_SPACE' if gpu.name == 'cpu' else '--kv-cache-memory-bytes'}): "
+                "weights and overhead are not subtracted", f"model: {model.source}", *model.notes]
     o = settings.overhead
     notes = [
         f"GPU memory {gpu.memory_gib} GiB per {gpu.name}: {gpu.memory_source}",

@@ -54,9 +54,15 @@ _ALIASES = {"h100-80g": "h100", "h100-sxm": "h100", "h200-141g": "h200", "a100":
 _SIZE = re.compile(r"^(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>gib|gb)?$", re.IGNORECASE)
 
 
+CPU = GpuSpec(name="cpu", description="vLLM CPU backend", memory_gib=0.0,
+              memory_source="host memory; the CPU backend budgets exactly VLLM_CPU_KVCACHE_SPACE GiB for KV")
+
+
 def resolve_gpu(ref: str) -> GpuSpec:
-    """A catalog name or alias, or an explicit size: '80GiB' (runtime total) or '96GB' (decimal)."""
+    """A catalog name or alias, 'cpu', or an explicit size: '80GiB' (runtime total) or '96GB' (decimal)."""
     key = ref.strip().lower()
+    if key == "cpu":
+        return CPU
     key = _ALIASES.get(key, key)
     if key in GPU_CATALOG:
         return GPU_CATALOG[key]

@@ -26,3 +26,46 @@ def write_config(tmp_path: Path):
         return folder
 
     return write
+
+
+# --- a real CPU vLLM server shared by the whole session --------------------------------------
+
+import asyncio  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+
+from bench.deployment_spec import DeploymentSpec, SynthModel  # noqa: E402
+from bench.probe import build_server, materialize_model  # noqa: E402
+from bench.vllm_server import VllmServer  # noqa: E402
+from tests.process_sessions import session_members  # noqa: E402
+
+
+@dataclass
+class RunningServer:
+    spec: DeploymentSpec
+    model_dir: Path
+    server: VllmServer
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+
+TINY_MINIMAX = DeploymentSpec(name="tiny-minimax", model=SynthModel(like="minimax-m2"), max_model_len=4096,
+                              cpu_kvcache_space_gib=1, startup_timeout_s=300)
+
+
+@pytest.fixture(scope="session")
+def cpu_server(tmp_path_factory):
+    """One real vLLM (CPU) serving a 4-layer MiniMax-M2-architecture model, for the whole session."""
+    run_dir = tmp_path_factory.mktemp("session-server")
+    model_dir = materialize_model(TINY_MINIMAX, run_dir)
+    server = build_server(TINY_MINIMAX, model_dir, run_dir)
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(server.start())
+    try:
+        yield RunningServer(TINY_MINIMAX, model_dir, server)
+    finally:
+        leader = server.process.pid
+        loop.run_until_complete(server.stop())
+        loop.close()
+        assert session_members(leader) == [], "vLLM processes survived teardown"

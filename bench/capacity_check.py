@@ -1,0 +1,50 @@
+"""The planner's prediction for a deployment, and its comparison with what the server reported."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.deployment_spec import DeploymentSpec
+from bench.server_log import StartupFacts
+from bench.server_metrics import CacheConfigInfo
+from planner import Layout, Plan, PlanError, PlanSettings, load_model, plan_capacity, resolve_gpu, resolve_overhead
+from reports.run_schema import CapacityComparison
+
+GIB = 1 << 30
+CPU_BLOCK_SIZE = 128  # vLLM's CPU platform default (platforms/cpu.py); GPUs use 16
+
+
+def predict(spec: DeploymentSpec, model_dir: Path) -> Plan:
+    """Raises PlanError when no prediction can be made (e.g. GPU type unknown)."""
+    model = load_model(str(model_dir))
+    layout = Layout(tp=spec.tp, pp=spec.pp, dp=spec.dp, ep=spec.ep)
+    if spec.device == "cpu":
+        gpu, budget = resolve_gpu("cpu"), spec.cpu_kvcache_space_gib * GIB
+    else:
+        if not spec.gpu:
+            raise PlanError("deployment.gpu", "GPU type unknown", "name it (h100, h200, ...) in the deployment")
+        gpu, budget = resolve_gpu(spec.gpu), spec.kv_cache_memory_bytes
+    settings = PlanSettings(
+        kv_cache_dtype=spec.kv_cache_dtype, max_model_len=spec.max_model_len,
+        block_size=spec.block_size or (CPU_BLOCK_SIZE if spec.device == "cpu" else 16),
+        kv_cache_memory_bytes=budget, overhead=resolve_overhead(spec.overhead_profile, spec.overhead_gib),
+        **({"gpu_memory_utilization": spec.gpu_memory_utilization} if spec.gpu_memory_utilization else {}))
+    return plan_capacity(model, gpu, layout, settings)
+
+
+def compare(plan: Plan | None, prediction_error: str | None, cache: CacheConfigInfo | None,
+            facts: StartupFacts) -> CapacityComparison:
+    """Reported capacity from /metrics when published there, else from the start-up log."""
+    reported, source, blocks, block_size = None, "none", None, None
+    if cache is not None and cache.kv_capacity_tokens is not None:
+        reported, source, blocks, block_size = cache.kv_capacity_tokens, "metrics", cache.num_gpu_blocks, cache.block_size
+    elif facts.kv_cache_tokens is not None:
+        reported, source = facts.kv_cache_tokens, "log"
+    predicted = plan.kv_capacity_tokens if plan else None
+    both = predicted is not None and reported is not None
+    return CapacityComparison(
+        predicted_tokens=predicted, reported_tokens=reported, predicted_blocks=plan.num_blocks if plan else None,
+        reported_blocks=blocks, block_size=block_size or (plan.block_size if plan else None), reported_source=source,
+        difference_tokens=reported - predicted if both else None,
+        relative_error=(reported - predicted) / reported if both and reported else None,
+        prediction_error=prediction_error)

