@@ -7,11 +7,13 @@ import typer
 from bench.model_command import app as model_app
 from bench.plan_command import plan
 from bench.probe_command import probe
+from bench.run_command import run
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Capacity planning and benchmarking for vLLM deployments.")
 app.command("plan")(plan)
 app.command("probe")(probe)
+app.command("run")(run)
 app.add_typer(model_app, name="model")
 
 

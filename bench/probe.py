@@ -13,7 +13,7 @@ from bench.server_log import parse_startup
 from bench.server_metrics import fetch_text, parse_cache_config
 from bench.synth_model import write_synthetic_model
 from bench.vllm_server import ServerStartError, VllmServer, free_port, port_in_use
-from planner import InputError, PlanError
+from planner import InputError, Plan, PlanError
 from reports.run_schema import DeploymentRecord
 
 
@@ -42,7 +42,8 @@ def build_server(spec: DeploymentSpec, model_dir: Path | None, run_dir: Path) ->
                       spec.startup_timeout_s)
 
 
-async def probe_deployment(spec: DeploymentSpec, run_dir: Path) -> DeploymentRecord:
+def prepare(spec: DeploymentSpec, run_dir: Path) -> tuple[VllmServer, DeploymentRecord, Plan | None, str | None]:
+    """Model on disk, server object (not started), the planner's prediction, and the record so far."""
     external_unknown = spec.endpoint and isinstance(spec.model, SynthModel)
     model_dir = None if external_unknown else materialize_model(spec, run_dir)
     server = build_server(spec, model_dir, run_dir)
@@ -56,18 +57,30 @@ async def probe_deployment(spec: DeploymentSpec, run_dir: Path) -> DeploymentRec
         argv=server.argv, env_set=env_overrides(spec) if not server.external else {}, base_url=server.base_url,
         predicted=plan.model_dump(mode="json") if plan else None,
         log_file=str(server.log_path.relative_to(run_dir)) if server.log_path else None)
+    return server, record, plan, plan_error
+
+
+def started_record(record: DeploymentRecord, server: VllmServer, cache, version, plan, plan_error) -> DeploymentRecord:
+    facts = parse_startup(server.log_text())
+    return record.model_copy(update={
+        "status": "ok", "vllm_version": version or facts.vllm_version, "ready_after_s": server.ready_after_s,
+        "startup": facts.model_dump(), "cache_config": cache.model_dump() if cache else None,
+        "capacity": compare(plan, plan_error, cache, facts)})
+
+
+def failed_record(record: DeploymentRecord, server: VllmServer, exc: ServerStartError) -> DeploymentRecord:
+    return record.model_copy(update={"error": exc.reason, "hint": exc.hint,
+                                     "startup": parse_startup(server.log_text()).model_dump()})
+
+
+async def probe_deployment(spec: DeploymentSpec, run_dir: Path) -> DeploymentRecord:
+    server, record, plan, plan_error = prepare(spec, run_dir)
     try:
         async with server:
             cache, version = await read_server_report(server.base_url)
-            ready = server.ready_after_s
     except ServerStartError as exc:
-        return record.model_copy(update={"error": exc.reason, "hint": exc.hint,
-                                         "startup": parse_startup(server.log_text()).model_dump()})
-    facts = parse_startup(server.log_text())
-    return record.model_copy(update={
-        "status": "ok", "vllm_version": version or facts.vllm_version, "ready_after_s": ready,
-        "startup": facts.model_dump(), "cache_config": cache.model_dump() if cache else None,
-        "capacity": compare(plan, plan_error, cache, facts)})
+        return failed_record(record, server, exc)
+    return started_record(record, server, cache, version, plan, plan_error)
 
 
 async def read_server_report(base_url: str):
@@ -79,6 +92,16 @@ async def read_server_report(base_url: str):
         except (aiohttp.ClientError, ValueError):
             version = None
     return cache, version
+
+
+async def served_model_ids(base_url: str) -> list[str]:
+    """Model names a running server answers to (/v1/models), for endpoints whose name wasn't given."""
+    async with aiohttp.ClientSession() as session:
+        try:
+            listing = await _json(session, f"{base_url}/v1/models")
+        except (aiohttp.ClientError, ValueError):
+            return []
+    return [m["id"] for m in listing.get("data", []) if isinstance(m, dict) and "id" in m]
 
 
 async def _json(session: aiohttp.ClientSession, url: str) -> dict:

@@ -29,6 +29,37 @@ class CapacityComparison(BaseModel):
     prediction_error: str | None = None   # why the planner gave no prediction
 
 
+class ClientCheck(BaseModel):
+    """The load generator's view of itself during a level."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dispatch_lag_p50_ms: float | None = None  # open loop: actual - scheduled send time
+    dispatch_lag_p99_ms: float | None = None
+    dispatch_lag_max_ms: float | None = None
+    loop_lag_p99_ms: float | None = None
+    cpu_fraction: float = 0.0  # client CPU time / level wall time
+    client_limited: bool = False
+    warnings: list[str] = Field(default_factory=list)
+
+
+class LevelSummary(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    index: int
+    driver: dict[str, Any]  # concurrency, or rate / arrival / burstiness / ramp / max_concurrency
+    input_tokens: str
+    output_tokens: str
+    requests_sent: int
+    interrupted: bool = False
+    metrics: dict[str, float | int | None]
+    client: ClientCheck
+    prefix_cache_hit_rate: float | None = None
+    preemptions: int | None = None
+    errors: dict[str, int] = Field(default_factory=dict)
+
+
 class DeploymentRecord(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -48,6 +79,9 @@ class DeploymentRecord(BaseModel):
     predicted: dict[str, Any] | None = None
     capacity: CapacityComparison | None = None
     log_file: str | None = None
+    levels: list[LevelSummary] = Field(default_factory=list)
+    requests_file: str | None = None
+    telemetry_file: str | None = None
 
 
 class EnvironmentInfo(BaseModel):

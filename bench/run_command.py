@@ -1,0 +1,57 @@
+"""`bench run SCENARIO`: launch the scenario's deployments in turn, drive its load levels, write a run folder."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from bench.run_folder import new_run_dir
+from bench.run_view import RunProgress, print_run
+from bench.scenario import Scenario, load_scenario
+from bench.scenario_errors import ScenarioError
+from bench.scenario_run import ScenarioRun
+from planner import PlanError
+
+
+def run(
+    scenario_file: Annotated[Path, typer.Argument(help="Scenario YAML, e.g. scenarios/smoke.yaml.")],
+    out: Annotated[Path, typer.Option(help="Parent folder of run folders.")] = Path("runs"),
+    endpoint: Annotated[Optional[str], typer.Option(help="Use this running server for every deployment.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print run.json instead of tables.")] = False,
+) -> None:
+    """Run a scenario; exit 0 when every deployment ran, 1 when one failed, 2 on a bad scenario."""
+    try:
+        scenario = load_scenario(scenario_file)
+    except ScenarioError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if endpoint:
+        scenario = scenario.model_copy(update={"deployments": [d.model_copy(update={"endpoint": endpoint})
+                                                               for d in scenario.deployments]})
+    run_dir = new_run_dir(out, scenario.name)
+    record = _execute(scenario, scenario_file, run_dir, quiet=as_json)
+    if as_json:
+        typer.echo(json.dumps(record.model_dump(mode="json"), indent=2))
+    else:
+        print_run(record, str(run_dir))
+    raise typer.Exit(0 if all(d.status == "ok" for d in record.deployments) else 1)
+
+
+def _execute(scenario: Scenario, scenario_file: Path, run_dir: Path, quiet: bool):
+    console = Console(stderr=True, quiet=quiet)
+    with RunProgress(console) as progress:
+        runner = ScenarioRun(scenario, scenario_file, run_dir, progress)
+        try:
+            return asyncio.run(runner.run())
+        except PlanError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            progress.progress.stop()
+            typer.echo(f"interrupted: servers stopped; partial results kept in {run_dir}", err=True)
+            raise typer.Exit(130) from None

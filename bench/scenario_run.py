@@ -1,0 +1,105 @@
+"""Runs a scenario: each deployment in turn (start, capacity check, levels, teardown), checkpointing run.json.
+
+run.json is rewritten atomically after every state change, so an interrupted run leaves a readable
+folder: finished levels, the interrupted level's partial summary, every request in requests.jsonl.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Callable
+
+from bench.deployment_spec import DeploymentSpec, SynthModel
+from bench.level_execution import RecordWriter, run_level
+from bench.load_generator import RequestRecord
+from bench.probe import failed_record, prepare, read_server_report, served_model_ids, started_record
+from bench.run_folder import environment, save_run, utc_now
+from bench.scenario import Level, Scenario
+from bench.telemetry import TelemetrySampler
+from bench.vllm_server import ServerStartError, VllmServer
+from planner import InputError
+from reports.run_schema import DeploymentRecord, LevelSummary, RunRecord
+
+Events = Callable[[str, object], None]  # ("deployment" | "level" | "record", payload): progress display hooks
+
+
+class ScenarioRun:
+    def __init__(self, scenario: Scenario, scenario_path: Path, run_dir: Path, events: Events | None = None) -> None:
+        self.scenario, self.scenario_dir, self.run_dir = scenario, Path(scenario_path).resolve().parent, run_dir
+        self.events = events or (lambda kind, payload: None)
+        self.record = RunRecord(kind="run", run_id=run_dir.name, created_at=utc_now(), environment=environment(),
+                                scenario=scenario.model_dump(mode="json"))
+        self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        save_run(self.run_dir, self.record)
+
+    def _set(self, deployment: DeploymentRecord) -> None:
+        deployments = [d for d in self.record.deployments if d.name != deployment.name] + [deployment]
+        self.record = self.record.model_copy(update={"deployments": deployments})
+        self._checkpoint()
+
+    async def run(self) -> RunRecord:
+        for spec in self.scenario.deployments:
+            await self.run_deployment(spec)
+        self.record = self.record.model_copy(update={"complete": True, "finished_at": utc_now()})
+        self._checkpoint()
+        return self.record
+
+    async def run_deployment(self, spec: DeploymentSpec) -> None:
+        self.events("deployment", spec.name)
+        if spec.endpoint and isinstance(spec.model, SynthModel):
+            raise InputError(f"deployments[{spec.name}].model", "an endpoint deployment needs the served model's "
+                             "folder for its tokenizer", "set model: /path/to/the/served/model")
+        server, record, plan, plan_error = prepare(spec, self.run_dir)
+        folder = self.run_dir / "deployments" / spec.name
+        folder.mkdir(parents=True, exist_ok=True)
+        self._set(record)
+        summaries: list[LevelSummary] = []
+        try:
+            async with server:
+                cache, version = await read_server_report(server.base_url)
+                record = started_record(record, server, cache, version, plan, plan_error).model_copy(update={
+                    "requests_file": str((folder / "requests.jsonl").relative_to(self.run_dir)),
+                    "telemetry_file": str((folder / "telemetry.jsonl").relative_to(self.run_dir))})
+                self._set(record)
+                record = await self._levels(spec, server, record, folder, summaries)
+        except ServerStartError as exc:
+            self._set(failed_record(record, server, exc))
+        except asyncio.CancelledError:
+            self._set(record.model_copy(update={"status": "incomplete", "error": "interrupted (Ctrl-C)",
+                                                "levels": list(summaries)}))
+            raise
+
+    async def _levels(self, spec: DeploymentSpec, server: VllmServer, record: DeploymentRecord, folder: Path,
+                      summaries: list[LevelSummary]) -> DeploymentRecord:
+        served = spec.served_name
+        if server.external and spec.served_model_name is None:
+            served = next(iter(await served_model_ids(server.base_url)), served)
+        writer = RecordWriter(folder / "requests.jsonl", lambda r: self.events("record", r))
+        sid = server.process.pid if server.process else None
+        try:
+            async with TelemetrySampler(server.base_url, folder / "telemetry.jsonl",
+                                        self.scenario.telemetry.interval_s, sid) as telemetry:
+                for index, level in enumerate(self.scenario.load.all_levels()):
+                    self.events("level", (spec.name, level, self._planned(level)))
+                    await run_level(self.scenario, self.scenario_dir, level, index, server.base_url,
+                                    Path(record.model_dir), served, writer, telemetry, summaries)
+                    record = record.model_copy(update={"levels": list(summaries)})
+                    if server.process and server.process.returncode is not None:
+                        record = record.model_copy(update={"status": "incomplete", "error":
+                                                           f"server exited with code {server.process.returncode} "
+                                                           f"during level {level.label()}"})
+                        self._set(record)
+                        return record
+                    self._set(record)
+        finally:
+            writer.close()
+        return record
+
+    def _planned(self, level: Level) -> int | None:
+        jobs = level.requests or (self.scenario.load.requests if level.duration_s is None else None)
+        turns = self.scenario.workload.turns if self.scenario.workload.kind == "multi_turn" else 1
+        return jobs * turns if jobs else None
+

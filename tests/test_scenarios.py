@@ -1,0 +1,71 @@
+"""Scenario files: every shipped one validates; bad ones fail with file, line and field, nothing started."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bench.cli import app
+from bench.scenario import load_scenario
+from bench.scenario_errors import ScenarioError
+
+SCENARIOS = sorted((Path(__file__).parent.parent / "scenarios").glob("*.yaml"))
+GOOD = """name: t
+deployments:
+  - name: a
+    model: {like: minimax-m2}
+load:
+  levels: [{concurrency: 2}]
+"""
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.name for p in SCENARIOS])
+def test_every_shipped_scenario_validates(path):
+    scenario = load_scenario(path)
+    assert scenario.deployments and scenario.load.all_levels()
+
+
+def test_required_scenarios_exist():
+    assert {"smoke.yaml", "long_ctx.yaml", "agentic.yaml", "sweep.yaml"} <= {p.name for p in SCENARIOS}
+
+
+def test_long_ctx_runs_the_seed_layouts():
+    tp4, tp8 = load_scenario(Path("scenarios/long_ctx.yaml")).deployments
+    assert (tp4.tp, tp4.ep, tp8.tp, tp8.ep) == (4, False, 8, True)
+    for d in (tp4, tp8):
+        assert {"--tool-call-parser", "minimax_m2", "minimax_m2_append_think"} <= set(d.extra_args)
+        assert d.env["SAFETENSORS_FAST_GPU"] == "1" and d.trust_remote_code
+
+
+@pytest.mark.parametrize(("text", "line", "field"), [
+    (GOOD.replace("    model:", "    colour: red\n    model:"), 4, "deployments.0.colour"),
+    (GOOD.replace("{concurrency: 2}", "{concurrency: 2, rate: 3}"), 6, "load.levels.0"),
+    (GOOD.replace("{concurrency: 2}", "{concurrency: -1}"), 6, "load.levels.0.concurrency"),
+    (GOOD.replace("name: t", "name: t\nworkload: {kind: dataset}"), 2, "workload"),
+    (GOOD.replace("  - name: a\n", "  - name: a\n  - name: a\n"), 3, "deployments"),
+    (GOOD.replace("load:\n  levels: [{concurrency: 2}]", "load: {requests: 3}"), 5, "load"),
+    (GOOD + "slo: {ttft_ms: fast}\n", 7, "slo.ttft_ms"),
+    (GOOD.replace("levels: [", "levels: [[["), 7, "yaml"),
+])
+def test_bad_scenarios_name_file_line_and_field(tmp_path, text, line, field):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert (info.value.line, info.value.field) == (line, field)
+    assert str(info.value).startswith(f"{path}:{line}: {field}: ")
+
+
+def test_bench_run_on_a_bad_file_starts_nothing(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(GOOD.replace("tp", "").replace("model:", "modle:"))
+    result = CliRunner().invoke(app, ["run", str(path), "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 2 and "modle" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_missing_scenario_file(tmp_path):
+    with pytest.raises(ScenarioError, match="cannot read"):
+        load_scenario(tmp_path / "absent.yaml")
