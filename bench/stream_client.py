@@ -10,11 +10,12 @@ their reason, never raised.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
+from itertools import repeat
 from dataclasses import dataclass, field
 
 import aiohttp
+import orjson
 
 READ_BUFFER = 8 << 20  # aiohttp's 64 KiB default throttles long streams (vllm-project/vllm#39963)
 
@@ -36,28 +37,110 @@ class Outcome:
     text: str = ""
 
 
-class SseParser:
-    """Splits a byte stream into SSE `data:` payloads; comments and other fields are skipped."""
+class StreamDecoder:
+    """SSE bytes in; the Outcome's timings, token counts and errors out.
 
-    def __init__(self) -> None:
+    Each network read's complete events `data: A\n\ndata: B\n\n...` are handled together and
+    stamped with the read's arrival time. Hot path: when every event of the read matches
+    `"choices":[{` (inside valid JSON those bytes can only be a key with a non-empty array: a quote
+    within a string value is always escaped), they are token events and only their times are kept.
+    Every other read (usage, errors, comments, multi-line events, anything when the text is wanted)
+    is decoded with orjson and validated; an undecodable event fails the request as malformed.
+    Whether an event carries choices thus means what it means to vLLM's client.
+    """
+
+    DONE = b"data: [DONE]"
+    TOKEN_MARKS = (b'"choices":[{', b'"choices": [{')
+
+    def __init__(self, outcome: Outcome, keep_text: bool = False) -> None:
+        self.outcome, self.keep_text = outcome, keep_text
+        self.buffer, self.done = b"", False
+        self.times: list[float] = []  # arrival of each event carrying choices
+        self.texts: list[str] = []
+
+    def feed(self, now: float, data: bytes) -> None:
+        if self.done or self.outcome.error:
+            return
+        buffer = self.buffer + (data.replace(b"\r\n", b"\n") if b"\r" in data else data)
+        cut = buffer.rfind(b"\n\n")
+        if cut < 0:
+            self.buffer = buffer
+            return
+        complete, self.buffer = buffer[:cut], buffer[cut + 2:]
+        if complete.endswith(self.DONE) and complete.count(self.DONE) == 1:
+            complete, self.done = complete[:-len(self.DONE)].rstrip(b"\n"), True
+        separators = complete.count(b"\n\ndata: ")
+        if complete.startswith(b"data: ") and complete.count(b"\n") == 2 * separators and self.DONE not in complete:
+            body = complete[6:]
+            if self.keep_text:
+                self._decode(now, body.replace(b"\n\ndata: ", b","))
+            elif self._marks(body) == separators + 1:
+                self.times.extend(repeat(now, separators + 1))
+            elif self._marks(body.rpartition(b"\n\ndata: ")[0]) == separators:
+                # tokens, then one other event (the usual last read: the final tokens and usage)
+                self.times.extend(repeat(now, separators))
+                self._decode(now, body.rpartition(b"\n\ndata: ")[2], single=True)
+            else:  # tokens mixed with others (usage, error): the read shares one arrival time
+                payloads = body.split(b"\n\ndata: ")
+                others = [p for p in payloads if not any(mark in p for mark in self.TOKEN_MARKS)]
+                self.times.extend(repeat(now, len(payloads) - len(others)))
+                for payload in others:
+                    if not self._decode(now, payload, single=True):
+                        return
+        elif complete:
+            self._general(now, complete)
+
+    def _marks(self, body: bytes) -> int:
+        return sum(body.count(mark) for mark in self.TOKEN_MARKS)
+
+    def close(self, now: float) -> None:
+        if not self.done and not self.outcome.error and self.buffer.strip():
+            self._general(now, self.buffer)
         self.buffer = b""
 
-    def feed(self, data: bytes) -> list[str]:
-        self.buffer += data.replace(b"\r\n", b"\n")
-        events = []
-        while b"\n\n" in self.buffer:
-            block, self.buffer = self.buffer.split(b"\n\n", 1)
-            events += self._payloads(block)
-        return events
+    def _general(self, now: float, text: bytes) -> None:
+        for block in text.split(b"\n\n"):
+            lines = [ln[5:].lstrip() for ln in block.split(b"\n") if ln.startswith(b"data:")]
+            payload = b"\n".join(lines)
+            if payload == b"[DONE]":
+                self.done = True
+                return
+            if lines and not self._decode(now, payload, single=True):
+                return
 
-    def close(self) -> list[str]:
-        block, self.buffer = self.buffer, b""
-        return self._payloads(block)
+    def _decode(self, now: float, part: bytes, single: bool = False) -> bool:
+        outcome = self.outcome
+        try:
+            decoded = orjson.loads(part) if single else orjson.loads(b"[" + part + b"]")
+        except orjson.JSONDecodeError:
+            outcome.error = f"malformed SSE data: {part[:120]!r}"
+            return False
+        for event in [decoded] if single else decoded:
+            if type(event) is not dict or "error" in event:
+                detail = event.get("error") if type(event) is dict else event
+                outcome.error = f"server error in stream: {str(detail)[:200]}"
+                return False
+            if choices := event.get("choices"):
+                self.times.append(now)
+                if self.keep_text and (text := _text(choices[0])):
+                    self.texts.append(text)
+            elif usage := event.get("usage"):
+                outcome.completion_tokens = usage.get("completion_tokens")
+                outcome.prompt_tokens = usage.get("prompt_tokens")
+        return True
 
-    @staticmethod
-    def _payloads(block: bytes) -> list[str]:
-        lines = [ln[5:].lstrip() for ln in block.decode("utf-8", "replace").split("\n") if ln.startswith("data:")]
-        return ["\n".join(lines)] if lines else []
+    def finish(self) -> None:
+        """TTFT, ITL and E2EL from the arrival times of the events that carried choices."""
+        outcome, times = self.outcome, self.times
+        outcome.text, outcome.chunks = "".join(self.texts), len(times)
+        if times:
+            outcome.ttft, outcome.e2el = times[0] - outcome.sent, times[-1] - outcome.sent
+            outcome.itl = [later - earlier for earlier, later in zip(times, times[1:])]
+
+
+def _text(choice: dict) -> str | None:
+    text = choice.get("text")
+    return text if text is not None else (choice.get("delta") or {}).get("content")
 
 
 def new_session(concurrency_hint: int = 0) -> aiohttp.ClientSession:
@@ -66,66 +149,42 @@ def new_session(concurrency_hint: int = 0) -> aiohttp.ClientSession:
 
 
 async def stream_request(session: aiohttp.ClientSession, url: str, payload: dict, timeout_s: float,
-                         headers: dict[str, str] | None = None) -> Outcome:
+                         headers: dict[str, str] | None = None, keep_text: bool = False) -> Outcome:
+    """`keep_text`: also collect the generated text (conversations need it for their history)."""
     outcome = Outcome(sent=time.perf_counter())
     try:
-        await asyncio.wait_for(_stream(session, url, payload, headers, outcome), timeout_s)
-    except asyncio.TimeoutError:
+        async with asyncio.timeout(timeout_s):  # no extra task per request, unlike wait_for
+            await _stream(session, url, payload, headers, outcome, keep_text)
+    except TimeoutError:
         outcome.ok, outcome.error = False, f"timeout after {timeout_s:g} s"
     except (aiohttp.ClientError, OSError) as exc:
         outcome.ok, outcome.error = False, f"{type(exc).__name__}: {exc}"
     return outcome
 
 
-async def _stream(session, url, payload, headers, outcome: Outcome) -> None:
-    async with session.post(url, json=payload, headers=headers) as response:
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+async def _stream(session, url, payload, headers, outcome: Outcome, keep_text: bool) -> None:
+    # orjson: a long-context prompt is a list of 100K+ token ids; stdlib json takes ms to write it.
+    body = orjson.dumps(payload)
+    async with session.post(url, data=body, headers={**JSON_HEADERS, **headers} if headers else JSON_HEADERS) as response:
         outcome.http_status = response.status
         if response.status != 200:
             body = (await response.text(errors="replace"))[:300]
             outcome.error = f"HTTP {response.status}: {body.strip()}"
             return
-        parser, done = SseParser(), False
+        decoder = StreamDecoder(outcome, keep_text)
         async for data in response.content.iter_any():
-            now = time.perf_counter()
-            for event in parser.feed(data):
-                done = _handle(event, now, outcome) or done
-        for event in parser.close():
-            done = _handle(event, time.perf_counter(), outcome) or done
+            decoder.feed(time.perf_counter(), data)
+        decoder.close(time.perf_counter())
+        decoder.finish()
         if outcome.error:
             return
-        if not done:
+        if not decoder.done:
             outcome.error = "stream ended before [DONE] (truncated)"
         elif not outcome.chunks:
             outcome.error = "no chunk carried choices"
         else:
             outcome.ok = True
 
-
-def _handle(event: str, now: float, outcome: Outcome) -> bool:
-    """Apply one SSE payload; True when it is [DONE]."""
-    if event == "[DONE]":
-        return True
-    if outcome.error:
-        return False
-    try:
-        data = json.loads(event)
-    except json.JSONDecodeError:
-        outcome.error = f"malformed SSE data: {event[:120]!r}"
-        return False
-    if not isinstance(data, dict) or "error" in data:
-        outcome.error = f"server error in stream: {str(data.get('error') if isinstance(data, dict) else data)[:200]}"
-        return False
-    if choices := data.get("choices"):
-        elapsed = now - outcome.sent
-        if outcome.ttft is None:
-            outcome.ttft = elapsed
-        else:
-            outcome.itl.append(elapsed - outcome.e2el)
-        outcome.e2el = elapsed
-        outcome.chunks += 1
-        choice = choices[0]
-        outcome.text += choice.get("text") or (choice.get("delta") or {}).get("content") or ""
-    elif usage := data.get("usage"):
-        outcome.completion_tokens = usage.get("completion_tokens")
-        outcome.prompt_tokens = usage.get("prompt_tokens")
-    return False

@@ -8,11 +8,18 @@ chosen per request by the prompt text / model name so one server serves every ca
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import socket
 import threading
 
 from aiohttp import web
+
+
+@functools.lru_cache(maxsize=None)
+def _burst(tokens: int) -> bytes:
+    """A whole stream, built once per length so the fake costs next to nothing per request."""
+    return b"".join(_chunk(i) for i in range(tokens)) + USAGE % tokens + b"data: [DONE]\n\n"
 
 
 def _chunk(index: int) -> bytes:
@@ -48,6 +55,10 @@ class FakeOpenAI:
     async def _stream(self, request: web.Request, mode: str, tokens: int) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
+        if mode == "burst":  # the whole stream in one write: events arrive faster than any client reads them
+            self.in_flight -= 1
+            await response.write(_burst(tokens))
+            return response
         if mode == "hang":
             try:
                 await asyncio.sleep(3600)
@@ -74,7 +85,17 @@ class FakeOpenAI:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
+
+    async def _shutdown(self) -> None:
+        """Close the site and cancel handlers still open (a `hang` request never finishes)."""
+        current = asyncio.current_task()
+        pending = [t for t in asyncio.all_tasks() if t is not current]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        await self._runner.cleanup()
 
     @property
     def base_url(self) -> str:
@@ -85,7 +106,7 @@ class FakeOpenAI:
         app = web.Application()
         app.router.add_post("/v1/completions", self._handle)
         app.router.add_post("/v1/chat/completions", self._handle)
-        runner = web.AppRunner(app, access_log=None)
+        runner = self._runner = web.AppRunner(app, access_log=None)
         self._loop.run_until_complete(runner.setup())
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
@@ -93,3 +114,17 @@ class FakeOpenAI:
         self._loop.run_until_complete(web.SockSite(runner, sock).start())
         self._ready.set()
         self._loop.run_forever()
+
+
+def main() -> None:
+    """Serve until killed, in its own process (benchmarks/client_ceiling.py); prints the port."""
+    import time
+
+    with FakeOpenAI() as server:
+        print(server.port, flush=True)
+        while True:
+            time.sleep(3600)
+
+
+if __name__ == "__main__":
+    main()

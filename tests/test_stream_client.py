@@ -8,7 +8,7 @@ import pytest
 
 from bench.arrivals import schedule
 from bench.load_generator import LevelRunner
-from bench.stream_client import SseParser, new_session, stream_request
+from bench.stream_client import Outcome, StreamDecoder, new_session, stream_request
 from bench.vllm_server import free_port
 from bench.workload import Job, Turn
 from tests.fake_openai import FakeOpenAI
@@ -28,10 +28,47 @@ def request(base_url: str, mode: str, tokens: int = 5, timeout: float = 5.0):
     return asyncio.run(go())
 
 
-def test_sse_parser_handles_split_events_crlf_and_comments():
-    parser = SseParser()
-    events = parser.feed(b'data: {"a"') + parser.feed(b': 1}\r\n\r\n: ping\n\ndata: [DO') + parser.feed(b"NE]\n\n")
-    assert events == ['{"a": 1}', "[DONE]"]
+def decode(reads: list[tuple[float, bytes]], keep_text: bool = False) -> tuple[Outcome, StreamDecoder]:
+    outcome = Outcome(sent=0.0)
+    decoder = StreamDecoder(outcome, keep_text)
+    for now, data in reads:
+        decoder.feed(now, data)
+    decoder.close(9.0)
+    decoder.finish()
+    return outcome, decoder
+
+
+TOKEN = b'data: {"choices":[{"index":0,"text":"x"}]}\n\n'
+USAGE_EVENT = b'data: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}}\n\n'
+
+
+@pytest.mark.parametrize("keep_text", [False, True])
+def test_decoder_times_only_events_carrying_choices(keep_text):
+    role_only = b'data: {"choices": [{"delta": {"role": "assistant"}}]}\n\n'  # counts, as for vLLM's client
+    outcome, decoder = decode([(1.0, role_only), (2.0, TOKEN + TOKEN), (3.0, USAGE_EVENT + b"data: [DONE]\n\n")],
+                              keep_text)
+    assert decoder.done and outcome.chunks == 3 and outcome.completion_tokens == 2
+    assert (outcome.ttft, outcome.e2el, outcome.itl) == (1.0, 2.0, [1.0, 0.0])
+    assert outcome.text == ("xx" if keep_text else "")
+
+
+def test_decoder_splits_events_across_reads_crlf_and_comments():
+    outcome, decoder = decode([(1.0, b'data: {"choices":[{"text"'), (2.0, b':"a"}]}\r\n\r\n: ping\n\n'),
+                               (3.0, b"data: [DO"), (4.0, b"NE]\n\n" + TOKEN)])
+    assert decoder.done and outcome.chunks == 1 and outcome.ttft == 2.0  # nothing after [DONE] counts
+
+
+def test_decoder_reports_malformed_and_error_events():
+    bad, _ = decode([(1.0, TOKEN), (2.0, b"data: {not json\n\n")])
+    assert "malformed SSE data" in bad.error
+    error, _ = decode([(1.0, TOKEN + b'data: {"error": {"message": "engine dead"}}\n\n')])
+    assert "engine dead" in error.error
+
+
+def test_a_quoted_marker_inside_text_is_not_a_token_event():
+    sneaky = b'data: {"choices":[],"usage":null,"note":"\\"choices\\":[{"}\n\n'
+    outcome, _ = decode([(1.0, sneaky)])
+    assert outcome.error is None and outcome.chunks == 0
 
 
 def test_successful_stream_timings_and_usage(fake):
