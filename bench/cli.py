@@ -7,6 +7,7 @@ import typer
 from bench.model_command import app as model_app
 from bench.plan_command import plan
 from bench.probe_command import probe
+from bench.report_command import baseline_app, compare, gate, report
 from bench.run_command import run
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -15,6 +16,10 @@ app.command("plan")(plan)
 app.command("probe")(probe)
 app.command("run")(run)
 app.add_typer(model_app, name="model")
+app.command("report")(report)
+app.command("compare")(compare)
+app.command("gate")(gate)
+app.add_typer(baseline_app, name="baseline")
 
 
 @app.callback()

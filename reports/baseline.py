@@ -1,0 +1,74 @@
+"""Baselines for `bench gate`: the figures of one or more runs of a scenario, saved to one file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from reports.run_data import RunData, open_runs
+from reports.run_schema import RunFolderError
+from reports.samples import level_samples
+
+BASELINE_VERSION = 1
+
+
+class BaselineRun(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    run_id: str
+    metrics: dict[str, dict[str, dict[str, float | int | None]]]  # deployment -> level -> metric -> value
+    capacity: dict[str, int | None]  # deployment -> reported KV capacity (tokens)
+    samples: dict[str, dict[str, dict[str, list[float]]]]  # deployment -> level -> ttft/tpot/e2el -> ms
+
+
+class Baseline(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: int = BASELINE_VERSION
+    scenario: str
+    runs: list[BaselineRun] = Field(min_length=1)
+
+
+def baseline_run(run: RunData) -> BaselineRun:
+    metrics, capacity, samples = {}, {}, {}
+    for d in run.record.deployments:
+        metrics[d.name] = {level.name: dict(level.metrics) for level in d.levels}
+        capacity[d.name] = d.capacity.reported_tokens if d.capacity else None
+        requests = run.requests(d)
+        samples[d.name] = {level.name: {k: v.tolist() for k, v in level_samples(requests, level.name).items()
+                                        if k != "itl"} for level in d.levels}
+    return BaselineRun(run_id=run.record.run_id, metrics=metrics, capacity=capacity, samples=samples)
+
+
+def scenario_name(run: RunData) -> str:
+    return (run.record.scenario or {}).get("name", run.record.kind)
+
+
+def make_baseline(runs: list[RunData]) -> Baseline:
+    names = {scenario_name(r) for r in runs}
+    if len(names) != 1:
+        raise RunFolderError(f"runs of different scenarios {sorted(names)}; fix: save one baseline per scenario")
+    return Baseline(scenario=names.pop(), runs=[baseline_run(r) for r in runs])
+
+
+def load_baseline(path: Path) -> Baseline:
+    """A baseline file, or run folder(s) used directly as the baseline."""
+    path = Path(path)
+    if path.is_dir():
+        return make_baseline(open_runs([path]))
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise RunFolderError(f"{path}: no such baseline; fix: bench baseline save RUN -o {path}") from exc
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RunFolderError(f"{path}: unreadable baseline ({exc})") from exc
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if not isinstance(version, int) or version > BASELINE_VERSION:
+        raise RunFolderError(f"{path}: baseline schema_version {version!r} is newer than this harness reads "
+                             f"({BASELINE_VERSION}); fix: upgrade the harness")
+    try:
+        return Baseline.model_validate(data)
+    except ValidationError as exc:
+        raise RunFolderError(f"{path}: not a baseline file ({exc.errors()[0]['loc']})") from exc

@@ -1,0 +1,45 @@
+"""Gate findings as a Markdown summary (CI logs) and as JUnit XML (CI test reports)."""
+
+from __future__ import annotations
+
+from xml.etree import ElementTree as ET
+
+from reports.baseline import Baseline
+from reports.gate import Finding, exit_code
+
+MARK = {"pass": "pass", "regression": "REGRESSION", "inconclusive": "inconclusive", "missing": "MISSING"}
+
+
+def _n(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.2f}"
+
+
+def markdown_summary(findings: list[Finding], baseline: Baseline, current: Baseline) -> str:
+    verdict = "REGRESSION" if exit_code(findings) else "pass"
+    counts = {v: sum(f.verdict == v for f in findings) for v in MARK}
+    lines = [f"## bench gate: {verdict}", "",
+             f"Scenario `{baseline.scenario}`: baseline {', '.join(r.run_id for r in baseline.runs)}; "
+             f"candidate {', '.join(r.run_id for r in current.runs)}. "
+             + ", ".join(f"{n} {v}" for v, n in counts.items() if n), "",
+             "| deployment | level | metric | rule | baseline | candidate | change | verdict | how |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for f in findings:
+        change = f"{f.change:+.1%}" if f.change is not None else "-"
+        lines.append(f"| {f.deployment} | {f.level} | {f.metric} | {f.rule} | {_n(f.baseline)} | {_n(f.current)} | "
+                     f"{change} | {MARK[f.verdict]} | {f.method} |")
+    return "\n".join(lines)
+
+
+def junit_xml(findings: list[Finding]) -> str:
+    suite = ET.Element("testsuite", name="bench gate", tests=str(len(findings)),
+                       failures=str(sum(f.verdict in ("regression", "missing") for f in findings)),
+                       skipped=str(sum(f.verdict == "inconclusive" for f in findings)))
+    for f in findings:
+        case = ET.SubElement(suite, "testcase", classname=f"bench.gate.{f.deployment}", name=f"{f.level}/{f.metric}")
+        detail = f"{f.rule}: baseline {_n(f.baseline)}, candidate {_n(f.current)}, " \
+                 f"change {f'{f.change:+.1%}' if f.change is not None else '-'} ({f.method})"
+        if f.verdict in ("regression", "missing"):
+            ET.SubElement(case, "failure", message=f"{f.verdict}: {detail}")
+        elif f.verdict == "inconclusive":
+            ET.SubElement(case, "skipped", message=f"inconclusive: {detail}")
+    return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"

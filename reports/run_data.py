@@ -1,0 +1,77 @@
+"""A run folder as tables: one row per level, and its requests and telemetry on demand (read-only)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from reports.run_schema import DeploymentRecord, RunFolderError, RunRecord, load_run
+
+
+@dataclass
+class RunData:
+    folder: Path
+    record: RunRecord
+    label_runs: bool = False  # several runs in one report: name deployments "name (run id)"
+
+    def label(self, deployment: str) -> str:
+        return f"{deployment} ({self.record.run_id})" if self.label_runs else deployment
+
+    @property
+    def partial(self) -> bool:
+        return not self.record.complete or any(d.status != "ok" for d in self.record.deployments)
+
+    def levels(self) -> pd.DataFrame:
+        """Deployment, level, layout and every level metric; one row per (deployment, level)."""
+        rows = []
+        for d in self.record.deployments:
+            for level in d.levels:
+                rows.append({"run": self.record.run_id, "deployment": self.label(d.name), "level": level.name,
+                             "index": level.index,
+                             "gpus": gpus(d), "interrupted": level.interrupted, "client_limited": level.client.client_limited,
+                             "prefix_cache_hit_rate": level.prefix_cache_hit_rate, "preemptions": level.preemptions,
+                             **level.metrics})
+        return pd.DataFrame(rows)
+
+    def requests(self, deployment: DeploymentRecord) -> pd.DataFrame:
+        """Measured (non-warm-up) requests of one deployment, from requests.jsonl."""
+        rows = _jsonl(self.folder / deployment.requests_file) if deployment.requests_file else []
+        frame = pd.DataFrame(rows)
+        return frame[~frame["warmup"]] if not frame.empty else frame
+
+    def telemetry(self, deployment: DeploymentRecord) -> pd.DataFrame:
+        return pd.DataFrame(_jsonl(self.folder / deployment.telemetry_file) if deployment.telemetry_file else [])
+
+
+def gpus(deployment: DeploymentRecord) -> int:
+    """GPUs (or CPU servers) one deployment occupies: tp x pp x dp."""
+    spec = deployment.spec
+    return int(spec.get("tp", 1)) * int(spec.get("pp", 1)) * int(spec.get("dp", 1))
+
+
+def _jsonl(path: Path) -> list[dict]:
+    """Rows of a JSONL file; a torn last line (an interrupted run) is skipped, not fatal."""
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
+def open_runs(folders: list[Path]) -> list[RunData]:
+    runs = []
+    for folder in folders:
+        if not Path(folder).is_dir():
+            raise RunFolderError(f"{folder}: not a run folder; fix: give a folder made by `bench run`")
+        runs.append(RunData(Path(folder), load_run(Path(folder))))
+    if len(runs) > 1:
+        for run in runs:
+            run.label_runs = True
+    return runs
