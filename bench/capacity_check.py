@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.deployment_spec import DeploymentSpec
+from bench.gpu_telemetry import Nvml
 from bench.server_log import StartupFacts
 from bench.server_metrics import CacheConfigInfo
 from planner import Layout, Plan, PlanError, PlanSettings, load_model, plan_capacity, resolve_gpu, resolve_overhead
+from planner.gpus import match_gpu_name
 from reports.run_schema import CapacityComparison
 
 GIB = 1 << 30
@@ -21,15 +23,25 @@ def predict(spec: DeploymentSpec, model_dir: Path) -> Plan:
     if spec.device == "cpu":
         gpu, budget = resolve_gpu("cpu"), spec.cpu_kvcache_space_gib * GIB
     else:
-        if not spec.gpu:
-            raise PlanError("deployment.gpu", "GPU type unknown", "name it (h100, h200, ...) in the deployment")
-        gpu, budget = resolve_gpu(spec.gpu), spec.kv_cache_memory_bytes
+        gpu, budget = _gpu_type(spec), spec.kv_cache_memory_bytes
     settings = PlanSettings(
         kv_cache_dtype=spec.kv_cache_dtype, max_model_len=spec.max_model_len,
         block_size=spec.block_size or (CPU_BLOCK_SIZE if spec.device == "cpu" else 16),
         kv_cache_memory_bytes=budget, overhead=resolve_overhead(spec.overhead_profile, spec.overhead_gib),
         **({"gpu_memory_utilization": spec.gpu_memory_utilization} if spec.gpu_memory_utilization else {}))
     return plan_capacity(model, gpu, layout, settings)
+
+
+def _gpu_type(spec: DeploymentSpec):
+    """The deployment's GPU type, or the catalog entry matching the first GPU NVML sees."""
+    if spec.gpu:
+        return resolve_gpu(spec.gpu)
+    devices = Nvml().devices()
+    match = match_gpu_name(devices[0]["name"]) if devices else None
+    if match is None:
+        seen = devices[0]["name"] if devices else "no GPU"
+        raise PlanError("deployment.gpu", f"GPU type unknown ({seen})", "name it (h100, h200, ...) in the deployment")
+    return match
 
 
 def compare(plan: Plan | None, prediction_error: str | None, cache: CacheConfigInfo | None,

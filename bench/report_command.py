@@ -13,13 +13,10 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.run_folder import write_atomic
-from reports.baseline import load_baseline, make_baseline
-from reports.capacity_report import build_report
-from reports.compare import compare_runs
-from reports.gate import DEFAULT_RULES, Rules, evaluate, exit_code
-from reports.gate_output import junit_xml, markdown_summary
-from reports.run_data import open_runs
 from reports.run_schema import RunFolderError
+
+# reports' plotting and statistics stack (matplotlib, pandas, scipy) is imported inside each
+# command, so `bench run` starts without it (the GPU machine has no registry to install it from).
 
 baseline_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Baselines for `bench gate`.")
 
@@ -36,6 +33,9 @@ def report(
     target_rps: Annotated[Optional[float], typer.Option(help="Also answer: GPUs needed for this many req/s.")] = None,
 ) -> None:
     """Write report.md and a self-contained report.html for one or more run folders."""
+    from reports.capacity_report import build_report
+    from reports.run_data import open_runs
+
     try:
         runs = open_runs(run_dirs)
     except RunFolderError as exc:
@@ -54,6 +54,9 @@ def compare(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Changes from RUN_A to RUN_B per deployment, level and metric, with 95% bootstrap intervals."""
+    from reports.compare import compare_runs
+    from reports.run_data import open_runs
+
     try:
         a, b = open_runs([run_a, run_b])
     except RunFolderError as exc:
@@ -80,6 +83,11 @@ def gate(
     junit: Annotated[Optional[Path], typer.Option(help="Also write JUnit XML here.")] = None,
 ) -> None:
     """Exit 0 pass (inconclusive included), 1 regression, 2 usage error; Markdown summary on stdout."""
+    from reports.baseline import load_baseline, make_baseline
+    from reports.gate import evaluate, exit_code
+    from reports.gate_output import junit_xml, markdown_summary
+    from reports.run_data import open_runs
+
     try:
         rule_set = _rules(rules)
         base = load_baseline(baseline)
@@ -102,6 +110,9 @@ def baseline_save(
     out: Annotated[Path, typer.Option("-o", "--out", help="Baseline file to write.")],
 ) -> None:
     """Store the runs' figures (and per-request latency samples) as a baseline for `bench gate`."""
+    from reports.baseline import make_baseline
+    from reports.run_data import open_runs
+
     try:
         base = make_baseline(open_runs(run_dirs))
     except RunFolderError as exc:
@@ -110,7 +121,9 @@ def baseline_save(
     typer.echo(f"{out}: scenario {base.scenario}, {len(base.runs)} run(s)")
 
 
-def _rules(path: Path | None) -> Rules:
+def _rules(path: Path | None):
+    from reports.gate import DEFAULT_RULES, Rules
+
     if path is None:
         return DEFAULT_RULES
     try:

@@ -22,6 +22,7 @@ def run(
     scenario_file: Annotated[Path, typer.Argument(help="Scenario YAML, e.g. scenarios/smoke.yaml.")],
     out: Annotated[Path, typer.Option(help="Parent folder of run folders.")] = Path("runs"),
     endpoint: Annotated[Optional[str], typer.Option(help="Use this running server for every deployment.")] = None,
+    deployment: Annotated[Optional[list[str]], typer.Option(help="Run only this deployment (repeatable).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print run.json instead of tables.")] = False,
 ) -> None:
     """Run a scenario; exit 0 when every deployment ran, 1 when one failed, 2 on a bad scenario."""
@@ -30,6 +31,13 @@ def run(
     except ScenarioError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    if deployment:
+        unknown = set(deployment) - {d.name for d in scenario.deployments}
+        if unknown:
+            typer.echo(f"error: --deployment: {', '.join(sorted(unknown))} not in {scenario_file}; fix: use one of "
+                       f"{', '.join(d.name for d in scenario.deployments)}", err=True)
+            raise typer.Exit(2)
+        scenario = scenario.model_copy(update={"deployments": [d for d in scenario.deployments if d.name in deployment]})
     if endpoint:
         scenario = scenario.model_copy(update={"deployments": [d.model_copy(update={"endpoint": endpoint})
                                                                for d in scenario.deployments]})

@@ -54,6 +54,22 @@ _ALIASES = {"h100-80g": "h100", "h100-sxm": "h100", "h200-141g": "h200", "a100":
 _SIZE = re.compile(r"^(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>gib|gb)?$", re.IGNORECASE)
 
 
+_NVML_NAMES = [("h200", "h200"), ("h100", "h100"), ("h800", "h100"), ("h20", "h20"), ("a100", "a100-80g"),
+               ("a800", "a800-80g"), ("l40s", "l40s"), ("b200", "b200"), ("rtx pro 6000", "rtx-pro-6000"),
+               ("mi300x", "mi300x")]
+
+
+def match_gpu_name(device_name: str) -> GpuSpec | None:
+    """The catalog entry for a device name as NVML reports it ('NVIDIA H100 80GB HBM3' -> h100)."""
+    name = device_name.lower()
+    if ("a100" in name or "a800" in name) and "40gb" in name:
+        return None  # 40 GB parts are not in the catalog
+    for needle, key in _NVML_NAMES:
+        if needle in name:
+            return GPU_CATALOG[key]
+    return None
+
+
 CPU = GpuSpec(name="cpu", description="vLLM CPU backend", memory_gib=0.0,
               memory_source="host memory; the CPU backend budgets exactly VLLM_CPU_KVCACHE_SPACE GiB for KV")
 
