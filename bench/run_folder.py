@@ -71,6 +71,9 @@ def _version(distribution: str) -> str | None:
 
 
 def _git_sha() -> str | None:
+    """The checkout's HEAD; BENCH_GIT_SHA where the tree has no .git (e.g. the copy sent to a GPU machine)."""
+    if os.environ.get("BENCH_GIT_SHA"):
+        return os.environ["BENCH_GIT_SHA"]
     try:
         out = subprocess.run(["git", "-C", str(HARNESS_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
                              timeout=5, check=True)

@@ -14,6 +14,13 @@ _PATTERNS = {
     "kv_cache_tokens": re.compile(r"(?:GPU|CPU) KV cache size: " + _NUM + r" tokens"),
     "max_concurrency": re.compile(r"Maximum concurrency for " + _NUM + r" tokens per request: " + _NUM + r"x"),
     "explicit_kv_gib": re.compile(r"Explicitly set \(" + _NUM + r"/"),
+    # GPU worker (vLLM >= 0.21): the budget's terms, as vLLM itself measured them
+    "gpu_total_gib": re.compile(r"Free memory on device \([0-9.]+/" + _NUM + r" GiB\)"),
+    "requested_gib": re.compile(r"Desired GPU memory utilization is \([0-9.]+, " + _NUM + r" GiB\)"),
+    "activation_peak_gib": re.compile(_NUM + r" GiB for peak activation"),
+    "non_torch_gib": re.compile(_NUM + r" GiB for non-torch memory"),
+    "cudagraph_estimate_gib": re.compile(r"Estimated CUDA graph memory: " + _NUM + r" GiB"),
+    "cudagraph_actual_gib": re.compile(r"CUDA graph pool memory: " + _NUM + r" GiB \(actual\)"),
 }
 HINTS = [
     ("illegal memory access", "a CUDA illegal memory access: MiniMax's guide fixes it with "
@@ -42,6 +49,12 @@ class StartupFacts(BaseModel):
     kv_cache_tokens: int | None = None
     max_concurrency_len: int | None = None
     max_concurrency: float | None = None
+    gpu_total_gib: float | None = None
+    requested_gib: float | None = None
+    activation_peak_gib: float | None = None
+    non_torch_gib: float | None = None
+    cudagraph_estimate_gib: float | None = None
+    cudagraph_actual_gib: float | None = None
 
 
 def parse_startup(log: str) -> StartupFacts:

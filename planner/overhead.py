@@ -47,8 +47,9 @@ PROFILES: dict[str, OverheadProfile] = {p.name: p for p in (
     OverheadProfile(
         name="h100-vllm-0.26.0", activation_peak_gib=3.61, non_torch_gib=0.25, cudagraph_gib=1.06,
         vllm_version="0.26.0",
-        source="measured: MiniMax-M2 attention shape with 32 experts, TP1 on an H100, max_model_len 131072 "
-               "(vLLM's 'Free memory on device' line)"),
+        source="measured by bench on the lent H100 80GB HBM3, vLLM 0.26.0: MiniMax-M2 attention shape with 32 "
+               "experts, TP1, max_model_len 131072 (the 'Free memory on device' and 'Estimated CUDA graph memory' "
+               "lines of results/gpu_single/*/deployments/bf16-u090/server.log; fp8 KV at 0.8 checks it)"),
     OverheadProfile(
         name="none", activation_peak_gib=0.0, non_torch_gib=0.0, cudagraph_gib=0.0, vllm_version="any",
         source="no overhead: an upper bound on capacity"),

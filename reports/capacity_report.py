@@ -45,7 +45,8 @@ def _deployments(doc: Document, runs: list[RunData]) -> None:
             layout = f"TP{spec.get('tp', 1)}" + "".join(f" {k.upper()}{spec[k]}" for k in ("pp", "dp") if spec.get(k, 1) > 1)
             layout += " +EP" if spec.get("ep") else ""
             diff = (f"{cap.relative_error:+.2%}" if cap and cap.relative_error is not None else "-")
-            rows.append([run.label(d.name), d.status, spec.get("device"), spec.get("gpu") or "-", layout, gpus(d),
+            rows.append([run.label(d.name), d.status, spec.get("device"), spec.get("gpu") or plan.get("gpu") or "-",
+                         layout, gpus(d),
                          plan.get("weights_bytes_per_gpu", 0) / GIB if plan else None, d.startup.get("weights_gib"),
                          cap.predicted_tokens if cap else None, cap.reported_tokens if cap else None, diff,
                          d.vllm_version])

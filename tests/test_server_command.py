@@ -70,6 +70,15 @@ def test_parse_gpu_startup_lines():
         53.75, 23.62, 399_424, 2.03)
 
 
+def test_parse_real_gpu_startup_log():
+    # vLLM 0.26.0 on the lent H100 (results/gpu_single), MiniMax-M2 shape with 32 experts.
+    facts = parse_startup((DATA / "vllm-0.26.0-h100-startup.log").read_text())
+    assert (facts.vllm_version, facts.kv_cache_tokens, facts.max_concurrency) == ("0.26.0", 149_056, 1.14)
+    assert (facts.gpu_total_gib, facts.requested_gib, facts.weights_gib) == (79.18, 71.26, 31.08)
+    assert (facts.activation_peak_gib, facts.non_torch_gib) == (3.61, 0.25)
+    assert (facts.cudagraph_estimate_gib, facts.cudagraph_actual_gib, facts.available_kv_gib) == (1.06, 1.18, 35.26)
+
+
 def test_real_failure_log_gets_a_hint():
     log = (DATA / "vllm-0.32.0-cpu-max-model-len-error.log").read_text()
     assert "max_position_embeddings" in failure_hint(log)

@@ -1,0 +1,44 @@
+"""The GPU calibration is tied to the committed evidence in results/gpu_single (vLLM 0.26.0, H100)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.capacity_check import predict
+from bench.deployment_spec import DeploymentSpec
+from bench.probe import materialize_model
+from bench.server_log import parse_startup
+from planner import GPU_CATALOG, PROFILES
+from reports.run_schema import load_run
+
+RESULTS = Path(__file__).resolve().parent.parent / "results" / "gpu_single"
+RUNS = sorted(p for p in RESULTS.iterdir() if (p / "run.json").exists())
+
+
+def test_both_gpu_settings_were_measured():
+    names = {d.name for run in RUNS for d in load_run(run).deployments}
+    assert names == {"bf16-u090", "fp8-u080"}
+
+
+@pytest.mark.parametrize("run", RUNS, ids=[p.name for p in RUNS])
+def test_overhead_profile_and_gpu_memory_are_what_vllm_measured(run):
+    deployment = load_run(run).deployments[0]
+    facts = parse_startup((run / deployment.log_file).read_text())
+    profile = PROFILES["h100-vllm-0.26.0"]
+    assert (facts.activation_peak_gib, facts.non_torch_gib, facts.cudagraph_estimate_gib) == (
+        profile.activation_peak_gib, profile.non_torch_gib, profile.cudagraph_gib)
+    assert facts.gpu_total_gib == GPU_CATALOG["h100"].memory_gib
+    assert deployment.vllm_version == profile.vllm_version
+
+
+@pytest.mark.parametrize("run", RUNS, ids=[p.name for p in RUNS])
+def test_planner_predicts_the_committed_gpu_runs_within_2_percent(run, tmp_path):
+    deployment = load_run(run).deployments[0]
+    assert "H100" in load_run(run).environment.gpus[0]["name"]
+    spec = DeploymentSpec.model_validate(deployment.spec | {"gpu": "h100"})
+    plan = predict(spec, materialize_model(spec, tmp_path))  # the same synthetic config, rebuilt here
+    reported = deployment.capacity.reported_tokens
+    assert abs(plan.kv_capacity_tokens - reported) / reported < 0.02
+    assert plan.kv_capacity_tokens == deployment.capacity.predicted_tokens  # what the run recorded
