@@ -24,6 +24,7 @@ def run(
     endpoint: Annotated[Optional[str], typer.Option(help="Use this running server for every deployment.")] = None,
     deployment: Annotated[Optional[list[str]], typer.Option(help="Run only this deployment (repeatable).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print run.json instead of tables.")] = False,
+    dry: Annotated[bool, typer.Option("--dry-run", help="Print commands and predictions; launch nothing.")] = False,
 ) -> None:
     """Run a scenario; exit 0 when every deployment ran, 1 when one failed, 2 on a bad scenario."""
     try:
@@ -41,6 +42,9 @@ def run(
     if endpoint:
         scenario = scenario.model_copy(update={"deployments": [d.model_copy(update={"endpoint": endpoint})
                                                                for d in scenario.deployments]})
+    if dry:
+        _print_dry_run(scenario, as_json)
+        return
     run_dir = new_run_dir(out, scenario.name)
     record = _execute(scenario, scenario_file, run_dir, quiet=as_json)
     if as_json:
@@ -48,6 +52,27 @@ def run(
     else:
         print_run(record, str(run_dir))
     raise typer.Exit(0 if all(d.status == "ok" for d in record.deployments) else 1)
+
+
+def _print_dry_run(scenario: Scenario, as_json: bool) -> None:
+    from bench.dry_run import dry_run
+
+    try:
+        plans = dry_run(scenario)
+    except PlanError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps([p.model_dump() for p in plans], indent=2))
+        return
+    for p in plans:
+        typer.echo(f"# {p.name}\n{' '.join(f'{k}={v}' for k, v in p.env.items())} {p.command}")
+        plan = p.predicted
+        typer.echo(f"  predicted: {plan['kv_capacity_tokens']:,} KV tokens per engine, weights "
+                   f"{plan['weights_bytes_per_gpu'] / 2**30:.2f} GiB/GPU on {plan['gpus']} x {plan['gpu']}, "
+                   f"max concurrency {plan['max_concurrency']:.2f}x at {plan['max_model_len']:,}" if plan
+                   else f"  no prediction: {p.prediction_error}")
+        typer.echo(f"  levels: {', '.join(p.levels)}")
 
 
 def _execute(scenario: Scenario, scenario_file: Path, run_dir: Path, quiet: bool):

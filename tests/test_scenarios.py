@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,17 @@ def test_bench_run_on_a_bad_file_starts_nothing(tmp_path):
 def test_missing_scenario_file(tmp_path):
     with pytest.raises(ScenarioError, match="cannot read"):
         load_scenario(tmp_path / "absent.yaml")
+
+
+def test_dry_run_prints_the_seed_commands_and_predictions_and_starts_nothing(tmp_path):
+    result = CliRunner().invoke(app, ["run", "scenarios/long_ctx.yaml", "--dry-run", "--json",
+                                      "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    tp4, tp8 = json.loads(result.output)
+    assert "--tensor-parallel-size 4" in tp4["command"] and "--enable-expert-parallel" not in tp4["command"]
+    assert "--tensor-parallel-size 8" in tp8["command"] and "--enable-expert-parallel" in tp8["command"]
+    for d in (tp4, tp8):
+        assert "--tool-call-parser minimax_m2" in d["command"] and "--load-format dummy" in d["command"]
+        assert d["env"]["SAFETENSORS_FAST_GPU"] == "1" and d["predicted"]["gpu"] == "h200"
+    assert tp8["predicted"]["kv_capacity_tokens"] > 2.5 * tp4["predicted"]["kv_capacity_tokens"]
+    assert not (tmp_path / "runs").exists()

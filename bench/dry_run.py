@@ -1,0 +1,43 @@
+"""`bench run --dry-run`: what a scenario would start, and what the planner expects of it; nothing launched."""
+
+from __future__ import annotations
+
+import shlex
+import tempfile
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from bench.capacity_check import predict
+from bench.probe import materialize_model
+from bench.scenario import Scenario
+from bench.server_command import env_overrides, server_argv
+from planner import PlanError
+
+
+class DryRunDeployment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    command: str  # shell-quoted; MODEL_DIR and PORT stand for what the run fills in
+    env: dict[str, str]
+    predicted: dict | None
+    prediction_error: str | None
+    levels: list[str]
+
+
+def dry_run(scenario: Scenario) -> list[DryRunDeployment]:
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for spec in scenario.deployments:
+            model_dir = materialize_model(spec, Path(tmp))
+            argv = server_argv(spec, Path("MODEL_DIR"), 0)
+            argv[argv.index("--port") + 1] = "PORT" if spec.port is None else str(spec.port)
+            try:
+                plan, error = predict(spec, model_dir).model_dump(mode="json"), None
+            except PlanError as exc:
+                plan, error = None, str(exc)
+            out.append(DryRunDeployment(name=spec.name, command=shlex.join(argv), env=env_overrides(spec),
+                                        predicted=plan, prediction_error=error,
+                                        levels=[level.label() for level in scenario.load.all_levels()]))
+    return out
