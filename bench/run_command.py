@@ -27,21 +27,7 @@ def run(
     dry: Annotated[bool, typer.Option("--dry-run", help="Print commands and predictions; launch nothing.")] = False,
 ) -> None:
     """Run a scenario; exit 0 when every deployment ran, 1 when one failed, 2 on a bad scenario."""
-    try:
-        scenario = load_scenario(scenario_file)
-    except ScenarioError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    if deployment:
-        unknown = set(deployment) - {d.name for d in scenario.deployments}
-        if unknown:
-            typer.echo(f"error: --deployment: {', '.join(sorted(unknown))} not in {scenario_file}; fix: use one of "
-                       f"{', '.join(d.name for d in scenario.deployments)}", err=True)
-            raise typer.Exit(2)
-        scenario = scenario.model_copy(update={"deployments": [d for d in scenario.deployments if d.name in deployment]})
-    if endpoint:
-        scenario = scenario.model_copy(update={"deployments": [d.model_copy(update={"endpoint": endpoint})
-                                                               for d in scenario.deployments]})
+    scenario = _selected(scenario_file, deployment, endpoint)
     if dry:
         _print_dry_run(scenario, as_json)
         return
@@ -54,14 +40,34 @@ def run(
     raise typer.Exit(0 if all(d.status == "ok" for d in record.deployments) else 1)
 
 
+def _usage_error(message: object) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _selected(scenario_file: Path, names: list[str] | None, endpoint: str | None) -> Scenario:
+    """The scenario, narrowed to --deployment names and pointed at --endpoint; bad input exits 2."""
+    try:
+        scenario = load_scenario(scenario_file)
+    except ScenarioError as exc:
+        raise _usage_error(exc) from None
+    known = [d.name for d in scenario.deployments]
+    if names and set(names) - set(known):
+        raise _usage_error(f"--deployment: {', '.join(sorted(set(names) - set(known)))} not in {scenario_file}; "
+                           f"fix: use one of {', '.join(known)}")
+    chosen = [d for d in scenario.deployments if not names or d.name in names]
+    if endpoint:
+        chosen = [d.model_copy(update={"endpoint": endpoint}) for d in chosen]
+    return scenario.model_copy(update={"deployments": chosen})
+
+
 def _print_dry_run(scenario: Scenario, as_json: bool) -> None:
     from bench.dry_run import dry_run
 
     try:
         plans = dry_run(scenario)
     except PlanError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise _usage_error(exc) from None
     if as_json:
         typer.echo(json.dumps([p.model_dump() for p in plans], indent=2))
         return
@@ -82,8 +88,7 @@ def _execute(scenario: Scenario, scenario_file: Path, run_dir: Path, quiet: bool
         try:
             return asyncio.run(runner.run())
         except PlanError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
+            raise _usage_error(exc) from None
         except KeyboardInterrupt:
             progress.progress.stop()
             typer.echo(f"interrupted: servers stopped; partial results kept in {run_dir}", err=True)

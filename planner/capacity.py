@@ -108,6 +108,12 @@ def plan_capacity(model: ModelSpec, gpu: GpuSpec, layout: Layout, settings: Plan
     if tokens < max_len:
         raise LayoutRejected("--max-model-len", f"KV capacity {tokens:,} tokens cannot hold one request of "
                              f"max_model_len {max_len:,}", f"use --max-model-len <= {tokens:,}, or more GPUs")
+    return _plan(model, gpu, layout, settings, max_len, requested, stages, binding)
+
+
+def _plan(model: ModelSpec, gpu: GpuSpec, layout: Layout, settings: PlanSettings, max_len: int, requested: int,
+          stages: list[StageBudget], binding: StageBudget) -> Plan:
+    tokens = binding.num_blocks * settings.block_size
     return Plan(
         model=model.name, gpu=gpu.name, gpu_memory_gib=gpu.memory_gib, gpus=layout.gpus,
         nodes=ceil(layout.gpus / settings.gpus_per_node), tp=layout.tp, ep=layout.ep, ep_size=layout.ep_size,

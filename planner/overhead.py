@@ -24,6 +24,7 @@ class OverheadProfile(BaseModel):
     cudagraph_gib: float
     vllm_version: str
     source: str
+    architecture: str | None = None  # the model class it was measured on, for automatic selection
 
     @property
     def total_gib(self) -> float:
@@ -46,7 +47,7 @@ PROFILES: dict[str, OverheadProfile] = {p.name: p for p in (
                "at utilization 0.9; the three terms are lumped under activation"),
     OverheadProfile(
         name="h100-vllm-0.26.0", activation_peak_gib=3.61, non_torch_gib=0.25, cudagraph_gib=1.06,
-        vllm_version="0.26.0",
+        vllm_version="0.26.0", architecture="MiniMaxM2ForCausalLM",
         source="measured by bench on the lent H100 80GB HBM3, vLLM 0.26.0: MiniMax-M2 attention shape with 32 "
                "experts, TP1, max_model_len 131072 (the 'Free memory on device' and 'Estimated CUDA graph memory' "
                "lines of results/gpu_single/*/deployments/bf16-u090/server.log; fp8 KV at 0.8 checks it)"),
@@ -55,6 +56,12 @@ PROFILES: dict[str, OverheadProfile] = {p.name: p for p in (
         source="no overhead: an upper bound on capacity"),
 )}
 DEFAULT_PROFILE = "minimax-m2-tp4-fit"
+
+
+def select_profile(architecture: str, vllm_version: str | None) -> str | None:
+    """A profile measured on this model class with this vLLM version, if one exists."""
+    return next((p.name for p in PROFILES.values()
+                 if p.architecture == architecture and vllm_version and p.vllm_version == vllm_version), None)
 
 
 def resolve_overhead(profile: str | None = None, total_gib: float | None = None) -> OverheadProfile:

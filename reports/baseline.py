@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from reports.run_data import RunData, open_runs
-from reports.run_schema import RunFolderError
+from reports.run_schema import RunFolderError, load_versioned
 from reports.samples import level_samples
 
 BASELINE_VERSION = 1
@@ -58,17 +57,5 @@ def load_baseline(path: Path) -> Baseline:
     path = Path(path)
     if path.is_dir():
         return make_baseline(open_runs([path]))
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise RunFolderError(f"{path}: no such baseline; fix: bench baseline save RUN -o {path}") from exc
-    except (OSError, json.JSONDecodeError) as exc:
-        raise RunFolderError(f"{path}: unreadable baseline ({exc})") from exc
-    version = data.get("schema_version") if isinstance(data, dict) else None
-    if not isinstance(version, int) or version > BASELINE_VERSION:
-        raise RunFolderError(f"{path}: baseline schema_version {version!r} is newer than this harness reads "
-                             f"({BASELINE_VERSION}); fix: upgrade the harness")
-    try:
-        return Baseline.model_validate(data)
-    except ValidationError as exc:
-        raise RunFolderError(f"{path}: not a baseline file ({exc.errors()[0]['loc']})") from exc
+    return load_versioned(path, Baseline, BASELINE_VERSION,
+                          f"{path}: no such baseline; fix: bench baseline save RUN -o {path}")

@@ -111,18 +111,23 @@ class RunRecord(BaseModel):
 
 
 def load_run(folder: Path) -> RunRecord:
-    path = Path(folder) / "run.json"
+    return load_versioned(Path(folder) / "run.json", RunRecord, SCHEMA_VERSION,
+                          f"{folder}: no run.json; fix: point at a folder written by bench")
+
+
+def load_versioned(path: Path, schema: type[BaseModel], newest: int, missing: str):
+    """A versioned JSON document; missing, unreadable, newer or malformed -> RunFolderError saying which."""
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError as exc:
-        raise RunFolderError(f"{folder}: no run.json; fix: point at a folder written by bench") from exc
+        raise RunFolderError(missing) from exc
     except (OSError, json.JSONDecodeError) as exc:
         raise RunFolderError(f"{path}: unreadable ({exc})") from exc
     version = data.get("schema_version") if isinstance(data, dict) else None
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
+    if not isinstance(version, int) or version > newest:
         raise RunFolderError(f"{path}: schema_version {version!r} is newer than this harness reads "
-                             f"({SCHEMA_VERSION}); fix: upgrade the harness")
+                             f"({newest}); fix: upgrade the harness")
     try:
-        return RunRecord.model_validate(data)
+        return schema.model_validate(data)
     except ValidationError as exc:
         raise RunFolderError(f"{path}: does not match schema {version}: {exc.errors()[0]['loc']}") from exc

@@ -11,10 +11,17 @@ from bench.deployment_spec import DeploymentSpec
 from bench.probe import materialize_model
 from bench.server_log import parse_startup
 from planner import GPU_CATALOG, PROFILES
+from planner.overhead import select_profile
 from reports.run_schema import load_run
 
 RESULTS = Path(__file__).resolve().parent.parent / "results" / "gpu_single"
 RUNS = sorted(p for p in RESULTS.iterdir() if (p / "run.json").exists())
+
+
+def test_the_profile_is_selected_by_vllm_version_and_model_class():
+    assert select_profile("MiniMaxM2ForCausalLM", "0.26.0") == "h100-vllm-0.26.0"
+    assert select_profile("MiniMaxM2ForCausalLM", "0.32.0") is None  # not measured: the default applies
+    assert select_profile("LlamaForCausalLM", "0.26.0") is None
 
 
 def test_both_gpu_settings_were_measured():
