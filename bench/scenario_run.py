@@ -84,12 +84,13 @@ class ScenarioRun:
                                         self.scenario.telemetry.interval_s, sid) as telemetry:
                 for index, level in enumerate(self.scenario.load.all_levels()):
                     self.events("level", (spec.name, level, self._planned(level)))
-                    await run_level(self.scenario, self.scenario_dir, level, index, server.base_url,
-                                    Path(record.model_dir), served, writer, telemetry, summaries)
+                    work = run_level(self.scenario, self.scenario_dir, level, index, server.base_url,
+                                     Path(record.model_dir), served, writer, telemetry, summaries)
+                    exit_code = await _unless_server_dies(work, server)
                     record = record.model_copy(update={"levels": list(summaries)})
-                    if server.process and server.process.returncode is not None:
+                    if exit_code is not None:
                         record = record.model_copy(update={"status": "incomplete", "error":
-                                                           f"server exited with code {server.process.returncode} "
+                                                           f"server exited with code {exit_code} "
                                                            f"during level {level.label()}"})
                         self._set(record)
                         return record
@@ -103,3 +104,28 @@ class ScenarioRun:
         turns = self.scenario.workload.turns if self.scenario.workload.kind == "multi_turn" else 1
         return jobs * turns if jobs else None
 
+
+
+async def _unless_server_dies(work, server: VllmServer) -> int | None:
+    """Run a level; if the server process exits first, cancel the level (its summary is kept by
+    run_level) and return the exit code. External servers are not watched."""
+    level = asyncio.ensure_future(work)
+    if server.process is None:
+        await level
+        return None
+    died = asyncio.ensure_future(server.process.wait())
+    try:
+        await asyncio.wait({level, died}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        level.cancel()
+        died.cancel()
+        await asyncio.gather(level, died, return_exceptions=True)
+        raise
+    if level.done():
+        died.cancel()
+        await asyncio.gather(died, return_exceptions=True)
+        level.result()  # re-raise what the level raised
+        return None
+    level.cancel()
+    await asyncio.gather(level, return_exceptions=True)
+    return server.process.returncode
