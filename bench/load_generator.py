@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
+from bench.secrets import auth_headers
 from bench.stream_client import Outcome, stream_request
 from bench.workload import Job
 
@@ -70,6 +71,7 @@ class LevelRunner:
                  on_record: Callable[[RequestRecord], None]) -> None:
         self.session, self.base_url, self.level, self.timeout_s = session, base_url.rstrip("/"), level, timeout_s
         self.on_record = on_record
+        self.headers = auth_headers()
         self.result = LevelResult()
         self._count = 0
 
@@ -81,7 +83,7 @@ class LevelRunner:
                 history += payload["messages"]
                 payload["messages"] = list(history)
             url = f"{self.base_url}/v1/{'chat/completions' if 'messages' in payload else 'completions'}"
-            outcome = await stream_request(self.session, url, payload, self.timeout_s,
+            outcome = await stream_request(self.session, url, payload, self.timeout_s, self.headers,
                                            keep_text=job.conversation is not None)
             self._record(outcome, job, number, turn, warmup, scheduled, queue_s)
             if not outcome.ok:

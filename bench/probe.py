@@ -8,6 +8,7 @@ import aiohttp
 
 from bench.capacity_check import compare, predict
 from bench.deployment_spec import DeploymentSpec, SynthModel
+from bench.secrets import auth_headers, redacted
 from bench.server_command import env_overrides, server_argv, server_env
 from bench.server_log import parse_startup
 from bench.server_metrics import fetch_text, parse_cache_config
@@ -53,11 +54,17 @@ def prepare(spec: DeploymentSpec, run_dir: Path) -> tuple[VllmServer, Deployment
     except PlanError as exc:
         plan_error = str(exc)
     record = DeploymentRecord(
-        name=spec.name, status="failed", spec=spec.model_dump(mode="json"), model_dir=str(model_dir) if model_dir else None,
+        name=spec.name, status="failed", spec=recorded_spec(spec), model_dir=str(model_dir) if model_dir else None,
         argv=server.argv, env_set=env_overrides(spec) if not server.external else {}, base_url=server.base_url,
         predicted=plan.model_dump(mode="json") if plan else None,
         log_file=str(server.log_path.relative_to(run_dir)) if server.log_path else None)
     return server, record, plan, plan_error
+
+
+def recorded_spec(spec: DeploymentSpec) -> dict:
+    """The deployment as the run folder keeps it: its env values masked where they look secret."""
+    data = spec.model_dump(mode="json")
+    return data | {"env": redacted(data["env"])}
 
 
 def started_record(record: DeploymentRecord, server: VllmServer, cache, version, plan, plan_error) -> DeploymentRecord:
@@ -98,13 +105,13 @@ async def served_model_ids(base_url: str) -> list[str]:
     """Model names a running server answers to (/v1/models), for endpoints whose name wasn't given."""
     async with aiohttp.ClientSession() as session:
         try:
-            listing = await _json(session, f"{base_url}/v1/models")
+            listing = await _json(session, f"{base_url}/v1/models", auth_headers())
         except (aiohttp.ClientError, ValueError):
             return []
     return [m["id"] for m in listing.get("data", []) if isinstance(m, dict) and "id" in m]
 
 
-async def _json(session: aiohttp.ClientSession, url: str) -> dict:
-    async with session.get(url, timeout=aiohttp.ClientTimeout(total=10)) as response:
+async def _json(session: aiohttp.ClientSession, url: str, headers: dict | None = None) -> dict:
+    async with session.get(url, headers=headers, timeout=aiohttp.ClientTimeout(total=10)) as response:
         response.raise_for_status()
         return await response.json()

@@ -14,7 +14,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from bench.deployment_spec import DeploymentSpec, SynthModel
-from bench.probe import probe_deployment
+from bench.probe import probe_deployment, recorded_spec
+from bench.run_command import sigterm_as_interrupt
 from bench.run_folder import environment, new_run_dir, save_run, utc_now
 from planner import PlanError
 from reports.run_schema import DeploymentRecord, RunRecord
@@ -62,6 +63,7 @@ def run_probe(spec: DeploymentSpec, out: Path) -> RunRecord:
     run_dir = new_run_dir(out, "probe")
     record = RunRecord(kind="probe", run_id=run_dir.name, created_at=utc_now(), environment=environment())
     save_run(run_dir, record)
+    sigterm_as_interrupt()
     try:
         with _spinner(f"starting vLLM ({spec.device}) and reading its KV report"):
             deployment = asyncio.run(probe_deployment(spec, run_dir))
@@ -71,7 +73,7 @@ def run_probe(spec: DeploymentSpec, out: Path) -> RunRecord:
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         stopped = DeploymentRecord(name=spec.name, status="incomplete", error="interrupted (Ctrl-C) during start-up",
-                                   spec=spec.model_dump(mode="json"), log_file="deployments/probe/server.log")
+                                   spec=recorded_spec(spec), log_file="deployments/probe/server.log")
         save_run(run_dir, record.model_copy(update={"finished_at": utc_now(), "deployments": [stopped]}))
         typer.echo(f"interrupted: server stopped; run folder kept at {run_dir}", err=True)
         raise typer.Exit(130) from None

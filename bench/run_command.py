@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -11,6 +13,7 @@ import typer
 from rich.console import Console
 
 from bench.run_folder import new_run_dir
+from bench.secrets import API_KEY_ENV
 from bench.run_view import RunProgress, print_run
 from bench.scenario import Scenario, load_scenario
 from bench.scenario_errors import ScenarioError
@@ -25,8 +28,12 @@ def run(
     deployment: Annotated[Optional[list[str]], typer.Option(help="Run only this deployment (repeatable).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print run.json instead of tables.")] = False,
     dry: Annotated[bool, typer.Option("--dry-run", help="Print commands and predictions; launch nothing.")] = False,
+    api_key: Annotated[Optional[str], typer.Option(envvar=API_KEY_ENV, show_default=False,
+                                                   help="API key for the servers and the client; never recorded.")] = None,
 ) -> None:
     """Run a scenario; exit 0 when every deployment ran, 1 when one failed, 2 on a bad scenario."""
+    if api_key:
+        os.environ[API_KEY_ENV] = api_key  # read where it is used: server environment, client headers
     scenario = _selected(scenario_file, deployment, endpoint)
     if dry:
         _print_dry_run(scenario, as_json)
@@ -81,7 +88,14 @@ def _print_dry_run(scenario: Scenario, as_json: bool) -> None:
         typer.echo(f"  levels: {', '.join(p.levels)}")
 
 
+def sigterm_as_interrupt() -> None:
+    """SIGTERM (a CI timeout, `kill`, a container stop) takes the Ctrl-C path: servers torn down,
+    what was measured kept. asyncio.run already turns SIGINT into a clean cancellation."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: os.kill(os.getpid(), signal.SIGINT))
+
+
 def _execute(scenario: Scenario, scenario_file: Path, run_dir: Path, quiet: bool):
+    sigterm_as_interrupt()
     console = Console(stderr=True, quiet=quiet)
     with RunProgress(console) as progress:
         runner = ScenarioRun(scenario, scenario_file, run_dir, progress)

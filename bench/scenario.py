@@ -116,6 +116,7 @@ class Load(BaseModel):
     duration_s: float | None = Field(None, gt=0)
     warmup_requests: int = Field(2, ge=0)
     request_timeout_s: float = Field(600, gt=0)
+    deadline_s: float | None = Field(None, gt=0)  # per deployment, all levels: stop and keep what was measured
 
     @model_validator(mode="after")
     def _bounded(self) -> Load:
@@ -197,8 +198,12 @@ def load_scenario(path: Path) -> Scenario:
 
 
 def dataset_problem(scenario_dir: Path, name: str) -> str | None:
-    """Why a JSONL dataset (relative to the scenario file) can't be used, or None."""
+    """Why a JSONL dataset can't be used, or None. It must resolve (symlinks followed) to a file inside
+    the scenario's folder: a scenario from elsewhere must not read arbitrary files."""
+    root = scenario_dir.resolve()
     dataset = (scenario_dir / name).resolve()
+    if not dataset.is_relative_to(root):
+        return f"{name} resolves to {dataset}, outside the scenario's folder {root}; fix: keep datasets beside it"
     try:
         lines = [line for line in dataset.read_text().splitlines() if line.strip()]
     except OSError as exc:

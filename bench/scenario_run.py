@@ -79,9 +79,11 @@ class ScenarioRun:
             served = next(iter(await served_model_ids(server.base_url)), served)
         writer = RecordWriter(folder / "requests.jsonl", lambda r: self.events("record", r))
         sid = server.process.pid if server.process else None
+        deadline = self.scenario.load.deadline_s
         try:
             async with TelemetrySampler(server.base_url, folder / "telemetry.jsonl",
-                                        self.scenario.telemetry.interval_s, sid) as telemetry:
+                                        self.scenario.telemetry.interval_s, sid) as telemetry, \
+                    asyncio.timeout(deadline):
                 for index, level in enumerate(self.scenario.load.all_levels()):
                     self.events("level", (spec.name, level, self._planned(level)))
                     work = run_level(self.scenario, self.scenario_dir, level, index, server.base_url,
@@ -95,6 +97,11 @@ class ScenarioRun:
                         self._set(record)
                         return record
                     self._set(record)
+        except TimeoutError:
+            record = record.model_copy(update={"levels": list(summaries), "status": "incomplete",
+                                               "error": f"deadline of {deadline:g} s reached during level "
+                                                        f"{summaries[-1].name if summaries else '?'}"})
+            self._set(record)
         finally:
             writer.close()
         return record

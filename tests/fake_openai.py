@@ -16,6 +16,12 @@ import threading
 from aiohttp import web
 
 
+def _reply(make, *args, **kwargs):
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return make(*args, **kwargs)
+    return handler
+
+
 @functools.lru_cache(maxsize=None)
 def _burst(tokens: int) -> bytes:
     """A whole stream, built once per length so the fake costs next to nothing per request."""
@@ -106,6 +112,11 @@ class FakeOpenAI:
         app = web.Application()
         app.router.add_post("/v1/completions", self._handle)
         app.router.add_post("/v1/chat/completions", self._handle)
+        # Enough of a server's surface for `bench run --endpoint`; models are named after the modes.
+        app.router.add_get("/health", _reply(web.Response, text=""))
+        app.router.add_get("/version", _reply(web.json_response, {"version": "fake"}))
+        app.router.add_get("/metrics", _reply(web.Response, text=""))
+        app.router.add_get("/v1/models", _reply(web.json_response, {"data": [{"id": "ok"}]}))
         runner = self._runner = web.AppRunner(app, access_log=None)
         self._loop.run_until_complete(runner.setup())
         sock = socket.socket()

@@ -71,7 +71,8 @@ def test_chat_prompts_are_token_exact_up_to_the_template(cpu_server, tmp_path):
     assert len(overheads) == 1 and 0 < overheads.pop() < 20  # the chat template's fixed tokens
 
 
-def test_ctrl_c_mid_level_keeps_what_was_measured(cpu_server, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupt_mid_level_keeps_what_was_measured(cpu_server, tmp_path, signum):
     path = scenario_file(tmp_path, cpu_server, {"input_tokens": 64, "output_tokens": 64}, [{"concurrency": 1}],
                          requests=500)
     bench = subprocess.Popen([sys.executable, "-m", "bench.cli", "run", str(path), "--out", str(tmp_path / "runs")],
@@ -82,7 +83,7 @@ def test_ctrl_c_mid_level_keeps_what_was_measured(cpu_server, tmp_path):
         if files and len(files[0].read_text().splitlines()) >= 5:
             break
         time.sleep(0.2)
-    bench.send_signal(signal.SIGINT)
+    bench.send_signal(signum)
     _, stderr = bench.communicate(timeout=60)
     assert bench.returncode == 130 and "partial results kept" in stderr and "Traceback" not in stderr
     run_dir = next((tmp_path / "runs").iterdir())

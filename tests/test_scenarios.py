@@ -84,3 +84,26 @@ def test_dry_run_prints_the_seed_commands_and_predictions_and_starts_nothing(tmp
         assert d["env"]["SAFETENSORS_FAST_GPU"] == "1" and d["predicted"]["gpu"] == "h200"
     assert tp8["predicted"]["kv_capacity_tokens"] > 2.5 * tp4["predicted"]["kv_capacity_tokens"]
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("tag", ["!!python/object/apply:os.system ['echo pwned']", "!!python/name:os.system"])
+def test_yaml_is_loaded_safely(tmp_path, tag):
+    path = tmp_path / "evil.yaml"
+    path.write_text(f"name: {tag}\n" + GOOD.split("\n", 1)[1])
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert info.value.field == "yaml"
+
+
+def test_dataset_paths_stay_inside_the_scenario_folder(tmp_path):
+    outside = tmp_path / "secret.jsonl"
+    outside.write_text('{"prompt": "x"}\n')
+    folder = tmp_path / "scenario"
+    folder.mkdir()
+    (folder / "link.jsonl").symlink_to(outside)
+    for name in ("../secret.jsonl", "link.jsonl", str(outside)):
+        path = folder / "s.yaml"
+        path.write_text(f"name: s\ndeployments: [{{name: a}}]\nworkload: {{kind: dataset, dataset: '{name}'}}\n"
+                        "load: {levels: [{concurrency: 1}]}\n")
+        with pytest.raises(ScenarioError, match="outside the scenario's folder"):
+            load_scenario(path)
