@@ -18,8 +18,9 @@ GIB = 1 << 30
 CPU_BLOCK_SIZE = 128  # vLLM's CPU platform default (platforms/cpu.py); GPUs use 16
 
 
-def predict(spec: DeploymentSpec, model_dir: Path) -> Plan:
-    """Raises PlanError when no prediction can be made (e.g. GPU type unknown)."""
+def predict(spec: DeploymentSpec, model_dir: Path, vllm_version: str | None = None) -> Plan:
+    """Raises PlanError when no prediction can be made (e.g. GPU type unknown). `vllm_version`
+    (default: the installed release) selects a measured overhead profile when one exists."""
     model = load_model(str(model_dir))
     layout = Layout(tp=spec.tp, pp=spec.pp, dp=spec.dp, ep=spec.ep)
     if spec.device == "cpu":
@@ -30,7 +31,7 @@ def predict(spec: DeploymentSpec, model_dir: Path) -> Plan:
         kv_cache_dtype=spec.kv_cache_dtype, max_model_len=spec.max_model_len,
         block_size=spec.block_size or (CPU_BLOCK_SIZE if spec.device == "cpu" else 16),
         kv_cache_memory_bytes=budget,
-        overhead=resolve_overhead(spec.overhead_profile or select_profile(model.architecture, installed_vllm()),
+        overhead=resolve_overhead(spec.overhead_profile or select_profile(model.architecture, vllm_version or installed_vllm()),
                                   spec.overhead_gib),
         **({"gpu_memory_utilization": spec.gpu_memory_utilization} if spec.gpu_memory_utilization else {}))
     return plan_capacity(model, gpu, layout, settings)

@@ -32,8 +32,9 @@ _OOM = "torch's allocator message 'GPU 0 has a total capacity of {} GiB' in publ
 GPU_CATALOG: dict[str, GpuSpec] = {g.name: g for g in (
     GpuSpec(name="h100", description="NVIDIA H100 80GB HBM3 (SXM)", memory_gib=79.18,
             memory_source="measured: vLLM 0.26.0 on the lent H100 (shared/reference/minimax-m2.md)"),
-    GpuSpec(name="h200", description="NVIDIA H200 141GB HBM3e", memory_gib=139.81,
-            memory_source=_OOM.format("139.81")),
+    GpuSpec(name="h200", description="NVIDIA H200 141GB HBM3e", memory_gib=139.80,
+            memory_source="measured: torch.cuda.mem_get_info and vLLM 0.26.0 on the lent H200 "
+                          "(150,109,880,320 B; results/gpu_single_h200)"),
     GpuSpec(name="h20", description="NVIDIA H20 96GB HBM3", memory_gib=95.00,
             memory_source=_OOM.format("95.00") + "; card not named there: estimate"),
     GpuSpec(name="a100-80g", description="NVIDIA A100 80GB", memory_gib=79.15,
