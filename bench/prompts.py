@@ -7,6 +7,7 @@ the requested number of tokens (the chat template adds its own few tokens on top
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -15,12 +16,19 @@ from tokenizers import Tokenizer
 from bench.scenario import Tokens
 
 
+@functools.lru_cache(maxsize=8)
+def _vocabulary(path: str, mtime_ns: int) -> tuple[Tokenizer, np.ndarray]:
+    """The served tokenizer and its ordinary (non-special) token ids, read once per file version:
+    a real model's tokenizer.json is megabytes, and every level of every deployment asks for it."""
+    tokenizer = Tokenizer.from_file(path)
+    special = {t.content for t in tokenizer.get_added_tokens_decoder().values()}
+    ordinary = sorted(i for tok, i in tokenizer.get_vocab().items() if tok not in special)
+    return tokenizer, np.array(ordinary, dtype=np.int64)
+
+
 class PromptSource:
     def __init__(self, tokenizer_file: Path, seed: int) -> None:
-        self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
-        special = {t.content for t in self.tokenizer.get_added_tokens_decoder().values()}
-        vocab = self.tokenizer.get_vocab()
-        self.ordinary = np.array(sorted(i for tok, i in vocab.items() if tok not in special), dtype=np.int64)
+        self.tokenizer, self.ordinary = _vocabulary(str(tokenizer_file), tokenizer_file.stat().st_mtime_ns)
         self.rng = np.random.default_rng(seed)
 
     def count(self, tokens: Tokens) -> int:

