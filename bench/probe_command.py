@@ -72,7 +72,8 @@ def run_probe(spec: DeploymentSpec, out: Path) -> RunRecord:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
-        stopped = DeploymentRecord(name=spec.name, status="incomplete", error="interrupted (Ctrl-C or SIGTERM) during start-up",
+        stopped = DeploymentRecord(name=spec.name, status="incomplete",
+                                   error="interrupted (Ctrl-C or SIGTERM) during start-up",
                                    spec=recorded_spec(spec), log_file="deployments/probe/server.log")
         save_run(run_dir, record.model_copy(update={"finished_at": utc_now(), "deployments": [stopped]}))
         typer.echo(f"interrupted: server stopped; run folder kept at {run_dir}", err=True)
