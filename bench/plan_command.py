@@ -34,6 +34,7 @@ def plan(
     overhead_gib: Annotated[Optional[float], typer.Option(help="Explicit overhead per GPU in GiB.")] = None,
     target_context: Annotated[Optional[int], typer.Option(help="Inverse: total KV tokens wanted.")] = None,
     target_concurrency: Annotated[Optional[int], typer.Option(help="Inverse: requests of max-model-len at once.")] = None,
+    gpus_per_node: Annotated[int, typer.Option(help="GPUs per node: TP stays inside one, PP/DP/EP may cross.")] = 8,
     max_gpus: Annotated[int, typer.Option(help="Inverse: largest deployment to consider.")] = 64,
     limit: Annotated[int, typer.Option(help="Inverse: layouts to list.")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
@@ -47,7 +48,7 @@ def plan(
         settings = PlanSettings(kv_cache_dtype=kv_cache_dtype, gpu_memory_utilization=gpu_memory_utilization,
                                 max_model_len=max_model_len, block_size=block_size or (128 if on_cpu else 16),
                                 kv_cache_memory_bytes=kv_cache_memory_bytes,
-                                overhead=resolve_overhead(overhead_profile, overhead_gib))
+                                overhead=resolve_overhead(overhead_profile, overhead_gib), gpus_per_node=gpus_per_node)
         if target_context is not None or target_concurrency is not None:
             _inverse(spec, gpu_spec, Target(total_context=target_context, concurrency=target_concurrency),
                      settings, max_gpus, limit, as_json)

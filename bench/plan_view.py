@@ -43,6 +43,8 @@ def print_forward(plan: Plan, console: Console | None = None) -> None:
     console.print(table)
     if plan.pp > 1:
         _print_stages(plan, console)
+    if len(plan.placement.nodes) > 1:
+        print_nodes(plan, console)
     for note in plan.assumptions:
         console.print(f"  - {note}", highlight=False)
 
@@ -55,6 +57,18 @@ def _print_stages(plan: Plan, console: Console) -> None:
         table.add_row(str(s.stage), str(s.layers), _gib(s.weights_bytes), _gib(s.kv_budget_bytes),
                       f"{s.kv_bytes_per_token:,}", f"{s.num_blocks:,}")
     console.print(table)
+
+
+def print_nodes(plan: Plan, console: Console) -> None:
+    """The node boundary: what each node holds, what it adds to the launch, what crosses between nodes."""
+    table = Table(title=f"nodes of {plan.placement.gpus_per_node} GPUs", title_justify="left")
+    for column in ("node", "GPUs", "holds", "launch adds"):
+        table.add_column(column)
+    for node in plan.placement.nodes:
+        table.add_row(str(node.node), str(node.gpus_used), node.describe(), node.launch_flags)
+    console.print(table)
+    for crossing in plan.placement.crossings:
+        console.print(f"  - crosses nodes: {crossing}", highlight=False)
 
 
 def print_inverse(plans: list[Plan], target: Target, console: Console | None = None) -> None:

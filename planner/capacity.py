@@ -19,6 +19,7 @@ from planner.gpus import GIB, GpuSpec
 from planner.kv_cache import block_bytes_per_gpu, kv_bytes_per_token, kv_bytes_per_token_per_gpu, kv_dtype_bytes
 from planner.layout import Layout, check_layout
 from planner.model_spec import ModelSpec
+from planner.placement import Placement, check_tp_within_node, place
 from planner.overhead import OverheadProfile, resolve_overhead
 from planner.weights import weights_per_rank, weights_total
 
@@ -80,6 +81,7 @@ class Plan(BaseModel):
     max_concurrency: float
     vllm_flags: str
     stages: list[StageBudget]
+    placement: Placement
     assumptions: list[str]
 
 
@@ -88,6 +90,7 @@ def plan_capacity(model: ModelSpec, gpu: GpuSpec, layout: Layout, settings: Plan
     settings = settings or PlanSettings()
     _check_settings(settings)
     check_layout(model, layout)
+    check_tp_within_node(layout, settings.gpus_per_node)
     max_len = settings.max_model_len or model.max_position_embeddings
     if max_len > model.max_position_embeddings:
         raise LayoutRejected("--max-model-len", f"{max_len} exceeds the model's max_position_embeddings "
@@ -129,6 +132,7 @@ def _plan(model: ModelSpec, gpu: GpuSpec, layout: Layout, settings: PlanSettings
         num_blocks=binding.num_blocks, kv_capacity_tokens=tokens, total_kv_capacity_tokens=tokens * layout.dp,
         max_concurrency=binding.num_blocks / ceil(max_len / settings.block_size),
         vllm_flags=_vllm_flags(layout, settings, max_len, gpu.name == "cpu"), stages=stages,
+        placement=place(layout, settings.gpus_per_node),
         assumptions=_assumptions(model, gpu, layout, settings),
     )
 
@@ -139,6 +143,8 @@ def _check_settings(settings: PlanSettings) -> None:
                          "give a fraction such as 0.9")
     if settings.block_size < 1:
         raise InputError("--block-size", f"{settings.block_size} is not positive", "use 16 (vLLM's GPU default)")
+    if settings.gpus_per_node < 1:
+        raise InputError("--gpus-per-node", f"{settings.gpus_per_node} is not positive", "give GPUs per node, e.g. 8")
     if settings.max_model_len is not None and settings.max_model_len < 1:
         raise InputError("--max-model-len", f"{settings.max_model_len} is not positive", "give a token count")
 
