@@ -18,6 +18,16 @@ class SynthModel(BaseModel):
     config: dict[str, Any] = Field(default_factory=dict)  # raw config.json overrides
 
 
+class RayTarget(BaseModel):
+    """An existing Ray cluster to deploy on (the harness neither starts nor stops the cluster)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    address: str = Field(min_length=1)  # as for `ray start --address`: HOST:PORT of the head's GCS
+    executor: Literal["ray", "mp"] | None = None  # vLLM's --distributed-executor-backend; default ray on GPU
+    resources: dict[str, float] = Field(default_factory=dict)  # Ray resources the server's node must have
+
+
 class DeploymentSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -45,6 +55,7 @@ class DeploymentSpec(BaseModel):
     startup_timeout_s: float = Field(600, gt=0)
     python: str | None = None  # interpreter with vLLM installed; default: this one
     endpoint: str | None = None  # external mode: use a running server, launch nothing
+    ray: RayTarget | None = None  # launch on a node of this Ray cluster instead of here
     overhead_profile: str | None = None
     overhead_gib: float | None = Field(None, ge=0)
 
@@ -52,7 +63,19 @@ class DeploymentSpec(BaseModel):
     def _cpu_has_no_gpu_knobs(self) -> DeploymentSpec:
         if self.device == "cpu" and self.gpu_memory_utilization is not None:
             raise ValueError("gpu_memory_utilization applies to device: gpu; the CPU backend uses cpu_kvcache_space_gib")
+        if self.ray and self.endpoint:
+            raise ValueError("ray launches a server and endpoint uses a running one: give only one of them")
+        if self.ray and self.device == "cpu" and self.ray.executor == "ray":
+            raise ValueError("vLLM's CPU platform refuses the Ray executor ('current platform cpu does not support "
+                             "ray': it has no Ray device key); use ray.executor: mp")
         return self
+
+    @property
+    def ray_executor(self) -> str | None:
+        """vLLM's executor for a Ray deployment: Ray across GPUs; mp on CPU, which can't use Ray workers."""
+        if self.ray is None:
+            return None
+        return self.ray.executor or ("ray" if self.device == "gpu" else "mp")
 
     @property
     def served_name(self) -> str:

@@ -20,6 +20,7 @@ class DryRunDeployment(BaseModel):
 
     name: str
     command: str  # shell-quoted; MODEL_DIR and PORT stand for what the run fills in
+    where: str  # this machine, an endpoint, or the Ray cluster (and vLLM executor) that will run it
     env: dict[str, str]
     predicted: dict | None
     prediction_error: str | None
@@ -37,7 +38,16 @@ def dry_run(scenario: Scenario) -> list[DryRunDeployment]:
                 plan, error = predict(spec, model_dir).model_dump(mode="json"), None
             except PlanError as exc:
                 plan, error = None, str(exc)
-            out.append(DryRunDeployment(name=spec.name, command=shlex.join(argv), env=env_overrides(spec),
+            out.append(DryRunDeployment(name=spec.name, command=shlex.join(argv), where=_where(spec), env=env_overrides(spec),
                                         predicted=plan, prediction_error=error,
                                         levels=[level.label() for level in scenario.load.all_levels()]))
     return out
+
+
+def _where(spec) -> str:
+    if spec.endpoint:
+        return f"running server at {spec.endpoint}"
+    if spec.ray:
+        placed = f", on a node with {spec.ray.resources}" if spec.ray.resources else ""
+        return f"Ray cluster {spec.ray.address}{placed}; vLLM executor {spec.ray_executor}"
+    return "this machine"

@@ -8,6 +8,7 @@ import aiohttp
 
 from bench.capacity_check import compare, predict
 from bench.deployment_spec import DeploymentSpec, SynthModel
+from bench.ray_launch import RayLauncher
 from bench.secrets import auth_headers, redacted
 from bench.server_command import env_overrides, server_argv, server_env
 from bench.server_log import parse_startup
@@ -34,11 +35,15 @@ def build_server(spec: DeploymentSpec, model_dir: Path | None, run_dir: Path) ->
     """Checks that need nothing launched come first: a taken port fails here, before vLLM starts."""
     if spec.endpoint:
         return VllmServer(None, None, None, spec.endpoint, spec.startup_timeout_s)
+    log_path = run_dir / "deployments" / spec.name / "server.log"
+    if spec.ray:  # the node Ray picks chooses the port; host and model path are rewritten for it at launch
+        launcher = RayLauncher(spec, model_dir, ship_model=isinstance(spec.model, SynthModel))
+        return VllmServer(server_argv(spec, model_dir, spec.port or 0), server_env(spec, {}), log_path,
+                          f"ray://{spec.ray.address}", spec.startup_timeout_s, launcher)
     port = spec.port or free_port(spec.host)
     if port_in_use(spec.host, port):
         raise InputError(f"deployments[{spec.name}].port", f"{spec.host}:{port} is already in use",
                          "choose another port, leave port unset for a free one, or stop the other server")
-    log_path = run_dir / "deployments" / spec.name / "server.log"
     return VllmServer(server_argv(spec, model_dir, port), server_env(spec), log_path, f"http://{spec.host}:{port}",
                       spec.startup_timeout_s)
 
@@ -70,13 +75,18 @@ def recorded_spec(spec: DeploymentSpec) -> dict:
 def started_record(record: DeploymentRecord, server: VllmServer, cache, version, plan, plan_error) -> DeploymentRecord:
     facts = parse_startup(server.log_text())
     return record.model_copy(update={
-        "status": "ok", "vllm_version": version or facts.vllm_version, "ready_after_s": server.ready_after_s,
+        "status": "ok", **where_it_ran(server), "vllm_version": version or facts.vllm_version, "ready_after_s": server.ready_after_s,
         "startup": facts.model_dump(), "cache_config": cache.model_dump() if cache else None,
         "capacity": compare(plan, plan_error, cache, facts)})
 
 
+def where_it_ran(server: VllmServer) -> dict:
+    """A launcher may pick the node, port and paths only at launch (Ray): record what it picked."""
+    return {"argv": server.argv, "base_url": server.base_url, "ray_node": getattr(server.launcher, "node", None)}
+
+
 def failed_record(record: DeploymentRecord, server: VllmServer, exc: ServerStartError) -> DeploymentRecord:
-    return record.model_copy(update={"error": exc.reason, "hint": exc.hint,
+    return record.model_copy(update={"error": exc.reason, "hint": exc.hint, **where_it_ran(server),
                                      "startup": parse_startup(server.log_text()).model_dump()})
 
 

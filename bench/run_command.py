@@ -79,7 +79,7 @@ def _print_dry_run(scenario: Scenario, as_json: bool) -> None:
         typer.echo(json.dumps([p.model_dump() for p in plans], indent=2))
         return
     for p in plans:
-        typer.echo(f"# {p.name}\n{' '.join(f'{k}={v}' for k, v in p.env.items())} {p.command}")
+        typer.echo(f"# {p.name} ({p.where})\n{' '.join(f'{k}={v}' for k, v in p.env.items())} {p.command}")
         plan = p.predicted
         typer.echo(f"  predicted: {plan['kv_capacity_tokens']:,} KV tokens per engine, weights "
                    f"{plan['weights_bytes_per_gpu'] / 2**30:.2f} GiB/GPU on {plan['gpus']} x {plan['gpu']}, "

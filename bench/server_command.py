@@ -29,9 +29,20 @@ def server_argv(spec: DeploymentSpec, model_dir: Path, port: int) -> list[str]:
             argv += [flag, str(value)]
     if spec.ep:
         argv.append("--enable-expert-parallel")
+    if spec.ray and spec.ray_executor == "ray":
+        argv += ["--distributed-executor-backend", "ray"]
     if spec.trust_remote_code:
         argv.append("--trust-remote-code")
     return argv + list(spec.extra_args)
+
+
+def retarget_argv(argv: list[str], python: str, **values: object) -> list[str]:
+    """The same command for another machine: its interpreter, and new values for --model/--host/--port."""
+    out = [python] + argv[1:]
+    for name, value in values.items():
+        flag = f"--{name}"
+        out[out.index(flag) + 1] = str(value)
+    return out
 
 
 def load_format(spec: DeploymentSpec) -> str | None:

@@ -52,9 +52,11 @@ def session_rss_bytes(sid: int) -> int:
 
 
 class TelemetrySampler:
-    def __init__(self, base_url: str, out_path: Path, interval_s: float, server_sid: int | None) -> None:
+    def __init__(self, base_url: str, out_path: Path, interval_s: float, server_sid: int | None,
+                 gpus: bool = True) -> None:
+        """gpus=False: the server runs elsewhere (Ray), so this machine's GPUs are not its GPUs."""
         self.base_url, self.out_path, self.interval_s, self.server_sid = base_url, out_path, interval_s, server_sid
-        self.nvml = Nvml()
+        self.nvml = Nvml() if gpus else None
         self._task: asyncio.Task | None = None
         self._session: aiohttp.ClientSession | None = None
         self.samples = 0
@@ -81,7 +83,7 @@ class TelemetrySampler:
         with open(self.out_path, "a") as out:
             while True:
                 row = {"t": round(time.perf_counter() - start, 3), **await self.counters()}
-                if self.nvml.available:
+                if self.nvml and self.nvml.available:
                     row["gpus"] = self.nvml.sample()
                 elif self.server_sid:
                     row["server_rss_bytes"] = session_rss_bytes(self.server_sid)

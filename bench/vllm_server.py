@@ -1,13 +1,13 @@
 """One vLLM server's life: start in its own process group, ready on /health or fail fast, tear down.
 
-External mode (`endpoint`) launches nothing and only waits for /health. Teardown sends SIGTERM to
-the whole process group (API server, engine core, workers), waits, then SIGKILLs what is left.
+External mode (`endpoint`) launches nothing and only waits for /health. Where the process runs is the
+launcher's business: LocalLauncher here (own process group; teardown SIGTERMs the whole group, waits,
+then SIGKILLs what is left), RayLauncher (bench/ray_launch.py) on a node of an existing Ray cluster.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
 import time
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import aiohttp
 
+from bench.process_group import group_alive, signal_group
 from bench.server_log import failure_hint, log_tail
 
 HEALTH_POLL_S = 0.5
@@ -50,11 +51,17 @@ class VllmServer:
     """`async with VllmServer(argv, env, log_path, base_url) as server:` - ready inside the block."""
 
     def __init__(self, argv: list[str] | None, env: dict[str, str] | None, log_path: Path | None, base_url: str,
-                 startup_timeout_s: float = 600.0) -> None:
+                 startup_timeout_s: float = 600.0, launcher: LocalLauncher | None = None) -> None:
         self.argv, self.env, self.log_path, self.base_url = argv, env, log_path, base_url.rstrip("/")
         self.startup_timeout_s = startup_timeout_s
-        self.process: asyncio.subprocess.Process | None = None
+        self.launcher = launcher or LocalLauncher()
+        self.process = None  # asyncio.subprocess.Process, or the launcher's stand-in with pid/returncode/wait()
         self.ready_after_s: float | None = None
+
+    @property
+    def local(self) -> bool:
+        """The server runs on this machine (its processes and GPUs can be sampled here)."""
+        return not self.external and self.launcher.local
 
     @property
     def external(self) -> bool:
@@ -80,18 +87,19 @@ class VllmServer:
 
     async def _launch(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                *self.argv, env=self.env, stdin=asyncio.subprocess.DEVNULL, stdout=log,
-                stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+        self.process, self.argv, base_url = await self.launcher.launch(self.argv, self.env, self.log_path,
+                                                                       self.startup_timeout_s)
+        self.base_url = (base_url or self.base_url).rstrip("/")
 
     async def _wait_ready(self, started: float) -> None:
         deadline = started + self.startup_timeout_s
         async with aiohttp.ClientSession() as session:
             while True:
+                await self.launcher.refresh(self.process)
                 if self.process is not None and self.process.returncode is not None:
                     raise self._failure(f"vLLM exited with code {self.process.returncode} during start-up")
                 if await self._healthy(session):
+                    await self.launcher.refresh(self.process)  # the log up to "ready", for started_record
                     return
                 if time.perf_counter() > deadline:
                     raise self._failure(f"{self.base_url}/health not ready after {self.startup_timeout_s:.0f} s")
@@ -114,35 +122,37 @@ class VllmServer:
         return self.log_path.read_text(errors="replace")
 
     async def stop(self) -> None:
+        if self.process is not None:
+            await self.launcher.stop(self.process)
+
+
+class LocalLauncher:
+    """vLLM as a child of this process, in its own session (so its group can be signalled as one)."""
+
+    local = True
+
+    async def launch(self, argv: list[str], env: dict[str, str], log_path: Path,
+                     timeout_s: float) -> tuple[asyncio.subprocess.Process, list[str], None]:
+        with open(log_path, "ab") as log:
+            process = await asyncio.create_subprocess_exec(
+                *argv, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True)
+        return process, argv, None
+
+    async def refresh(self, process: asyncio.subprocess.Process | None) -> None:
+        """Nothing to fetch: returncode is kept current by asyncio and the log is written here."""
+
+    async def stop(self, process: asyncio.subprocess.Process) -> None:
         """SIGTERM the process group, wait up to TERM_GRACE_S, SIGKILL whatever remains."""
-        if self.process is None:
-            return
-        group = self.process.pid  # start_new_session: the leader's pid is the group id
-        _signal_group(group, signal.SIGTERM)
+        group = process.pid  # start_new_session: the leader's pid is the group id
+        signal_group(group, signal.SIGTERM)
         try:
-            await asyncio.wait_for(asyncio.shield(self.process.wait()), TERM_GRACE_S)
+            await asyncio.wait_for(asyncio.shield(process.wait()), TERM_GRACE_S)
         except asyncio.TimeoutError:
             pass
         deadline = time.monotonic() + 5
-        while _group_alive(group) and time.monotonic() < deadline:
-            _signal_group(group, signal.SIGKILL)
+        while group_alive(group) and time.monotonic() < deadline:
+            signal_group(group, signal.SIGKILL)
             await asyncio.sleep(0.1)
-        if self.process.returncode is None:
-            await self.process.wait()
-
-
-def _signal_group(group: int, sig: signal.Signals) -> None:
-    try:
-        os.killpg(group, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _group_alive(group: int) -> bool:
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        if process.returncode is None:
+            await process.wait()

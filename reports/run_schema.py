@@ -72,6 +72,7 @@ class DeploymentRecord(BaseModel):
     argv: list[str] | None = None
     env_set: dict[str, str] = Field(default_factory=dict)
     base_url: str | None = None
+    ray_node: dict[str, Any] | None = None  # Ray deployments: the node the server ran on (ip, node_id, workdir)
     vllm_version: str | None = None
     ready_after_s: float | None = None
     startup: dict[str, Any] = Field(default_factory=dict)

