@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from bench.deploy_command import app as deploy_app
 from bench.model_command import app as model_app
 from bench.plan_command import plan
 from bench.probe_command import probe
@@ -20,6 +21,7 @@ app.command("report")(report)
 app.command("compare")(compare)
 app.command("gate")(gate)
 app.add_typer(baseline_app, name="baseline")
+app.add_typer(deploy_app, name="deploy")
 
 
 @app.callback()
