@@ -14,6 +14,7 @@ import numpy as np
 
 from bench.arrivals import schedule
 from bench.load_generator import LevelResult, LevelRunner, RequestRecord
+from bench.load_workers import WorkerPlan, WorkerPool, share
 from bench.scenario import Level, Scenario
 from bench.serving_metrics import summarize
 from bench.stream_client import new_session
@@ -55,7 +56,10 @@ async def run_level(scenario: Scenario, scenario_dir: Path, level: Level, index:
         try:
             await runner.warmup(jobs, load.warmup(level), level.concurrency or level.max_concurrency or 4)
             before = await telemetry.counters()
-            await _drive(runner, jobs, level, load.request_count(level), load.duration(level), seed)
+            if load.workers > 1:
+                await _drive_in_workers(scenario, scenario_dir, level, runner, model_dir, served_name, seed)
+            else:
+                await _drive(runner, jobs, level, load.request_count(level), load.duration(level), seed)
         except asyncio.CancelledError:
             runner.result.interrupted = True
             runner.result.finished = runner.result.finished or time.perf_counter()
@@ -77,9 +81,30 @@ async def _drive(runner: LevelRunner, jobs, level: Level, count: int | None, dur
         deadline = time.perf_counter() + duration if duration else None
         await runner.closed_loop(jobs, level.concurrency, count, deadline)
         return
+    await runner.open_loop(jobs, _offsets(level, count, duration, seed), level.max_concurrency)
+
+
+def _offsets(level: Level, count: int | None, duration: float | None, seed: int) -> list[float]:
+    """An open loop's send times from the level start (seeded; the same for one process or many)."""
     rate, end = (level.rate, None) if level.ramp is None else (level.ramp.start_rate, level.ramp.end_rate)
-    offsets = schedule(count, duration, rate, level.arrival, level.burstiness, seed, end_rate=end)
-    await runner.open_loop(jobs, offsets, level.max_concurrency)
+    return schedule(count, duration, rate, level.arrival, level.burstiness, seed, end_rate=end)
+
+
+async def _drive_in_workers(scenario: Scenario, scenario_dir: Path, level: Level, runner: LevelRunner,
+                            model_dir: Path, served_name: str, seed: int) -> None:
+    load, workers = scenario.load, scenario.load.workers
+    count, duration = load.request_count(level), load.duration(level)
+    offsets = _offsets(level, count, duration, seed) if level.concurrency is None else None
+    plans = [WorkerPlan(
+        worker=w, workers=workers, scenario=scenario.model_dump(mode="json"), scenario_dir=str(scenario_dir),
+        level=level.model_dump(mode="json"), seed=seed, base_url=runner.base_url,
+        tokenizer=str(model_dir / "tokenizer.json"), served_name=served_name, timeout_s=load.request_timeout_s,
+        skip=load.warmup(level), concurrency=share(level.concurrency, workers, w) if level.concurrency else None,
+        count=share(count, workers, w) if count is not None and offsets is None else None, duration_s=duration,
+        offsets=offsets[w::workers] if offsets is not None else None,
+        max_concurrency=share(level.max_concurrency, workers, w) if level.max_concurrency else None)
+        for w in range(workers)]
+    await WorkerPool(plans, runner).run()
 
 
 def summary(scenario: Scenario, level: Level, index: int, result: LevelResult, before: dict, after: dict) -> LevelSummary:

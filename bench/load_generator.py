@@ -1,5 +1,6 @@
 """Drives one load level on one asyncio loop and records every request.
 
+Several processes can share a level (bench/load_workers.py); each runs one of these on its own loop.
 Closed loop (`concurrency`): N workers, each sends its next job when the last one finished.
 Open loop (`offsets`): job i is dispatched at level start + offsets[i], absolute times on
 perf_counter (no relative sleeps to drift); an optional cap on in-flight requests makes later
@@ -111,7 +112,15 @@ class LevelRunner:
                 await self.run_job(queue.pop(), warmup=True)
         await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, count)))))
 
-    async def closed_loop(self, jobs: Iterator[Job], concurrency: int, count: int | None, deadline: float | None) -> None:
+    def adopt(self, record: RequestRecord) -> None:
+        """A measured record from a worker process (bench/load_workers.py): numbered in arrival order."""
+        record.index = self._count
+        self._count += 1
+        self.result.records.append(record)
+        self.on_record(record)
+
+    async def closed_loop(self, jobs: Iterator[Job], concurrency: int, count: int | None, deadline: float | None,
+                          start_at: float | None = None) -> None:
         remaining = count
 
         async def worker() -> None:
@@ -123,9 +132,10 @@ class LevelRunner:
                     remaining -= 1
                 await self.run_job(next(jobs), warmup=False)
 
-        await self._measured(asyncio.gather(*(worker() for _ in range(concurrency))))
+        await self._measured(asyncio.gather(*(worker() for _ in range(concurrency))), start_at)
 
-    async def open_loop(self, jobs: Iterator[Job], offsets: list[float], max_concurrency: int | None) -> None:
+    async def open_loop(self, jobs: Iterator[Job], offsets: list[float], max_concurrency: int | None,
+                        start_at: float | None = None) -> None:
         slots = asyncio.Semaphore(max_concurrency) if max_concurrency else None
 
         async def one(job: Job, offset: float) -> None:
@@ -145,9 +155,9 @@ class LevelRunner:
                 tasks.append(asyncio.create_task(one(next(jobs), offset)))
             await asyncio.gather(*tasks)
 
-        await self._measured(dispatch())
+        await self._measured(dispatch(), start_at)
 
-    async def _measured(self, work) -> None:
+    async def _measured(self, work, start_at: float | None = None) -> None:
         """Times the level from dispatch start to the last completion, with loop-lag and CPU probes.
 
         Cyclic GC is paused meanwhile: a full collection over thousands of records can stall the
@@ -156,7 +166,8 @@ class LevelRunner:
         probe = asyncio.create_task(self._probe_loop())
         gc_was_enabled = gc.isenabled()
         gc.disable()
-        cpu0, self.result.started = time.process_time(), time.perf_counter()
+        # start_at: the epoch shared by every worker process of a level (perf_counter is system-wide)
+        cpu0, self.result.started = time.process_time(), start_at or time.perf_counter()
         try:
             await work
         finally:

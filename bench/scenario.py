@@ -117,6 +117,7 @@ class Load(BaseModel):
     warmup_requests: int = Field(2, ge=0)
     request_timeout_s: float = Field(600, gt=0)
     deadline_s: float | None = Field(None, gt=0)  # per deployment, all levels: stop and keep what was measured
+    workers: int = Field(1, ge=1, le=64)  # client processes (one event loop each) sharing every level
 
     @model_validator(mode="after")
     def _bounded(self) -> Load:
@@ -125,6 +126,10 @@ class Load(BaseModel):
         for level in self.all_levels():
             if self.request_count(level) is None and self.duration(level) is None:
                 raise ValueError(f"level {level.label()}: bound it by requests and/or duration_s")
+            cap = level.concurrency or level.max_concurrency
+            if cap is not None and cap < self.workers:
+                raise ValueError(f"level {level.label()}: concurrency {cap} < workers {self.workers} leaves a "
+                                 "worker without a slot; lower workers")
         return self
 
     def request_count(self, level: Level) -> int | None:

@@ -39,12 +39,12 @@ USAGE = b'data: {"id": "fake", "choices": [], "usage": {"prompt_tokens": 7, "com
 class FakeOpenAI:
     """Runs in a background thread; `mode` is the request's `model` field."""
 
-    def __init__(self, chunk_delay_s: float = 0.0) -> None:
+    def __init__(self, chunk_delay_s: float = 0.0, port: int = 0) -> None:
         self.chunk_delay_s = chunk_delay_s
         self.in_flight = 0
         self.max_in_flight = 0
         self.requests = 0
-        self.port = 0
+        self.port = port  # given: bound with SO_REUSEPORT, so several fake processes can share it
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready = threading.Event()
 
@@ -120,7 +120,9 @@ class FakeOpenAI:
         runner = self._runner = web.AppRunner(app, access_log=None)
         self._loop.run_until_complete(runner.setup())
         sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
+        if self.port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(("127.0.0.1", self.port))
         self.port = sock.getsockname()[1]
         self._loop.run_until_complete(web.SockSite(runner, sock).start())
         self._ready.set()
@@ -128,10 +130,12 @@ class FakeOpenAI:
 
 
 def main() -> None:
-    """Serve until killed, in its own process (benchmarks/client_ceiling.py); prints the port."""
+    """Serve until killed, in its own process (benchmarks/); prints the port. An argument: the port to
+    share with other fake processes (SO_REUSEPORT), so the fake can use several cores."""
+    import sys
     import time
 
-    with FakeOpenAI() as server:
+    with FakeOpenAI(port=int(sys.argv[1]) if len(sys.argv) > 1 else 0) as server:
         print(server.port, flush=True)
         while True:
             time.sleep(3600)
