@@ -25,8 +25,8 @@ POLL_S = 0.5
 def _ray():
     try:
         import ray
-    except ImportError:
-        raise ServerStartError("this deployment names a Ray cluster but ray is not installed",
+    except ImportError as exc:  # not installed, or installed without one of its own dependencies
+        raise ServerStartError(f"this deployment names a Ray cluster but ray cannot be imported ({exc})",
                                hint="pip install 'vllm-capacity-bench[ray]' (or pip install ray)") from None
     return ray
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -67,8 +68,9 @@ def print_run(record: RunRecord, folder: str, console: Console | None = None) ->
             console.print(f"{d.name}: KV capacity predicted {c.predicted_tokens or '-':,} vs reported "
                           f"{c.reported_tokens or '-':,} tokens ({c.reported_source}), vLLM {d.vllm_version}")
         if d.error:
-            console.print(f"[red]{d.name}: {d.error}[/red]" + (f"\n  hint: {d.hint}" if d.hint else ""))
+            # errors quote commands such as pip install 'pkg[ray]': escaped, or rich eats the [ray]
+            console.print(f"[red]{escape(f'{d.name}: {d.error}')}[/red]" + (f"\n  hint: {escape(d.hint)}" if d.hint else ""))
         for level in d.levels:
             for warning in level.client.warnings:
-                console.print(f"[yellow]{d.name}/{level.name}: {warning}[/yellow]")
+                console.print(f"[yellow]{escape(f'{d.name}/{level.name}: {warning}')}[/yellow]")
     console.print(f"run folder: {folder}")
