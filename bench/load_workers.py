@@ -19,11 +19,16 @@ from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
-from bench.load_generator import LevelResult, LevelRunner, RequestRecord, sleep_until
+from bench.load_generator import LevelRunner, sleep_until
+from bench.scenario import Level, Scenario
 from bench.stream_client import new_session
 from bench.workload import JobFactory
 
 EPOCH_LEAD_S = 0.2  # time from "all workers ready" to the shared start: room to wake every loop
+
+
+class LoadWorkerError(RuntimeError):
+    """A client process died: the level cannot be completed as planned."""
 
 
 @dataclass(frozen=True)
@@ -59,8 +64,6 @@ def _worker_main(plan: WorkerPlan, epoch, go, out) -> None:
 
 
 async def _worker(plan: WorkerPlan, epoch, go, out) -> None:
-    from bench.scenario import Level, Scenario  # in the child: what the spawned interpreter must import
-
     scenario, level = Scenario.model_validate(plan.scenario), Level.model_validate(plan.level)
     jobs = JobFactory(scenario.workload, level, Path(plan.tokenizer), plan.served_name, plan.seed,
                       Path(plan.scenario_dir)).jobs()
@@ -106,28 +109,43 @@ class WorkerPool:
     async def _collect(self) -> None:
         ready, done, result = 0, 0, self.runner.result
         while done < len(self.plans):
-            kind, worker, payload = await self._next()
-            if kind == "ready":
-                ready += 1
-                if ready == len(self.plans):
-                    self.epoch.value = result.started = time.perf_counter() + EPOCH_LEAD_S
-                    self.go.set()
-            elif kind == "record":
-                self.runner.adopt(payload)
-            else:
-                finished, dispatch_lag, loop_lag, cpu = payload
-                result.finished = max(result.finished, finished)
-                result.dispatch_lag_s += dispatch_lag
-                result.loop_lag_s += loop_lag
-                self.cpu.append(cpu)
-                result.client_cpu_fraction = max(self.cpu)  # the busiest worker's core decides
-                done += 1
+            for kind, worker, payload in await self._next_batch():
+                if kind == "ready":
+                    ready += 1
+                    if ready == len(self.plans):
+                        self.epoch.value = result.started = time.perf_counter() + EPOCH_LEAD_S
+                        self.go.set()
+                elif kind == "record":
+                    self.runner.adopt(payload)
+                else:
+                    self._merge(payload)
+                    done += 1
 
-    async def _next(self) -> tuple:
-        while True:
+    def _merge(self, payload: tuple) -> None:
+        finished, dispatch_lag, loop_lag, cpu = payload
+        result = self.runner.result
+        result.finished = max(result.finished, finished)
+        result.dispatch_lag_s += dispatch_lag
+        result.loop_lag_s += loop_lag
+        self.cpu.append(cpu)
+        result.client_cpu_fraction = max(self.cpu)  # the busiest worker's core decides
+
+    async def _next_batch(self) -> list[tuple]:
+        """Whatever the workers have sent (at least one message, or none after 0.5 s); a dead worker
+        is noticed here, between batches, even while the others keep the queue busy."""
+        dead = [p.exitcode for p in self.processes if p.exitcode not in (None, 0)]
+        if dead:
+            raise LoadWorkerError(f"a load worker process exited with code {dead[0]}")
+        return await asyncio.to_thread(self._drain)
+
+    def _drain(self) -> list[tuple]:
+        try:
+            batch = [self.out.get(True, 0.5)]
+        except queue_module.Empty:
+            return []
+        while len(batch) < 1000:
             try:
-                return await asyncio.to_thread(self.out.get, True, 0.5)
+                batch.append(self.out.get_nowait())
             except queue_module.Empty:
-                dead = [p.exitcode for p in self.processes if p.exitcode not in (None, 0)]
-                if dead:
-                    raise RuntimeError(f"a load worker process exited with code {dead[0]}")
+                break
+        return batch

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.process_group import group_alive, signal_group
+from bench.process_group import signal_group
 
 class ServerHost:
     """A Ray actor (the harness wraps it with ray.remote): one vLLM server on the node Ray placed it."""
@@ -31,8 +31,9 @@ class ServerHost:
     def where(self) -> dict:
         import ray  # present on every Ray worker
 
-        return {"ip": ray.util.get_node_ip_address(), "node_id": ray.get_runtime_context().get_node_id(),
-                "gcs_address": ray.get_runtime_context().gcs_address, "workdir": str(self.workdir), "python": sys.executable}
+        context = ray.get_runtime_context()
+        return {"ip": ray.util.get_node_ip_address(), "node_id": context.get_node_id(),
+                "gcs_address": context.gcs_address, "workdir": str(self.workdir), "python": sys.executable}
 
     def free_port(self) -> int:
         with socket.socket() as sock:
@@ -101,8 +102,6 @@ class ServerHost:
         """The node keeps nothing of the deployment: the log was copied home, the model was a copy."""
         shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def server_alive(self) -> bool:
-        return self.server_pid is not None and group_alive(self.server_pid)
 
 
 def _alive(pid: int) -> bool:

@@ -69,7 +69,8 @@ def print_run(record: RunRecord, folder: str, console: Console | None = None) ->
                           f"{c.reported_tokens or '-':,} tokens ({c.reported_source}), vLLM {d.vllm_version}")
         if d.error:
             # errors quote commands such as pip install 'pkg[ray]': escaped, or rich eats the [ray]
-            console.print(f"[red]{escape(f'{d.name}: {d.error}')}[/red]" + (f"\n  hint: {escape(d.hint)}" if d.hint else ""))
+            hint = f"\n  hint: {escape(d.hint)}" if d.hint else ""
+            console.print(f"[red]{escape(f'{d.name}: {d.error}')}[/red]{hint}")
         for level in d.levels:
             for warning in level.client.warnings:
                 console.print(f"[yellow]{escape(f'{d.name}/{level.name}: {warning}')}[/yellow]")

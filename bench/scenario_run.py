@@ -13,6 +13,7 @@ from typing import Callable
 from bench.deployment_spec import DeploymentSpec, SynthModel
 from bench.level_execution import RecordWriter, run_level
 from bench.load_generator import RequestRecord
+from bench.load_workers import LoadWorkerError
 from bench.probe import failed_record, prepare, read_server_report, served_model_ids, started_record
 from bench.run_folder import environment, save_run, utc_now
 from bench.scenario import Level, Scenario
@@ -101,6 +102,10 @@ class ScenarioRun:
             record = record.model_copy(update={"levels": list(summaries), "status": "incomplete",
                                                "error": f"deadline of {deadline:g} s reached during level "
                                                         f"{summaries[-1].name if summaries else '?'}"})
+            self._set(record)
+        except LoadWorkerError as exc:
+            record = record.model_copy(update={"levels": list(summaries), "status": "incomplete",
+                                               "error": f"{exc} during level {summaries[-1].name if summaries else '?'}"})
             self._set(record)
         finally:
             writer.close()

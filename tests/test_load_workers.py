@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
+import os
+import signal
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -67,3 +72,38 @@ def test_more_workers_than_slots_is_refused(tmp_path):
     path.write_text("name: bad\ndeployments: [{name: d}]\nload:\n  workers: 4\n  levels: [{concurrency: 2}]\n")
     with pytest.raises(ScenarioError, match="concurrency 2 < workers 4"):
         load_scenario(path)
+
+
+def _kill_one_worker_after_first_record(requests: Path, killed: dict) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        children = multiprocessing.active_children()
+        if len(children) == 2 and requests.exists() and requests.read_text().strip():
+            killed["pid"] = children[0].pid
+            os.kill(children[0].pid, signal.SIGKILL)  # as the OOM killer would
+            return
+        time.sleep(0.05)
+
+
+def test_a_killed_worker_ends_the_level_with_the_reason_and_no_survivors(cpu_server, tmp_path):
+    path = tmp_path / "dead.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": "dead", "deployments": [{"name": "d", "model": str(cpu_server.model_dir),
+                                         "endpoint": cpu_server.base_url}],
+        "workload": {"kind": "random", "api": "completions", "input_tokens": 16, "output_tokens": 8},
+        "load": {"workers": 2, "warmup_requests": 0, "levels": [{"concurrency": 2, "duration_s": 20}]}}))
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    killed: dict = {}
+    killer = threading.Thread(target=_kill_one_worker_after_first_record,
+                              args=(run_dir / "deployments" / "d" / "requests.jsonl", killed))
+    killer.start()
+    started = time.monotonic()
+    record = asyncio.run(ScenarioRun(load_scenario(path), path, run_dir).run())
+    killer.join()
+    deployment = record.deployments[0]
+    assert killed and time.monotonic() - started < 15  # ended by the death, not by the 20 s level
+    assert deployment.status == "incomplete"
+    assert deployment.error == "a load worker process exited with code -9 during level c2"
+    assert deployment.levels[0].requests_sent >= 1  # what was measured is kept
+    assert not multiprocessing.active_children()

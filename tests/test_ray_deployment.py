@@ -91,7 +91,8 @@ def test_scenario_runs_on_the_ray_worker_node_and_leaves_nothing(ray_cluster, tm
     assert deployment.base_url.endswith(f":{deployment.argv[deployment.argv.index('--port') + 1]}")
     assert deployment.argv[deployment.argv.index("--model") + 1].startswith(deployment.ray_node["workdir"])
     assert "--distributed-executor-backend" not in deployment.argv  # CPU: vLLM's mp executor on that node
-    assert [(level.requests_sent, level.metrics["completed"], level.errors) for level in deployment.levels] == [(6, 6, {})]
+    levels = [(level.requests_sent, level.metrics["completed"], level.errors) for level in deployment.levels]
+    assert levels == [(6, 6, {})]
     # the node's log came home: the server's own KV report, equal to the planner's
     assert deployment.startup["kv_cache_tokens"] == deployment.capacity.predicted_tokens == 524_288
     assert "Starting vLLM server on http://0.0.0.0" in (folder / deployment.log_file).read_text()
