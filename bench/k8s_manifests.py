@@ -9,6 +9,7 @@ Service selects leaders only.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from math import ceil
 from pathlib import Path
 
@@ -22,9 +23,12 @@ LWS_API = "leaderworkerset.x-k8s.io/v1"
 SHM_GIB = 16  # NCCL and vLLM's shared-memory broadcast need more than the container default 64 MiB
 
 
+@dataclass(frozen=True)
 class RenderOptions:
-    def __init__(self, image: str, model: str | None, namespace: str | None, gpus_per_node: int) -> None:
-        self.image, self.model, self.namespace, self.gpus_per_node = image, model, namespace, gpus_per_node
+    image: str
+    model: str | None  # what the pods serve; required when the scenario's model is synthetic
+    namespace: str | None
+    gpus_per_node: int
 
 
 def render(spec: DeploymentSpec, options: RenderOptions) -> list[dict]:

@@ -122,8 +122,12 @@ class RayLauncher:
     def _connect(self, ray) -> None:
         _reachable(self.spec.ray.address)
         if not ray.is_initialized():
-            ray.init(address=self.spec.ray.address, namespace=NAMESPACE, log_to_driver=False,
-                     logging_level="ERROR")  # in a thread: Ray keeps off our SIGTERM handler, and says so
+            try:  # in a thread: Ray keeps off our SIGTERM handler (and would say so at WARNING)
+                ray.init(address=self.spec.ray.address, namespace=NAMESPACE, log_to_driver=False,
+                         logging_level="ERROR")
+            except Exception as exc:  # noqa: BLE001 - version mismatch, auth, a GCS that is not Ray's, ...
+                raise ServerStartError(f"cannot join the Ray cluster at {self.spec.ray.address}: {exc}",
+                                       hint="the driver's ray and Python versions must match the cluster's") from None
         # ship the node-side code by value: cluster nodes need vLLM, not this harness
         import bench.process_group
         import bench.ray_node
