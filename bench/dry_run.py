@@ -34,6 +34,8 @@ def dry_run(scenario: Scenario) -> list[DryRunDeployment]:
             model_dir = materialize_model(spec, Path(tmp))
             argv = server_argv(spec, Path("MODEL_DIR"), 0)
             argv[argv.index("--port") + 1] = "PORT" if spec.port is None else str(spec.port)
+            if spec.ray:  # on the node Ray picks, listening on all interfaces (retarget_argv at launch)
+                argv[argv.index("--host") + 1] = "0.0.0.0"
             try:
                 plan, error = predict(spec, model_dir).model_dump(mode="json"), None
             except PlanError as exc:
