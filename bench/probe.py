@@ -75,7 +75,8 @@ def recorded_spec(spec: DeploymentSpec) -> dict:
 def started_record(record: DeploymentRecord, server: VllmServer, cache, version, plan, plan_error) -> DeploymentRecord:
     facts = parse_startup(server.log_text())
     return record.model_copy(update={
-        "status": "ok", **where_it_ran(server), "vllm_version": version or facts.vllm_version, "ready_after_s": server.ready_after_s,
+        "status": "ok", **where_it_ran(server), "vllm_version": version or facts.vllm_version,
+        "ready_after_s": server.ready_after_s,
         "startup": facts.model_dump(), "cache_config": cache.model_dump() if cache else None,
         "capacity": compare(plan, plan_error, cache, facts)})
 

@@ -83,7 +83,8 @@ class ScenarioRun:
         deadline = self.scenario.load.deadline_s
         try:
             async with TelemetrySampler(server.base_url, folder / "telemetry.jsonl",
-                                        self.scenario.telemetry.interval_s, sid, gpus=server.local) as telemetry, \
+                                        self.scenario.telemetry.interval_s, sid,
+                                        gpus=server.launcher.local) as telemetry, \
                     asyncio.timeout(deadline):
                 for index, level in enumerate(self.scenario.load.all_levels()):
                     self.events("level", (spec.name, level, self._planned(level)))
@@ -99,16 +100,18 @@ class ScenarioRun:
                         return record
                     self._set(record)
         except TimeoutError:
-            record = record.model_copy(update={"levels": list(summaries), "status": "incomplete",
-                                               "error": f"deadline of {deadline:g} s reached during level "
-                                                        f"{summaries[-1].name if summaries else '?'}"})
-            self._set(record)
+            record = self._cut_short(record, summaries, f"deadline of {deadline:g} s reached")
         except LoadWorkerError as exc:
-            record = record.model_copy(update={"levels": list(summaries), "status": "incomplete",
-                                               "error": f"{exc} during level {summaries[-1].name if summaries else '?'}"})
-            self._set(record)
+            record = self._cut_short(record, summaries, str(exc))
         finally:
             writer.close()
+        return record
+
+    def _cut_short(self, record: DeploymentRecord, summaries: list[LevelSummary], why: str) -> DeploymentRecord:
+        level = summaries[-1].name if summaries else "?"
+        record = record.model_copy(update={"levels": list(summaries), "status": "incomplete",
+                                           "error": f"{why} during level {level}"})
+        self._set(record)
         return record
 
     def _planned(self, level: Level) -> int | None:
