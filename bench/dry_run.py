@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from bench.capacity_check import predict
 from bench.probe import materialize_model
 from bench.scenario import Scenario
-from bench.server_command import env_overrides, server_argv
+from bench.server_command import env_overrides, retarget_argv, server_argv
 from planner import PlanError
 
 
@@ -33,14 +33,15 @@ def dry_run(scenario: Scenario) -> list[DryRunDeployment]:
         for spec in scenario.deployments:
             model_dir = materialize_model(spec, Path(tmp))
             argv = server_argv(spec, Path("MODEL_DIR"), 0)
-            argv[argv.index("--port") + 1] = "PORT" if spec.port is None else str(spec.port)
-            if spec.ray:  # on the node Ray picks, listening on all interfaces (retarget_argv at launch)
-                argv[argv.index("--host") + 1] = "0.0.0.0"
+            # as launched: a Ray deployment listens on all interfaces of the node Ray picks
+            fill = {"port": "PORT" if spec.port is None else spec.port} | ({"host": "0.0.0.0"} if spec.ray else {})
+            argv = retarget_argv(argv, argv[0], **fill)
             try:
                 plan, error = predict(spec, model_dir).model_dump(mode="json"), None
             except PlanError as exc:
                 plan, error = None, str(exc)
-            out.append(DryRunDeployment(name=spec.name, command=shlex.join(argv), where=_where(spec), env=env_overrides(spec),
+            out.append(DryRunDeployment(name=spec.name, command=shlex.join(argv), where=_where(spec),
+                                        env=env_overrides(spec),
                                         predicted=plan, prediction_error=error,
                                         levels=[level.label() for level in scenario.load.all_levels()]))
     return out

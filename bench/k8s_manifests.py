@@ -14,7 +14,7 @@ from math import ceil
 from pathlib import Path
 
 from bench.deployment_spec import DeploymentSpec, SynthModel
-from bench.server_command import server_argv
+from bench.server_command import retarget_argv, server_argv
 from planner import InputError, Layout
 from planner.placement import place
 
@@ -62,8 +62,7 @@ def _serve_argv(spec: DeploymentSpec, options: RenderOptions) -> list[str]:
     # the pod serves the named model (real weights unless load_format says otherwise), launched by
     # vLLM's own multi-node mp launcher: a scenario's Ray executor does not apply inside the pods
     served = spec.model_copy(update={"host": "0.0.0.0", "model": str(model), "ray": None})
-    argv = server_argv(served, Path(model), PORT)
-    return ["python3"] + argv[1:]
+    return retarget_argv(server_argv(served, Path(model), PORT), "python3")
 
 
 def _meta(name: str, options: RenderOptions, labels: dict | None = None) -> dict:

@@ -93,7 +93,6 @@ class WorkerPool:
         self.out, self.go, self.epoch = context.Queue(), context.Event(), context.Value("d", 0.0)
         self.processes = [context.Process(target=_worker_main, args=(p, self.epoch, self.go, self.out), daemon=True)
                           for p in plans]
-        self.cpu: list[float] = []
 
     async def run(self) -> None:
         for process in self.processes:
@@ -127,8 +126,7 @@ class WorkerPool:
         result.finished = max(result.finished, finished)
         result.dispatch_lag_s += dispatch_lag
         result.loop_lag_s += loop_lag
-        self.cpu.append(cpu)
-        result.client_cpu_fraction = max(self.cpu)  # the busiest worker's core decides
+        result.client_cpu_fraction = max(result.client_cpu_fraction, cpu)  # the busiest worker's core decides
 
     async def _next_batch(self) -> list[tuple]:
         """Whatever the workers have sent (at least one message, or none after 0.5 s); a dead worker

@@ -83,7 +83,7 @@ def started_record(record: DeploymentRecord, server: VllmServer, cache, version,
 
 def where_it_ran(server: VllmServer) -> dict:
     """A launcher may pick the node, port and paths only at launch (Ray): record what it picked."""
-    return {"argv": server.argv, "base_url": server.base_url, "ray_node": getattr(server.launcher, "node", None)}
+    return {"argv": server.argv, "base_url": server.base_url, "ray_node": server.launcher.node}
 
 
 def failed_record(record: DeploymentRecord, server: VllmServer, exc: ServerStartError) -> DeploymentRecord:

@@ -15,8 +15,13 @@ def signal_group(group: int, sig: signal.Signals) -> None:
 
 
 def group_alive(group: int) -> bool:
+    return alive(group, group=True)
+
+
+def alive(pid: int, group: bool = False) -> bool:
+    """Whether the process (or, with group=True, any process of the group) exists; signal 0 asks only."""
     try:
-        os.killpg(group, 0)
+        (os.killpg if group else os.kill)(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:

@@ -13,7 +13,7 @@ import socket
 import uuid
 from pathlib import Path
 
-from bench import server_supervisor
+from bench import process_group, ray_node, server_supervisor
 from bench.deployment_spec import DeploymentSpec
 from bench.server_command import retarget_argv
 from bench.vllm_server import TERM_GRACE_S, ServerStartError
@@ -92,14 +92,11 @@ class RayLauncher:
         await asyncio.to_thread(self._connect, ray)
         try:
             self._check_resources(ray.cluster_resources())
-        except ServerStartError:
-            await asyncio.to_thread(ray.shutdown)
-            raise
-        self.actor = self._actor_class(ray).options(name=self.actor_name, namespace=NAMESPACE).remote()
-        try:
+            self.actor = self._actor_class(ray).options(name=self.actor_name, namespace=NAMESPACE).remote()
             return await self._start_server(argv, env, log_path, timeout_s)
-        except BaseException:  # nothing started yet to stop: drop the actor, leave the cluster as it was
-            ray.kill(self.actor)
+        except BaseException:  # no server to stop yet: drop the actor if any, leave the cluster as it was
+            if self.actor is not None:
+                ray.kill(self.actor)
             await asyncio.to_thread(ray.shutdown)
             raise
 
@@ -114,8 +111,8 @@ class RayLauncher:
         port = self.spec.port or await self.actor.free_port.remote()
         argv = retarget_argv(argv, python=self.spec.python or self.node["python"], model=model, host="0.0.0.0",
                              port=port)
-        supervisor = Path(server_supervisor.__file__).read_text()
-        pid = await self.actor.start.remote(argv, {**env, "RAY_ADDRESS": self.node["gcs_address"]}, supervisor,
+        scripts = {Path(m.__file__).name: Path(m.__file__).read_text() for m in (server_supervisor, process_group)}
+        pid = await self.actor.start.remote(argv, {**env, "RAY_ADDRESS": self.node["gcs_address"]}, scripts,
                                             TERM_GRACE_S)
         return RemoteProcess(self.actor, pid, log_path), argv, f"http://{self.node['ip']}:{port}"
 
@@ -129,16 +126,13 @@ class RayLauncher:
                 raise ServerStartError(f"cannot join the Ray cluster at {self.spec.ray.address}: {exc}",
                                        hint="the driver's ray and Python versions must match the cluster's") from None
         # ship the node-side code by value: cluster nodes need vLLM, not this harness
-        import bench.process_group
-        import bench.ray_node
-        for module in (bench.process_group, bench.ray_node):
+        for module in (process_group, ray_node):
             ray.cloudpickle.register_pickle_by_value(module)
 
     def _actor_class(self, ray):
-        from bench.ray_node import ServerHost
-
         # num_cpus=0: the actor only supervises; vLLM's own Ray workers claim the GPUs
-        return ray.remote(num_cpus=0, max_restarts=0, resources=dict(self.spec.ray.resources) or None)(ServerHost)
+        return ray.remote(num_cpus=0, max_restarts=0,
+                          resources=dict(self.spec.ray.resources) or None)(ray_node.ServerHost)
 
     def _check_resources(self, cluster: dict[str, float]) -> None:
         """Fail before placing anything when the cluster cannot hold the deployment at all."""

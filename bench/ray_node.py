@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.process_group import signal_group
+from bench.process_group import alive, signal_group
 
 class ServerHost:
     """A Ray actor (the harness wraps it with ray.remote): one vLLM server on the node Ray placed it."""
@@ -51,10 +51,12 @@ class ServerHost:
     def has_path(self, path: str) -> bool:
         return Path(path, "config.json").is_file()
 
-    def start(self, argv: list[str], env: dict[str, str], supervisor_source: str, grace_s: float) -> int:
-        """Starts the server under bench/server_supervisor.py; returns the server's pid (= its session id)."""
-        script = self.workdir / "supervisor.py"
-        script.write_text(supervisor_source)
+    def start(self, argv: list[str], env: dict[str, str], scripts: dict[str, str], grace_s: float) -> int:
+        """Starts the server under bench/server_supervisor.py (in `scripts` with the module it imports);
+        returns the server's pid (= its session id)."""
+        for name, source in scripts.items():
+            (self.workdir / name).write_text(source)
+        script = self.workdir / "server_supervisor.py"
         with open(self.log_path, "ab") as log:
             subprocess.run([argv[0], str(script), str(self.workdir), str(grace_s), "--", *argv],
                            env={**os.environ, **env}, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
@@ -75,7 +77,7 @@ class ServerHost:
             return None
         if self._file("exit_code") is not None:
             return int(self._file("exit_code"))
-        return None if _alive(self.supervisor_pid) else -1
+        return None if alive(self.supervisor_pid) else -1
 
     def read_log(self, offset: int) -> bytes:
         if not self.log_path.exists():
@@ -101,14 +103,3 @@ class ServerHost:
     def discard(self) -> None:
         """The node keeps nothing of the deployment: the log was copied home, the model was a copy."""
         shutil.rmtree(self.workdir, ignore_errors=True)
-
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -79,12 +79,13 @@ class ScenarioRun:
         if server.external and spec.served_model_name is None:
             served = next(iter(await served_model_ids(server.base_url)), served)
         writer = RecordWriter(folder / "requests.jsonl", lambda r: self.events("record", r))
-        sid = server.process.pid if server.process and server.local else None
+        local = server.launcher.local  # the server's processes and GPUs are this machine's (not so on Ray)
+        sid = server.process.pid if server.process and local else None
         deadline = self.scenario.load.deadline_s
         try:
             async with TelemetrySampler(server.base_url, folder / "telemetry.jsonl",
                                         self.scenario.telemetry.interval_s, sid,
-                                        gpus=server.launcher.local) as telemetry, \
+                                        gpus=local) as telemetry, \
                     asyncio.timeout(deadline):
                 for index, level in enumerate(self.scenario.load.all_levels()):
                     self.events("level", (spec.name, level, self._planned(level)))

@@ -5,7 +5,8 @@ from the actor at once, because when an actor dies Ray SIGKILLs the worker's dir
 would take a supervisor down with it and orphan vLLM's engine core and workers (a parent-death signal
 on the server has the same gap: only the API server gets it). Detached, it watches the actor's pid
 and on the actor's end, or SIGTERM, tears the server's whole session down: SIGTERM, grace, SIGKILL.
-It leaves server.pid and, at the end, exit_code in WORKDIR. Standard library only (copied to the node).
+It leaves server.pid and, at the end, exit_code in WORKDIR. Standard library only; copied to the node
+with bench/process_group.py beside it.
 """
 
 from __future__ import annotations
@@ -17,14 +18,10 @@ import sys
 import time
 from pathlib import Path
 
-def _group_alive(group: int) -> bool:
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+try:
+    from bench.process_group import group_alive
+except ImportError:  # on a Ray node: the harness is not installed, its process_group.py lies beside this file
+    from process_group import group_alive
 
 
 def _teardown(server: subprocess.Popen, grace_s: float) -> None:
@@ -34,7 +31,7 @@ def _teardown(server: subprocess.Popen, grace_s: float) -> None:
         except ProcessLookupError:
             return
         deadline = time.monotonic() + wait_s
-        while time.monotonic() < deadline and (server.poll() is None or _group_alive(server.pid)):
+        while time.monotonic() < deadline and (server.poll() is None or group_alive(server.pid)):
             time.sleep(0.1)  # poll() reaps the leader, else its zombie keeps the group "alive"
 
 

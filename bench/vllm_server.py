@@ -59,11 +59,6 @@ class VllmServer:
         self.ready_after_s: float | None = None
 
     @property
-    def local(self) -> bool:
-        """The server runs on this machine (its processes and GPUs can be sampled here)."""
-        return not self.external and self.launcher.local
-
-    @property
     def external(self) -> bool:
         return self.argv is None
 
@@ -130,6 +125,7 @@ class LocalLauncher:
     """vLLM as a child of this process, in its own session (so its group can be signalled as one)."""
 
     local = True
+    node = None  # a local server has no remote node to record (RayLauncher.node)
 
     async def launch(self, argv: list[str], env: dict[str, str], log_path: Path,
                      timeout_s: float) -> tuple[asyncio.subprocess.Process, list[str], None]:
