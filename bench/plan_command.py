@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from bench.cpu_host import cpu_kv_refusal, this_host
 from bench.plan_view import print_forward, print_inverse
 from planner import (InputError, catalog_names, PlanError, PlanSettings, Target, layout_from_flags, load_model, plan_capacity,
                      resolve_gpu, resolve_overhead, search_layouts)
@@ -43,6 +44,9 @@ def plan(
     try:
         spec, gpu_spec = load_model(model), resolve_gpu(gpu)
         on_cpu = gpu_spec.name == "cpu"
+        refusal = cpu_kv_refusal(kv_cache_dtype, spec.head_dim, this_host()) if on_cpu else None
+        if refusal:
+            raise InputError("--kv-cache-dtype", refusal, "--kv-cache-dtype auto")
         if cpu_kvcache_space is not None:
             kv_cache_memory_bytes = cpu_kvcache_space * (1 << 30)
         settings = PlanSettings(kv_cache_dtype=kv_cache_dtype, gpu_memory_utilization=gpu_memory_utilization,

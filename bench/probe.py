@@ -10,12 +10,13 @@ from bench.capacity_check import compare, predict
 from bench.deployment_spec import DeploymentSpec, SynthModel
 from bench.ray_launch import RayLauncher
 from bench.secrets import auth_headers, redacted
-from bench.server_command import env_overrides, server_argv, server_env
+from bench.server_command import core_split, env_overrides, server_argv, server_env
 from bench.server_log import parse_startup
 from bench.server_metrics import fetch_text, parse_cache_config
-from bench.synth_model import write_synthetic_model
-from bench.vllm_server import ServerStartError, VllmServer, free_port, port_in_use
-from planner import InputError, Plan, PlanError
+from bench.cpu_host import cpu_kv_refusal, this_host
+from bench.synth_model import synth_config, write_synthetic_model
+from bench.vllm_server import LocalLauncher, ServerStartError, VllmServer, free_port, port_in_use
+from planner import InputError, Plan, PlanError, load_model, model_from_config
 from reports.run_schema import DeploymentRecord
 
 
@@ -31,8 +32,25 @@ def materialize_model(spec: DeploymentSpec, run_dir: Path) -> Path:
     return folder.resolve()
 
 
-def build_server(spec: DeploymentSpec, model_dir: Path | None, run_dir: Path) -> VllmServer:
-    """Checks that need nothing launched come first: a taken port fails here, before vLLM starts."""
+def host_refusal(spec: DeploymentSpec) -> tuple[str, str, str] | None:
+    """(field, problem, value that fixes it) when this host's vLLM CPU build would refuse the deployment
+    at start-up; checked before anything starts (reads a config at most: nothing written or launched)."""
+    if spec.device != "cpu" or spec.endpoint or spec.ray:  # another machine's CPU decides
+        return None
+    if isinstance(spec.model, SynthModel):
+        config = synth_config(spec.model.like, spec.model.sizes, spec.model.full, spec.model.config)
+        model = model_from_config(config, name=spec.model.like, source="synthetic")
+    elif (Path(spec.model).expanduser() / "config.json").is_file():
+        model = load_model(str(Path(spec.model).expanduser()))
+    else:
+        return None  # materialize_model reports the missing folder
+    refusal = cpu_kv_refusal(spec.kv_cache_dtype, model.head_dim, this_host())
+    return ("kv_cache_dtype", refusal, "auto") if refusal else None
+
+
+def build_server(spec: DeploymentSpec, model_dir: Path | None, run_dir: Path, workers: int = 1) -> VllmServer:
+    """Checks that need nothing launched come first: a taken port fails here, before vLLM starts.
+    A CPU server launched here gets cores of its own, apart from the client's `workers` processes."""
     if spec.endpoint:
         return VllmServer(None, None, None, spec.endpoint, spec.startup_timeout_s)
     log_path = run_dir / "deployments" / spec.name / "server.log"
@@ -44,15 +62,20 @@ def build_server(spec: DeploymentSpec, model_dir: Path | None, run_dir: Path) ->
     if port_in_use(spec.host, port):
         raise InputError(f"deployments[{spec.name}].port", f"{spec.host}:{port} is already in use",
                          "choose another port, leave port unset for a free one, or stop the other server")
-    return VllmServer(server_argv(spec, model_dir, port), server_env(spec), log_path, f"http://{spec.host}:{port}",
-                      spec.startup_timeout_s)
+    cores = core_split(spec, workers)
+    server = VllmServer(server_argv(spec, model_dir, port), server_env(spec, cores=cores), log_path,
+                        f"http://{spec.host}:{port}", spec.startup_timeout_s,
+                        LocalLauncher(cores.server if cores else None))
+    server.cores = cores
+    return server
 
 
-def prepare(spec: DeploymentSpec, run_dir: Path) -> tuple[VllmServer, DeploymentRecord, Plan | None, str | None]:
+def prepare(spec: DeploymentSpec, run_dir: Path,
+            workers: int = 1) -> tuple[VllmServer, DeploymentRecord, Plan | None, str | None]:
     """Model on disk, server object (not started), the planner's prediction, and the record so far."""
     external_unknown = spec.endpoint and isinstance(spec.model, SynthModel)
     model_dir = None if external_unknown else materialize_model(spec, run_dir)
-    server = build_server(spec, model_dir, run_dir)
+    server = build_server(spec, model_dir, run_dir, workers)
     plan, plan_error = None, "external endpoint: pass the served model's folder (model) to predict" if external_unknown else None
     try:
         plan = predict(spec, model_dir) if model_dir else None
@@ -60,7 +83,8 @@ def prepare(spec: DeploymentSpec, run_dir: Path) -> tuple[VllmServer, Deployment
         plan_error = str(exc)
     record = DeploymentRecord(
         name=spec.name, status="failed", spec=recorded_spec(spec), model_dir=str(model_dir) if model_dir else None,
-        argv=server.argv, env_set=env_overrides(spec) if not server.external else {}, base_url=server.base_url,
+        argv=server.argv, env_set=env_overrides(spec, server.cores) if not server.external else {},
+        base_url=server.base_url, cpu_cores=server.cores.as_record() if server.cores else None,
         predicted=plan.model_dump(mode="json") if plan else None,
         log_file=str(server.log_path.relative_to(run_dir)) if server.log_path else None)
     return server, record, plan, plan_error
@@ -76,7 +100,7 @@ def started_record(record: DeploymentRecord, server: VllmServer, cache, version,
     facts = parse_startup(server.log_text())
     return record.model_copy(update={
         "status": "ok", **where_it_ran(server), "vllm_version": version or facts.vllm_version,
-        "ready_after_s": server.ready_after_s,
+        "ready_after_s": server.ready_after_s, "ready_via": server.ready_via,
         "startup": facts.model_dump(), "cache_config": cache.model_dump() if cache else None,
         "capacity": compare(plan, plan_error, cache, facts)})
 

@@ -10,11 +10,12 @@ from typing import Annotated, Optional
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from bench.deployment_spec import DeploymentSpec, SynthModel
-from bench.probe import probe_deployment, recorded_spec
+from bench.probe import host_refusal, probe_deployment, recorded_spec
 from bench.run_command import sigterm_as_interrupt
 from bench.run_folder import environment, new_run_dir, save_run, utc_now
 from planner import PlanError
@@ -48,9 +49,14 @@ def probe(
             kv_cache_dtype=kv_cache_dtype, max_model_len=max_model_len, cpu_kvcache_space_gib=cpu_kvcache_space,
             gpu_memory_utilization=gpu_memory_utilization, port=port, endpoint=endpoint,
             extra_args=extra_arg or [], startup_timeout_s=startup_timeout)
+        refusal = host_refusal(spec)
     except (ValidationError, ValueError) as exc:
         typer.echo(f"error: {_first_error(exc)}", err=True)
         raise typer.Exit(2) from None
+    if refusal:
+        flag = "--" + refusal[0].replace("_", "-")
+        typer.echo(f"error: {flag}: {refusal[1]}; fix: {flag} {refusal[2]}", err=True)
+        raise typer.Exit(2)
     record = run_probe(spec, out)
     if as_json:
         typer.echo(json.dumps(record.model_dump(mode="json"), indent=2))
@@ -87,21 +93,23 @@ def print_probe(record: RunRecord, out: Path) -> None:
     console = Console()
     d = record.deployments[0]
     folder = out / record.run_id
-    if d.status != "ok":
-        console.print(f"[red]{d.name}: {d.error}[/red]" + (f"\nhint: {d.hint}" if d.hint else ""))
-        console.print(f"server log: {folder / (d.log_file or '')}")
+    if d.status != "ok" or d.capacity is None:
+        # errors quote commands such as pip install 'pkg[ray]': escaped, or rich eats the [ray]
+        console.print(f"[red]{escape(f'{d.name}: {d.error}')}[/red]" + (f"\nhint: {escape(d.hint)}" if d.hint else ""))
+        if d.log_file:
+            console.print(f"server log: {folder / d.log_file}", highlight=False)
         return
     c = d.capacity
-    table = Table(title=f"KV capacity: planner vs vLLM {d.vllm_version} (ready after {d.ready_after_s:.0f} s)",
-                  title_justify="left")
+    ready = f"ready after {d.ready_after_s:.0f} s" if d.ready_after_s is not None else "ready"
+    table = Table(title=f"KV capacity: planner vs vLLM {d.vllm_version or '?'} ({ready})", title_justify="left")
     for column in ("deployment", "predicted tokens", "reported tokens", "source", "difference", "blocks x size"):
         table.add_column(column, justify="right")
     table.add_row(d.name, _n(c.predicted_tokens), _n(c.reported_tokens), c.reported_source, _n(c.difference_tokens),
-                  f"{_n(c.reported_blocks)} x {c.block_size}")
+                  f"{_n(c.reported_blocks)} x {_n(c.block_size)}")
     console.print(table)
     if c.prediction_error:
-        console.print(f"no prediction: {c.prediction_error}")
-    console.print(f"run folder: {folder}")
+        console.print(f"no prediction: {escape(c.prediction_error)}", highlight=False)
+    console.print(f"run folder: {folder}", highlight=False)
 
 
 def _n(value: int | None) -> str:

@@ -15,7 +15,8 @@ from rich.console import Console
 from bench.run_folder import new_run_dir
 from bench.secrets import API_KEY_ENV
 from bench.run_view import RunProgress, print_run
-from bench.scenario import Scenario, load_scenario
+from bench.probe import host_refusal
+from bench.scenario import Scenario, check_on_this_host, load_scenario
 from bench.scenario_errors import ScenarioError
 from bench.scenario_run import ScenarioRun
 from planner import PlanError
@@ -63,6 +64,11 @@ def _selected(scenario_file: Path, names: list[str] | None, endpoint: str | None
         raise _usage_error(f"--deployment: {', '.join(sorted(set(names) - set(known)))} not in {scenario_file}; "
                            f"fix: use one of {', '.join(known)}")
     chosen = [d for d in scenario.deployments if not names or d.name in names]
+    try:
+        if not endpoint:  # with --endpoint nothing is launched here
+            check_on_this_host(scenario_file, scenario, host_refusal, set(names) if names else None)
+    except (ScenarioError, PlanError) as exc:
+        raise _usage_error(exc) from None
     if endpoint:
         chosen = [d.model_copy(update={"endpoint": endpoint}) for d in chosen]
     return scenario.model_copy(update={"deployments": chosen})

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from bench.cpu_host import this_host
 from bench.gpu_telemetry import Nvml
 from reports.run_schema import EnvironmentInfo, RunRecord
 
@@ -56,9 +57,12 @@ def utc_now() -> str:
 
 
 def environment() -> EnvironmentInfo:
+    host = this_host()
     return EnvironmentInfo(
         harness_version=_version("vllm-capacity-bench") or "unknown", git_sha=_git_sha(),
         python=sys.version.split()[0], platform=platform.platform(), cpu_count=os.cpu_count() or 0,
+        cpu_model=host.model, cpu_isa=host.isa, cpu_flags=sorted(host.flags),
+        cpus_allowed=sorted(os.sched_getaffinity(0)),
         vllm_distribution=" ".join(installed_vllm() or ()) or None,
         gpus=Nvml().devices())
 

@@ -28,7 +28,9 @@ class RunProgress:
 
     def __call__(self, kind: str, payload: object) -> None:
         if kind == "deployment":
-            self.progress.console.print(f"[bold]deployment {payload}[/bold]: starting vLLM")
+            self.progress.console.print(f"[bold]deployment {escape(str(payload))}[/bold]: starting vLLM")
+        elif kind == "waiting":
+            self.progress.console.print(escape(str(payload)), highlight=False)
         elif kind == "level":
             name, level, planned = payload
             self.task = self.progress.add_task(f"{name} / {level.label()}", total=planned, failed=0)
@@ -39,6 +41,11 @@ class RunProgress:
 
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:,.1f}"
+
+
+def _n(value: float | None, spec: str = ",") -> str:
+    """An optional figure: '-' when absent, never a formatting error."""
+    return "-" if value is None else format(value, spec)
 
 
 def print_run(record: RunRecord, folder: str, console: Console | None = None) -> None:
@@ -56,17 +63,21 @@ def print_run(record: RunRecord, folder: str, console: Console | None = None) ->
         for level in d.levels:
             m = level.metrics
             table.add_row(d.name, level.name + (" (partial)" if level.interrupted else ""),
-                          f"{m['completed']}/{m['failed']}", f"{m['request_throughput']:.2f}",
-                          f"{m['output_throughput']:,.0f}", _ms(m["median_ttft_ms"]), _ms(m["median_tpot_ms"]),
-                          _ms(m["p99_itl_ms"]), _ms(m["p99_e2el_ms"]),
-                          f"{m['request_goodput']:.2f}" if "request_goodput" in m else "-",
-                          "LIMITED" if level.client.client_limited else "ok")
+                          f"{_n(m.get('completed'))}/{_n(m.get('failed'))}", _n(m.get("request_throughput"), ".2f"),
+                          _n(m.get("output_throughput"), ",.0f"), _ms(m.get("median_ttft_ms")),
+                          _ms(m.get("median_tpot_ms")), _ms(m.get("p99_itl_ms")), _ms(m.get("p99_e2el_ms")),
+                          _n(m.get("request_goodput"), ".2f"), "LIMITED" if level.client.client_limited else "ok")
     console.print(table)
     for d in record.deployments:
         c = d.capacity
         if c is not None:
-            console.print(f"{d.name}: KV capacity predicted {c.predicted_tokens or '-':,} vs reported "
-                          f"{c.reported_tokens or '-':,} tokens ({c.reported_source}), vLLM {d.vllm_version}")
+            console.print(escape(f"{d.name}: KV capacity predicted {_n(c.predicted_tokens)} vs reported "
+                                 f"{_n(c.reported_tokens)} tokens ({c.reported_source}), vLLM {d.vllm_version or '?'}")
+                          + (f" - no prediction: {escape(c.prediction_error)}" if c.prediction_error else ""),
+                          highlight=False)
+        if d.cpu_cores:
+            console.print(f"{escape(d.name)}: server on cores {d.cpu_cores['server']}, client on "
+                          f"{d.cpu_cores['client']}", highlight=False)
         if d.error:
             # errors quote commands such as pip install 'pkg[ray]': escaped, or rich eats the [ray]
             hint = f"\n  hint: {escape(d.hint)}" if d.hint else ""

@@ -6,6 +6,7 @@ Unknown keys are rejected; a bad file fails before anything starts, with file, l
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -210,6 +211,21 @@ def load_scenario(path: Path) -> Scenario:
         if problem:
             raise ScenarioError(path, line_of(root, ["workload", "dataset"]), "workload.dataset", problem)
     return scenario
+
+
+def check_on_this_host(path: Path, scenario: Scenario, refusal: Callable[[DeploymentSpec], tuple[str, str, str] | None],
+                       only: set[str] | None = None) -> None:
+    """Deployments (of the file as loaded; `only` those names) this host cannot start fail here, before
+    any starts: ScenarioError at the field's line. `refusal` gives (field, problem, value that fixes it)."""
+    root = None
+    for index, spec in enumerate(scenario.deployments):
+        found = refusal(spec) if only is None or spec.name in only else None
+        if found is None:
+            continue
+        field, problem, value = found
+        root = root or yaml.compose(Path(path).read_text())
+        raise ScenarioError(path, line_of(root, ["deployments", index, field]), f"deployments.{index}.{field}",
+                            f"{problem}; fix: {field}: {value}")
 
 
 def dataset_problem(scenario_dir: Path, name: str) -> str | None:

@@ -10,6 +10,7 @@ import asyncio
 from pathlib import Path
 from typing import Callable
 
+from bench.cpu_host import pin_this_process
 from bench.deployment_spec import DeploymentSpec, SynthModel
 from bench.level_execution import RecordWriter, run_level
 from bench.load_generator import RequestRecord
@@ -22,7 +23,7 @@ from bench.vllm_server import ServerStartError, VllmServer
 from planner import InputError
 from reports.run_schema import DeploymentRecord, LevelSummary, RunRecord
 
-Events = Callable[[str, object], None]  # ("deployment" | "level" | "record", payload): progress display hooks
+Events = Callable[[str, object], None]  # ("deployment" | "waiting" | "level" | "record", payload): display hooks
 
 
 class ScenarioRun:
@@ -53,7 +54,8 @@ class ScenarioRun:
         if spec.endpoint and isinstance(spec.model, SynthModel):
             raise InputError(f"deployments[{spec.name}].model", "an endpoint deployment needs the served model's "
                              "folder for its tokenizer", "set model: /path/to/the/served/model")
-        server, record, plan, plan_error = prepare(spec, self.run_dir)
+        server, record, plan, plan_error = prepare(spec, self.run_dir, self.scenario.load.workers)
+        server.on_wait = lambda message: self.events("waiting", message)
         folder = self.run_dir / "deployments" / spec.name
         folder.mkdir(parents=True, exist_ok=True)
         self._set(record)
@@ -82,6 +84,7 @@ class ScenarioRun:
         local = server.launcher.local  # the server's processes and GPUs are this machine's (not so on Ray)
         sid = server.process.pid if server.process and local else None
         deadline = self.scenario.load.deadline_s
+        restore = pin_this_process(server.cores.client) if server.cores else None
         try:
             async with TelemetrySampler(server.base_url, folder / "telemetry.jsonl",
                                         self.scenario.telemetry.interval_s, sid,
@@ -106,6 +109,8 @@ class ScenarioRun:
             record = self._cut_short(record, summaries, str(exc))
         finally:
             writer.close()
+            if restore is not None:  # the next deployment's server may take these cores
+                pin_this_process(restore)
         return record
 
     def _cut_short(self, record: DeploymentRecord, summaries: list[LevelSummary], why: str) -> DeploymentRecord:

@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 
+from bench.cpu_host import OMP_BIND_ENV, CoreSplit, split_cores
 from bench.deployment_spec import DeploymentSpec, SynthModel
 from bench.secrets import api_key, redacted
 
@@ -51,18 +52,30 @@ def load_format(spec: DeploymentSpec) -> str | None:
     return "dummy" if isinstance(spec.model, SynthModel) else None
 
 
-def server_env(spec: DeploymentSpec, base: dict[str, str] | None = None) -> dict[str, str]:
-    """The caller's environment plus the deployment's; the CPU backend gets its KV budget here."""
+def core_split(spec: DeploymentSpec, workers: int = 1) -> CoreSplit | None:
+    """Cores of a CPU server launched here vs the load generator's (`workers` processes), so neither
+    slows the other. None where the harness does not place the server: an endpoint, a Ray node, a
+    multi-rank server, or a scenario that binds vLLM's threads itself (its env names the bind)."""
+    if spec.device != "cpu" or spec.endpoint or spec.ray or OMP_BIND_ENV in spec.env or spec.tp * spec.pp * spec.dp > 1:
+        return None
+    return split_cores(client_cores=workers)
+
+
+def server_env(spec: DeploymentSpec, base: dict[str, str] | None = None, cores: CoreSplit | None = None) -> dict[str, str]:
+    """The caller's environment plus the deployment's; the CPU backend gets its KV budget here, and
+    its OpenMP threads the server's cores when the harness split them."""
     env = dict(os.environ if base is None else base)
     env["PYTHONUNBUFFERED"] = "1"  # the log is a file: without this it lags by a buffer, and tails are empty
     if spec.device == "cpu":
         env["VLLM_CPU_KVCACHE_SPACE"] = str(spec.cpu_kvcache_space_gib)
+    if cores is not None:
+        env[OMP_BIND_ENV] = cores.omp_bind()
     env.update(spec.env)
     if api_key():  # through the environment, never argv: argv is visible in `ps` and recorded in run.json
         env["VLLM_API_KEY"] = api_key()
     return env
 
 
-def env_overrides(spec: DeploymentSpec) -> dict[str, str]:
+def env_overrides(spec: DeploymentSpec, cores: CoreSplit | None = None) -> dict[str, str]:
     """Only what the harness sets, for the run folder (never the whole environment), secrets masked."""
-    return redacted(server_env(spec, {}))
+    return redacted(server_env(spec, {}, cores))

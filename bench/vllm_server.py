@@ -8,18 +8,24 @@ then SIGKILLs what is left), RayLauncher (bench/ray_launch.py) on a node of an e
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
 
+from bench.cpu_host import CoreSplit
 from bench.process_group import group_alive, signal_group
+from bench.secrets import auth_headers
 from bench.server_log import failure_hint, log_tail
 
 HEALTH_POLL_S = 0.5
 TERM_GRACE_S = 20.0
+WAIT_NOTICE_S = 5.0  # a readiness wait longer than this says what it waits for, then every WAIT_REPEAT_S
+WAIT_REPEAT_S = 30.0
 
 
 class ServerStartError(RuntimeError):
@@ -57,6 +63,9 @@ class VllmServer:
         self.launcher = launcher or LocalLauncher()
         self.process = None  # asyncio.subprocess.Process, or the launcher's stand-in with pid/returncode/wait()
         self.ready_after_s: float | None = None
+        self.ready_via: str | None = None  # the readiness route that answered: /health, or /v1/models
+        self.cores: CoreSplit | None = None  # a local CPU server's cores vs the client's (bench/cpu_host.py)
+        self.on_wait: Callable[[str], None] = lambda message: None  # told what a long start-up waits for
 
     @property
     def external(self) -> bool:
@@ -87,25 +96,46 @@ class VllmServer:
         self.base_url = (base_url or self.base_url).rstrip("/")
 
     async def _wait_ready(self, started: float) -> None:
-        deadline = started + self.startup_timeout_s
+        deadline, notice = started + self.startup_timeout_s, started + WAIT_NOTICE_S
         async with aiohttp.ClientSession() as session:
             while True:
                 await self.launcher.refresh(self.process)
                 if self.process is not None and self.process.returncode is not None:
                     raise self._failure(f"vLLM exited with code {self.process.returncode} during start-up")
-                if await self._healthy(session):
+                if await self._ready(session):
                     await self.launcher.refresh(self.process)  # the log up to "ready", for started_record
                     return
-                if time.perf_counter() > deadline:
+                now = time.perf_counter()
+                if now > deadline:
                     raise self._failure(f"{self.base_url}/health not ready after {self.startup_timeout_s:.0f} s")
+                if now > notice:
+                    self.on_wait(self._waiting_for(now - started))
+                    notice = now + WAIT_REPEAT_S
                 await asyncio.sleep(HEALTH_POLL_S)
 
-    async def _healthy(self, session: aiohttp.ClientSession) -> bool:
+    def _waiting_for(self, waited_s: float) -> str:
+        what = "the server at" if self.external else "vLLM to start:"
+        log = "" if self.log_path is None else f"; its log: {self.log_path.name}"
+        return (f"waiting for {what} {self.base_url}/health (or /v1/models) not ready after {waited_s:.0f} of "
+                f"{self.startup_timeout_s:.0f} s{log}")
+
+    async def _ready(self, session: aiohttp.ClientSession) -> bool:
+        """vLLM's /health answers 200 once the engine is up. An OpenAI-compatible server without one
+        (404/405) is ready when /v1/models answers: not every server has vLLM's routes."""
+        status = await self._status(session, "/health")
+        if status == 200:
+            self.ready_via = "/health"
+        elif status in (404, 405) and await self._status(session, "/v1/models", auth_headers()) == 200:
+            self.ready_via = "/v1/models"
+        return self.ready_via is not None
+
+    async def _status(self, session: aiohttp.ClientSession, route: str, headers: dict | None = None) -> int | None:
         try:
-            async with session.get(f"{self.base_url}/health", timeout=aiohttp.ClientTimeout(total=2)) as response:
-                return response.status == 200
+            async with session.get(f"{self.base_url}{route}", headers=headers,
+                                   timeout=aiohttp.ClientTimeout(total=2)) as response:
+                return response.status
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
-            return False
+            return None
 
     def _failure(self, message: str) -> ServerStartError:
         text = self.log_text()
@@ -122,17 +152,31 @@ class VllmServer:
 
 
 class LocalLauncher:
-    """vLLM as a child of this process, in its own session (so its group can be signalled as one)."""
+    """vLLM as a child of this process, in its own session (so its group can be signalled as one).
+
+    `cores`: the CPUs the server (and every process it starts) may run on; None leaves the mask as is."""
 
     local = True
     node = None  # a local server has no remote node to record (RayLauncher.node)
 
+    def __init__(self, cores: tuple[int, ...] | None = None) -> None:
+        self.cores = cores
+
     async def launch(self, argv: list[str], env: dict[str, str], log_path: Path,
                      timeout_s: float) -> tuple[asyncio.subprocess.Process, list[str], None]:
-        with open(log_path, "ab") as log:
-            process = await asyncio.create_subprocess_exec(
-                *argv, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True)
+        # A child inherits the affinity of the thread that forks it: narrow this thread's mask for the
+        # fork alone, so the server is on its cores from its first instruction (no window, no preexec_fn).
+        before = os.sched_getaffinity(0)
+        if self.cores:
+            os.sched_setaffinity(0, self.cores)
+        try:
+            with open(log_path, "ab") as log:
+                process = await asyncio.create_subprocess_exec(
+                    *argv, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=asyncio.subprocess.STDOUT,
+                    start_new_session=True)
+        finally:
+            if self.cores:
+                os.sched_setaffinity(0, before)
         return process, argv, None
 
     async def refresh(self, process: asyncio.subprocess.Process | None) -> None:

@@ -8,7 +8,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-SCHEMA_VERSION = 1
+# 2: the host's CPU (model, ISA, flags, usable cores) in environment; per deployment, the cores of a
+#    local CPU server vs the client (cpu_cores) and the readiness route that answered (ready_via).
+SCHEMA_VERSION = 2
 
 
 class RunFolderError(ValueError):
@@ -75,6 +77,8 @@ class DeploymentRecord(BaseModel):
     ray_node: dict[str, Any] | None = None  # Ray deployments: the node the server ran on (ip, node_id, workdir)
     vllm_version: str | None = None
     ready_after_s: float | None = None
+    ready_via: str | None = None  # /health (vLLM), or /v1/models for a server without /health
+    cpu_cores: dict[str, list[int]] | None = None  # {server: [...], client: [...]}: disjoint, when the harness split them
     startup: dict[str, Any] = Field(default_factory=dict)
     cache_config: dict[str, Any] | None = None
     predicted: dict[str, Any] | None = None
@@ -93,6 +97,10 @@ class EnvironmentInfo(BaseModel):
     python: str
     platform: str
     cpu_count: int
+    cpu_model: str | None = None
+    cpu_isa: str | None = None  # AMX, AVX-512, AVX2: what vLLM's CPU kernels can use on this host
+    cpu_flags: list[str] = Field(default_factory=list)  # /proc/cpuinfo flags
+    cpus_allowed: list[int] = Field(default_factory=list)  # this process's affinity mask at start
     vllm_distribution: str | None = None
     gpus: list[dict[str, Any]] = Field(default_factory=list)
 

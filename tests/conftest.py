@@ -36,6 +36,7 @@ from dataclasses import dataclass  # noqa: E402
 from bench.deployment_spec import DeploymentSpec, SynthModel  # noqa: E402
 from bench.probe import build_server, materialize_model  # noqa: E402
 from bench.vllm_server import VllmServer  # noqa: E402
+from tests.fast_start import EAGER  # noqa: E402
 from tests.process_sessions import session_members  # noqa: E402
 
 
@@ -51,6 +52,7 @@ class RunningServer:
 
 
 TINY_MINIMAX = DeploymentSpec(name="tiny-minimax", model=SynthModel(like="minimax-m2"), max_model_len=4096,
+                              extra_args=EAGER,
                               cpu_kvcache_space_gib=1, startup_timeout_s=300)
 
 

@@ -39,8 +39,9 @@ USAGE = b'data: {"id": "fake", "choices": [], "usage": {"prompt_tokens": 7, "com
 class FakeOpenAI:
     """Runs in a background thread; `mode` is the request's `model` field."""
 
-    def __init__(self, chunk_delay_s: float = 0.0, port: int = 0) -> None:
+    def __init__(self, chunk_delay_s: float = 0.0, port: int = 0, health: bool = True) -> None:
         self.chunk_delay_s = chunk_delay_s
+        self.health = health  # False: no /health route, as on OpenAI-compatible servers that are not vLLM
         self.in_flight = 0
         self.max_in_flight = 0
         self.requests = 0
@@ -113,7 +114,8 @@ class FakeOpenAI:
         app.router.add_post("/v1/completions", self._handle)
         app.router.add_post("/v1/chat/completions", self._handle)
         # Enough of a server's surface for `bench run --endpoint`; models are named after the modes.
-        app.router.add_get("/health", _reply(web.Response, text=""))
+        if self.health:
+            app.router.add_get("/health", _reply(web.Response, text=""))
         app.router.add_get("/version", _reply(web.json_response, {"version": "fake"}))
         app.router.add_get("/metrics", _reply(web.Response, text=""))
         app.router.add_get("/v1/models", _reply(web.json_response, {"data": [{"id": "ok"}]}))

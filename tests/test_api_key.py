@@ -15,6 +15,7 @@ from bench.probe import build_server, materialize_model, prepare
 from bench.scenario import load_scenario
 from bench.scenario_run import ScenarioRun
 from reports.run_schema import load_run
+from tests.fast_start import EAGER
 
 pytestmark = pytest.mark.server
 
@@ -28,7 +29,7 @@ async def status(url: str, key: str | None) -> int:
 def test_api_key_is_used_and_never_written(tmp_path, monkeypatch):
     key = f"sk-bench-{uuid.uuid4().hex}"
     monkeypatch.setenv("BENCH_API_KEY", key)
-    spec = DeploymentSpec(name="locked", model=SynthModel(), max_model_len=4096, env={"OTHER_TOKEN": key},
+    spec = DeploymentSpec(name="locked", model=SynthModel(), max_model_len=4096, env={"OTHER_TOKEN": key}, extra_args=EAGER,
                           startup_timeout_s=300)
     server_dir, run_dir = tmp_path / "server", tmp_path / "run"
     run_dir.mkdir()

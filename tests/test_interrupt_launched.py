@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from bench.cli import app
 from reports.run_schema import load_run
+from tests.fast_start import EAGER
 from tests.process_sessions import children_of, session_members
 
 pytestmark = pytest.mark.server
@@ -24,7 +25,8 @@ REPO = Path(__file__).resolve().parent.parent
 def test_sigterm_mid_level_with_a_launched_server(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump({
-        "name": "term", "deployments": [{"name": "own", "model": {"like": "minimax-m2"}, "max_model_len": 4096}],
+        "name": "term", "deployments": [{"name": "own", "model": {"like": "minimax-m2"}, "max_model_len": 4096,
+                                         "extra_args": EAGER}],
         "workload": {"input_tokens": 64, "output_tokens": 64},
         "load": {"warmup_requests": 0, "requests": 1000, "levels": [{"concurrency": 1}]}}))
     bench = subprocess.Popen([sys.executable, "-m", "bench.cli", "run", str(path), "--out", str(tmp_path / "runs")],

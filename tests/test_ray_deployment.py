@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from bench.deployment_spec import DeploymentSpec, RayTarget, SynthModel
+from tests.fast_start import EAGER
 from bench.probe import build_server, materialize_model
 from reports.run_schema import load_run
 from tests.process_sessions import session_members
@@ -68,7 +69,8 @@ def _scenario(tmp_path: Path, address: str, resources: dict) -> Path:
     path.write_text(yaml.safe_dump({
         "name": "ray", "seed": 1,
         "deployments": [{"name": "on-ray", "model": {"like": "minimax-m2"}, "max_model_len": 2048,
-                         "startup_timeout_s": 300, "ray": {"address": address, "resources": resources}}],
+                         "startup_timeout_s": 300, "extra_args": EAGER,
+                         "ray": {"address": address, "resources": resources}}],
         "workload": {"kind": "random", "api": "completions", "input_tokens": 64, "output_tokens": 8},
         "load": {"warmup_requests": 0, "requests": 6, "levels": [{"concurrency": 2}]}}))
     return path
@@ -106,7 +108,7 @@ def test_server_dies_with_its_actor(ray_cluster, tmp_path):
     """If the harness's actor is killed (driver crash, node drain), its vLLM goes with it."""
     address, _ = ray_cluster
     spec = DeploymentSpec(name="orphan-check", model=SynthModel(like="minimax-m2"), max_model_len=2048,
-                          startup_timeout_s=300, ray=RayTarget(address=address, resources={"vllm_node": 1}))
+                          startup_timeout_s=300, extra_args=EAGER, ray=RayTarget(address=address, resources={"vllm_node": 1}))
     server = build_server(spec, materialize_model(spec, tmp_path), tmp_path)
 
     async def scenario() -> tuple[int, list[int]]:

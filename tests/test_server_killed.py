@@ -16,6 +16,7 @@ import yaml
 from bench.scenario import load_scenario
 from bench.scenario_run import ScenarioRun
 from reports.run_schema import load_run
+from tests.fast_start import EAGER
 from tests.process_sessions import session_members
 
 pytestmark = pytest.mark.server
@@ -47,7 +48,8 @@ def kill_after_records(run_root: Path, count: int, killed: dict) -> None:
 
 def test_server_killed_mid_level(cpu_server, tmp_path):
     scenario = {"name": "killed", "deployments": [
-        {"name": "doomed", "model": {"like": "minimax-m2"}, "max_model_len": 4096, "startup_timeout_s": 300},
+        {"name": "doomed", "model": {"like": "minimax-m2"}, "max_model_len": 4096, "startup_timeout_s": 300,
+         "extra_args": EAGER},
         {"name": "survivor", "model": str(cpu_server.model_dir), "endpoint": cpu_server.base_url}],
         "workload": {"input_tokens": 64, "output_tokens": 64},
         "load": {"warmup_requests": 0, "levels": [{"concurrency": 1, "duration_s": 8},
