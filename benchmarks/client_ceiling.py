@@ -1,6 +1,6 @@
 """Client ceiling: how much streamed load one client core can drive, ours vs vLLM's client.
 
-Both clients hit the FAKE OpenAI server (tests/fake_openai.py, a test tool; its own process) in
+Both clients hit the FAKE OpenAI server (tools/fake_openai.py, a test tool; its own process) in
 its burst mode: each response's TOKENS SSE events leave in one write, so events are always waiting
 in the socket when the client reads - the regime where the client, not the server, is the limit.
 (Streamed one event per TCP segment, both clients and even a client that parses nothing measure the
@@ -26,10 +26,10 @@ import time
 
 import numpy as np
 
-from bench.arrivals import schedule
-from bench.load_generator import LevelRunner
-from bench.stream_client import new_session
-from bench.workload import Job, Turn
+from bench.load.arrivals import schedule
+from bench.load.level_runner import LevelRunner
+from bench.load.stream_client import new_session
+from bench.load.workload import Job, Turn
 
 STREAMS = ((64, 1500), (512, 200))  # (chunks per request, requests): ~100K chunks per run
 CONCURRENCY, REPS = 32, 5
@@ -122,7 +122,7 @@ def report(runs: dict[str, list[dict]]) -> float:
 
 def main() -> None:
     global TOKENS, REQUESTS
-    fake = subprocess.Popen([sys.executable, "-m", "tests.fake_openai"], stdout=subprocess.PIPE, text=True)
+    fake = subprocess.Popen([sys.executable, "-m", "tools.fake_openai"], stdout=subprocess.PIPE, text=True)
     try:
         base_url = f"http://127.0.0.1:{fake.stdout.readline().strip()}"
         import vllm.benchmarks.lib.endpoint_request_func  # noqa: F401  (import cost outside the timings)

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import yaml
 
-from bench.deployment_spec import DeploymentSpec, SynthModel
-from bench.probe import prepare
+from bench.scenario.deployment import DeploymentSpec, SynthModel
+from bench.run.deployment import prepare
 
 REPS = 6
 INPUT, OUTPUT, PROMPTS, CONCURRENCY, WARMUPS = 256, 64, 64, 8, 2

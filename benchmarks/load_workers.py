@@ -1,6 +1,6 @@
 """Load-generator scaling: requests/s that W client processes drive, against 1 process (the baseline).
 
-The server is the FAKE OpenAI server (tests/fake_openai.py, a test tool), in burst mode (each
+The server is the FAKE OpenAI server (tools/fake_openai.py, a test tool), in burst mode (each
 response's chunks leave in one write) and in --servers processes sharing one port (SO_REUSEPORT),
 so the client, not the server, is the limit. Each configuration runs the harness's real path:
 ScenarioRun with an endpoint deployment, closed loop at --concurrency, --requests per level,
@@ -22,15 +22,15 @@ from pathlib import Path
 
 import yaml
 
-from bench.scenario import load_scenario
-from bench.scenario_run import ScenarioRun
-from bench.synth_model import write_synthetic_model
-from bench.vllm_server import free_port
+from bench.scenario.loader import load_scenario
+from bench.run.scenario_run import ScenarioRun
+from bench.server.synth_model import write_synthetic_model
+from bench.server.vllm_server import free_port
 
 
 def start_fakes(count: int) -> tuple[list[subprocess.Popen], str]:
     port = free_port()
-    fakes = [subprocess.Popen([sys.executable, "-m", "tests.fake_openai", str(port)], stdout=subprocess.PIPE,
+    fakes = [subprocess.Popen([sys.executable, "-m", "tools.fake_openai", str(port)], stdout=subprocess.PIPE,
                               text=True) for _ in range(count)]
     for fake in fakes:
         fake.stdout.readline()  # each prints the port once it listens

@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from reports.run_data import RunData, open_runs
-from reports.run_schema import RunFolderError, load_versioned
+from runfolder.versioned import RunFolderError, load_versioned
 from reports.samples import level_samples
 
 BASELINE_VERSION = 1

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from reports.run_schema import DeploymentRecord, RunFolderError, RunRecord, load_run
+from runfolder.jsonl import read_rows
+from runfolder.requests import RequestRecord, read_requests
+from runfolder.schema import DeploymentRecord, RunRecord, load_run
+from runfolder.versioned import RunFolderError
 
 
 @dataclass
@@ -36,33 +38,20 @@ class RunData:
                              **level.metrics})
         return pd.DataFrame(rows)
 
-    def requests(self, deployment: DeploymentRecord) -> pd.DataFrame:
+    def requests(self, deployment: DeploymentRecord) -> list[RequestRecord]:
         """Measured (non-warm-up) requests of one deployment, from requests.jsonl."""
-        rows = _jsonl(self.folder / deployment.requests_file) if deployment.requests_file else []
-        frame = pd.DataFrame(rows)
-        return frame[~frame["warmup"]] if not frame.empty else frame
+        rows = read_requests(self.folder / deployment.requests_file) if deployment.requests_file else []
+        return [r for r in rows if not r.warmup]
 
     def telemetry(self, deployment: DeploymentRecord) -> pd.DataFrame:
-        return pd.DataFrame(_jsonl(self.folder / deployment.telemetry_file) if deployment.telemetry_file else [])
+        """telemetry.jsonl as a table, one row per sample (keys: runfolder/telemetry.py)."""
+        return pd.DataFrame(read_rows(self.folder / deployment.telemetry_file) if deployment.telemetry_file else [])
 
 
 def gpus(deployment: DeploymentRecord) -> int:
     """GPUs (or CPU servers) one deployment occupies: tp x pp x dp."""
     spec = deployment.spec
     return int(spec.get("tp", 1)) * int(spec.get("pp", 1)) * int(spec.get("dp", 1))
-
-
-def _jsonl(path: Path) -> list[dict]:
-    """Rows of a JSONL file; a torn last line (an interrupted run) is skipped, not fatal."""
-    if not path.exists():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return rows
 
 
 def open_runs(folders: list[Path]) -> list[RunData]:

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
-import pandas as pd
+
+from runfolder.requests import RequestRecord
 
 LATENCY_SAMPLES = ("ttft", "tpot", "itl", "e2el")
 
 
-def level_samples(requests: pd.DataFrame, level: str) -> dict[str, np.ndarray]:
-    """ttft, e2el per request; tpot = (e2el - ttft) / (output - 1) for output > 1; itl pooled over chunks."""
-    if requests.empty:
-        return {k: np.array([]) for k in LATENCY_SAMPLES}
-    ok = requests[(requests["level"] == level) & requests["ok"]]
-    out = ok["completion_tokens"].fillna(0)
-    many = ok[out > 1]
-    tpot = (many["e2el_s"] - many["ttft_s"]) / (many["completion_tokens"] - 1)
-    itl = [gap for gaps in ok["itl_s"] for gap in gaps]
-    return {"ttft": ok["ttft_s"].to_numpy() * 1000, "e2el": ok["e2el_s"].to_numpy() * 1000,
-            "tpot": tpot.to_numpy() * 1000, "itl": np.asarray(itl) * 1000}
+def level_samples(requests: Sequence[RequestRecord], level: str) -> dict[str, np.ndarray]:
+    """ttft, tpot, e2el per successful request and itl pooled over chunks (runfolder/requests.py defines them)."""
+    ok = [r for r in requests if r.level == level and r.ok]
+    return {"ttft": np.array([r.ttft_s for r in ok], dtype=float) * 1000,
+            "e2el": np.array([r.e2el_s for r in ok], dtype=float) * 1000,
+            "tpot": np.array([r.tpot_s for r in ok if r.tpot_s is not None], dtype=float) * 1000,
+            "itl": np.array([gap for r in ok for gap in r.itl_s], dtype=float) * 1000}
 
 
 def sample_for(metric: str) -> tuple[str, float] | None:

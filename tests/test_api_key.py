@@ -10,11 +10,11 @@ import aiohttp
 import pytest
 import yaml
 
-from bench.deployment_spec import DeploymentSpec, SynthModel
-from bench.probe import build_server, materialize_model, prepare
-from bench.scenario import load_scenario
-from bench.scenario_run import ScenarioRun
-from reports.run_schema import load_run
+from bench.scenario.deployment import DeploymentSpec, SynthModel
+from bench.run.deployment import build_server, materialize_model, prepare
+from bench.scenario.loader import load_scenario
+from bench.run.scenario_run import ScenarioRun
+from runfolder.schema import load_run
 from tests.fast_start import EAGER
 
 pytestmark = pytest.mark.server

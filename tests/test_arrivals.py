@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.arrivals import schedule
+from bench.load.arrivals import schedule
 
 
 def test_same_seed_same_schedule_other_seed_other_schedule():

@@ -13,7 +13,7 @@ import yaml
 from typer.testing import CliRunner
 
 from bench.cli import app
-from bench.cpu_host import CPUINFO_ENV, cpu_kv_refusal, parse_cpuinfo, split_cores, this_host
+from bench.server.cpu_host import CPUINFO_ENV, cpu_kv_refusal, parse_cpuinfo, split_cores, this_host
 
 DATA = Path(__file__).parent / "data" / "cpuinfo"
 AVX2, AVX512 = DATA / "avx2-only-host.txt", DATA / "avx512-host.txt"

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from bench.capacity_check import predict
-from bench.deployment_spec import DeploymentSpec
-from bench.probe import materialize_model
-from bench.server_log import parse_startup
+from bench.run.capacity_check import predict
+from bench.scenario.deployment import DeploymentSpec
+from bench.run.deployment import materialize_model
+from bench.server.startup_log import parse_startup
 from planner import GPU_CATALOG, PROFILES
 from planner.gpus import match_gpu_name
 from planner.overhead import select_profile
-from reports.run_schema import load_run
+from runfolder.schema import load_run
 
 ROOT = Path(__file__).resolve().parent.parent / "results"
 RUNS = sorted(p for folder in ("gpu_single", "gpu_single_h200") for p in (ROOT / folder).iterdir()

@@ -7,11 +7,11 @@ import asyncio
 
 import yaml
 
-from bench.scenario import load_scenario
-from bench.scenario_run import ScenarioRun
-from bench.synth_model import write_synthetic_model
-from reports.run_schema import load_run
-from tests.fake_openai import FakeOpenAI
+from bench.scenario.loader import load_scenario
+from bench.run.scenario_run import ScenarioRun
+from bench.server.synth_model import write_synthetic_model
+from runfolder.schema import load_run
+from tools.fake_openai import FakeOpenAI
 
 
 def test_hanging_server_hits_timeouts_and_the_deadline(tmp_path):

@@ -14,7 +14,7 @@ import yaml
 from typer.testing import CliRunner
 
 from bench.cli import app
-from reports.run_schema import load_run
+from runfolder.schema import load_run
 from tests.fast_start import EAGER
 from tests.process_sessions import children_of, session_members
 

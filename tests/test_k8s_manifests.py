@@ -16,8 +16,8 @@ import pytest
 import yaml
 from referencing import Registry, Resource
 
-from bench.deployment_spec import DeploymentSpec
-from bench.k8s_manifests import RenderOptions, render
+from bench.scenario.deployment import DeploymentSpec
+from bench.server.k8s_manifests import RenderOptions, render
 from planner import InputError, LayoutRejected
 
 K8S = "1.33"

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bench.load_workers import share
-from bench.scenario import load_scenario
-from bench.scenario_errors import ScenarioError
-from bench.scenario_run import ScenarioRun
+from bench.load.workers import share
+from bench.scenario.loader import load_scenario
+from bench.scenario.errors import ScenarioError
+from bench.run.scenario_run import ScenarioRun
 
 pytestmark = pytest.mark.server
 

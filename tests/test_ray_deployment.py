@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bench.deployment_spec import DeploymentSpec, RayTarget, SynthModel
+from bench.scenario.deployment import DeploymentSpec, RayTarget, SynthModel
 from tests.fast_start import EAGER
-from bench.probe import build_server, materialize_model
-from reports.run_schema import load_run
+from bench.run.deployment import build_server, materialize_model
+from runfolder.schema import load_run
 from tests.process_sessions import session_members
 
 pytest.importorskip("ray")
@@ -142,7 +142,7 @@ def test_cluster_without_the_resources_fails_before_placing_anything(ray_cluster
 
 
 def test_unreachable_cluster_fails_in_seconds_with_the_address(tmp_path):
-    from bench.vllm_server import free_port
+    from bench.server.vllm_server import free_port
 
     address = f"127.0.0.1:{free_port()}"  # nobody listens: ray.init alone would wait minutes
     started = time.monotonic()

@@ -14,7 +14,7 @@ import yaml
 from typer.testing import CliRunner
 
 from bench.cli import app
-from reports.run_schema import load_run
+from runfolder.schema import load_run
 
 pytestmark = pytest.mark.server
 REPO = Path(__file__).resolve().parent.parent

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bench.synth_model import write_synthetic_model
-from reports.run_schema import load_run
-from tests.fake_openai import FakeOpenAI
+from bench.server.synth_model import write_synthetic_model
+from runfolder.schema import load_run
+from tools.fake_openai import FakeOpenAI
 from tests.fast_start import EAGER
 
 pytestmark = pytest.mark.server

@@ -8,8 +8,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench.scenario import Scenario, load_scenario
-from bench.scenario_errors import ScenarioError
+from bench.scenario.schema import Scenario
+from bench.scenario.loader import load_scenario
+from bench.scenario.errors import ScenarioError
 
 SHIPPED = [p.read_text() for p in sorted((Path(__file__).parent.parent / "scenarios").glob("*.yaml"))]
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True),

@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from bench.cli import app
-from bench.scenario import load_scenario
-from bench.scenario_errors import ScenarioError
+from bench.scenario.loader import load_scenario
+from bench.scenario.errors import ScenarioError
 
 SCENARIOS = sorted((Path(__file__).parent.parent / "scenarios").glob("*.yaml"))
 GOOD = """name: t

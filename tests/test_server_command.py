@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from bench.deployment_spec import DeploymentSpec, RayTarget, SynthModel
-from bench.server_command import retarget_argv, server_argv, server_env
-from bench.server_log import failure_hint, parse_startup
-from bench.server_metrics import parse_cache_config
+from bench.scenario.deployment import DeploymentSpec, RayTarget, SynthModel
+from bench.server.argv import retarget_argv, server_argv, server_env
+from bench.server.startup_log import failure_hint, parse_startup
+from bench.observe.metrics import parse_cache_config
 
 DATA = Path(__file__).parent / "data"
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.deployment_spec import DeploymentSpec, SynthModel
-from bench.probe import build_server, materialize_model, probe_deployment
-from bench.vllm_server import ServerStartError
+from bench.scenario.deployment import DeploymentSpec, SynthModel
+from bench.run.deployment import build_server, materialize_model, probe_deployment
+from bench.server.launch.protocol import ServerStartError
 from planner import InputError
 from tests.process_sessions import children_of, session_members
 

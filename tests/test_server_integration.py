@@ -7,14 +7,15 @@ import json
 
 import pytest
 
-from bench.capacity_check import predict
-from bench.cpu_host import this_host
-from bench.probe import materialize_model
-from bench.deployment_spec import DeploymentSpec, SynthModel
-from bench.probe import probe_deployment, read_server_report
-from bench.run_folder import save_run
-from bench.run_folder import environment, utc_now
-from reports.run_schema import RunRecord, load_run
+from bench.run.capacity_check import predict
+from bench.server.cpu_host import this_host
+from bench.run.deployment import materialize_model
+from bench.scenario.deployment import DeploymentSpec, SynthModel
+from bench.run.deployment import probe_deployment, read_server_report
+from bench.run.environment import environment
+from bench.run.folder import utc_now
+from runfolder.schema import save_run
+from runfolder.schema import RunRecord, load_run
 from tests.fast_start import EAGER
 
 pytestmark = pytest.mark.server

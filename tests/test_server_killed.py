@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bench.scenario import load_scenario
-from bench.scenario_run import ScenarioRun
-from reports.run_schema import load_run
+from bench.scenario.loader import load_scenario
+from bench.run.scenario_run import ScenarioRun
+from runfolder.schema import load_run
 from tests.fast_start import EAGER
 from tests.process_sessions import session_members
 

@@ -10,13 +10,13 @@ import sys
 import time
 from pathlib import Path
 
-import bench.process_group
-import bench.server_supervisor
+import bench.server.launch.node.process_group
+import bench.server.launch.node.server_supervisor
 from tests.process_sessions import session_members
 
 
 def test_supervisor_stands_alone_and_takes_its_server_down_on_sigterm(tmp_path):
-    for module in (bench.server_supervisor, bench.process_group):
+    for module in (bench.server.launch.node.server_supervisor, bench.server.launch.node.process_group):
         shutil.copy(module.__file__, tmp_path)
     bare = getattr(sys, "_base_executable", sys.executable)  # the interpreter under the venv: no harness
     assert subprocess.run([bare, "-c", "import bench"], capture_output=True, cwd="/").returncode != 0

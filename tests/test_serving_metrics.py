@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.load_generator import RequestRecord
-from bench.serving_metrics import summarize
+from runfolder.requests import RequestRecord
+from bench.load.serving_metrics import summarize
 
 serve = pytest.importorskip("vllm.benchmarks.serve")
 endpoint = pytest.importorskip("vllm.benchmarks.lib.endpoint_request_func")

@@ -6,12 +6,12 @@ import asyncio
 
 import pytest
 
-from bench.arrivals import schedule
-from bench.load_generator import LevelRunner
-from bench.stream_client import Outcome, StreamDecoder, new_session, stream_request
-from bench.vllm_server import free_port
-from bench.workload import Job, Turn
-from tests.fake_openai import FakeOpenAI
+from bench.load.arrivals import schedule
+from bench.load.level_runner import LevelRunner
+from bench.load.stream_client import Outcome, StreamDecoder, new_session, stream_request
+from bench.server.vllm_server import free_port
+from bench.load.workload import Job, Turn
+from tools.fake_openai import FakeOpenAI
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import json
 import pytest
 from tokenizers import Tokenizer
 
-from bench.synth_model import TOKENIZER_VOCAB, write_synthetic_model
+from bench.server.synth_model import TOKENIZER_VOCAB, write_synthetic_model
 from planner import InputError, load_model
 
 

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from bench.scenario import Level, Workload, load_scenario
-from bench.scenario_errors import ScenarioError
-from bench.synth_model import write_synthetic_model
-from bench.workload import JobFactory
+from bench.scenario.schema import Level, Workload
+from bench.scenario.loader import load_scenario
+from bench.scenario.errors import ScenarioError
+from bench.server.synth_model import write_synthetic_model
+from bench.load.workload import JobFactory
 
 
 @pytest.fixture(scope="module")

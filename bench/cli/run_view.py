@@ -1,0 +1,88 @@
+"""Terminal output for `bench run`: a progress bar per level while running, a summary table after."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from runfolder.requests import RequestRecord
+from runfolder.schema import RunRecord
+
+
+class RunProgress:
+    """Receives ScenarioRun events; one bar per level, advanced by each measured request."""
+
+    def __init__(self, console: Console) -> None:
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(), console=console)
+        self.task = None
+
+    def __enter__(self) -> RunProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.progress.stop()
+
+    def __call__(self, kind: str, payload: object) -> None:
+        if kind == "deployment":
+            self.progress.console.print(f"[bold]deployment {escape(str(payload))}[/bold]: starting vLLM")
+        elif kind == "waiting":
+            self.progress.console.print(escape(str(payload)), highlight=False)
+        elif kind == "level":
+            name, level, planned = payload
+            self.task = self.progress.add_task(f"{name} / {level.label()}", total=planned, failed=0)
+        elif kind == "record" and self.task is not None and isinstance(payload, RequestRecord) and not payload.warmup:
+            failed = self.progress.tasks[-1].fields["failed"] + (0 if payload.ok else 1)
+            self.progress.update(self.task, advance=1, failed=failed)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.1f}"
+
+
+def _n(value: float | None, spec: str = ",") -> str:
+    """An optional figure: '-' when absent, never a formatting error."""
+    return "-" if value is None else format(value, spec)
+
+
+def print_run(record: RunRecord, folder: str, console: Console | None = None) -> None:
+    console = console or Console()
+    if not console.is_terminal:  # piped: keep the table readable
+        console.width = 160
+    table = Table(title=f"{record.run_id}", title_justify="left")
+    for column in ("deployment", "level", "ok/failed", "req/s", "out tok/s", "TTFT p50", "TPOT p50", "ITL p99",
+                   "E2EL p99", "goodput", "client"):
+        table.add_column(column, justify="right")
+    for d in record.deployments:
+        if d.status == "failed":
+            table.add_row(d.name, "-", "server failed", *["-"] * 8)
+            continue
+        for level in d.levels:
+            m = level.metrics
+            table.add_row(d.name, level.name + (" (partial)" if level.interrupted else ""),
+                          f"{_n(m.get('completed'))}/{_n(m.get('failed'))}", _n(m.get("request_throughput"), ".2f"),
+                          _n(m.get("output_throughput"), ",.0f"), _ms(m.get("median_ttft_ms")),
+                          _ms(m.get("median_tpot_ms")), _ms(m.get("p99_itl_ms")), _ms(m.get("p99_e2el_ms")),
+                          _n(m.get("request_goodput"), ".2f"), "LIMITED" if level.client.client_limited else "ok")
+    console.print(table)
+    for d in record.deployments:
+        c = d.capacity
+        if c is not None:
+            console.print(escape(f"{d.name}: KV capacity predicted {_n(c.predicted_tokens)} vs reported "
+                                 f"{_n(c.reported_tokens)} tokens ({c.reported_source}), vLLM {d.vllm_version or '?'}")
+                          + (f" - no prediction: {escape(c.prediction_error)}" if c.prediction_error else ""),
+                          highlight=False)
+        if d.cpu_cores:
+            console.print(f"{escape(d.name)}: server on cores {d.cpu_cores['server']}, client on "
+                          f"{d.cpu_cores['client']}", highlight=False)
+        if d.error:
+            # errors quote commands such as pip install 'pkg[ray]': escaped, or rich eats the [ray]
+            hint = f"\n  hint: {escape(d.hint)}" if d.hint else ""
+            console.print(f"[red]{escape(f'{d.name}: {d.error}')}[/red]{hint}")
+        for level in d.levels:
+            for warning in level.client.warnings:
+                console.print(f"[yellow]{escape(f'{d.name}/{level.name}: {warning}')}[/yellow]")
+    console.print(f"run folder: {folder}")

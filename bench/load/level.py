@@ -1,0 +1,147 @@
+"""One load level against a ready server: warm-up, measured requests, summary with self-check."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from bench.load.arrivals import schedule
+from bench.load.level_runner import LevelResult, LevelRunner
+from runfolder.requests import RequestRecord
+from bench.load.workers import WorkerPlan, WorkerPool, share
+from bench.scenario.schema import Level, Scenario
+from bench.load.serving_metrics import summarize
+from bench.load.stream_client import new_session
+from bench.observe.telemetry import TelemetrySampler
+from bench.load.workload import JobFactory, tokens_label
+from runfolder.schema import ClientCheck, LevelSummary
+
+DISPATCH_LAG_LIMIT_MS = 5.0
+LOOP_LAG_LIMIT_MS = 20.0
+CPU_LIMIT = 0.9
+
+
+class RecordWriter:
+    """Appends each request as one JSON line as soon as it finishes, so an interrupted run keeps it."""
+
+    def __init__(self, path: Path, on_record: Callable[[RequestRecord], None] | None = None) -> None:
+        self.handle = open(path, "ab", buffering=0)  # one write per line: nothing held in a buffer
+        self.on_record = on_record
+
+    def __call__(self, record: RequestRecord) -> None:
+        self.handle.write(record.json_line())
+        if self.on_record:
+            self.on_record(record)
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+async def run_level(scenario: Scenario, scenario_dir: Path, level: Level, index: int, base_url: str,
+                    model_dir: Path, served_name: str, write: RecordWriter, telemetry: TelemetrySampler,
+                    summaries: list[LevelSummary]) -> None:
+    """Appends the level's summary to `summaries`, also when the level is cancelled part-way."""
+    load = scenario.load
+    seed = scenario.seed * 1000 + index
+    jobs = JobFactory(scenario.workload, level, model_dir / "tokenizer.json", served_name, seed, scenario_dir).jobs()
+    async with new_session() as session:
+        runner = LevelRunner(session, base_url, level.label(), load.request_timeout_s, write)
+        before: dict[str, float] = {}  # engine counters at the measured start; none if cut short in warm-up
+        try:
+            await runner.warmup(jobs, load.warmup(level), level.concurrency or level.max_concurrency or 4)
+            before = await telemetry.counters()
+            if load.workers > 1:
+                await _drive_in_workers(scenario, scenario_dir, level, runner, model_dir, served_name, seed)
+            else:
+                await _drive(runner, jobs, level, load.request_count(level), load.duration(level), seed)
+        except asyncio.CancelledError:
+            runner.result.interrupted = True
+            runner.result.finished = runner.result.finished or time.perf_counter()
+            raise
+        finally:
+            after = await _counters_or_empty(telemetry)
+            summaries.append(summary(scenario, level, index, runner.result, before, after))
+
+
+async def _counters_or_empty(telemetry: TelemetrySampler) -> dict[str, float]:
+    try:
+        return await asyncio.shield(telemetry.counters())
+    except asyncio.CancelledError:
+        return {}
+
+
+async def _drive(runner: LevelRunner, jobs, level: Level, count: int | None, duration: float | None, seed: int) -> None:
+    if level.concurrency is not None:
+        deadline = time.perf_counter() + duration if duration else None
+        await runner.closed_loop(jobs, level.concurrency, count, deadline)
+        return
+    await runner.open_loop(jobs, _offsets(level, count, duration, seed), level.max_concurrency)
+
+
+def _offsets(level: Level, count: int | None, duration: float | None, seed: int) -> list[float]:
+    """An open loop's send times from the level start (seeded; the same for one process or many)."""
+    rate, end = (level.rate, None) if level.ramp is None else (level.ramp.start_rate, level.ramp.end_rate)
+    return schedule(count, duration, rate, level.arrival, level.burstiness, seed, end_rate=end)
+
+
+async def _drive_in_workers(scenario: Scenario, scenario_dir: Path, level: Level, runner: LevelRunner,
+                            model_dir: Path, served_name: str, seed: int) -> None:
+    load, workers = scenario.load, scenario.load.workers
+    count, duration = load.request_count(level), load.duration(level)
+    offsets = _offsets(level, count, duration, seed) if level.concurrency is None else None
+    plans = [WorkerPlan(
+        worker=w, workers=workers, scenario=scenario.model_dump(mode="json"), scenario_dir=str(scenario_dir),
+        level=level.model_dump(mode="json"), seed=seed, base_url=runner.base_url,
+        tokenizer=str(model_dir / "tokenizer.json"), served_name=served_name, timeout_s=load.request_timeout_s,
+        skip=load.warmup(level), concurrency=share(level.concurrency, workers, w) if level.concurrency else None,
+        count=share(count, workers, w) if count is not None and offsets is None else None, duration_s=duration,
+        offsets=offsets[w::workers] if offsets is not None else None,
+        max_concurrency=share(level.max_concurrency, workers, w) if level.max_concurrency else None)
+        for w in range(workers)]
+    await WorkerPool(plans, runner).run()
+
+
+def summary(scenario: Scenario, level: Level, index: int, result: LevelResult, before: dict, after: dict) -> LevelSummary:
+    slo = scenario.slo.model_dump(exclude_none=True) if scenario.slo else None
+    slo = {k.removesuffix("_ms"): v for k, v in slo.items()} if slo else None
+    duration = max(0.0, result.finished - result.started)
+    queries = after.get("prefix_cache_queries", 0) - before.get("prefix_cache_queries", 0)
+    hits = after.get("prefix_cache_hits", 0) - before.get("prefix_cache_hits", 0)
+    preempted = after.get("preemptions", 0) - before.get("preemptions", 0) if after and before else None
+    driver = level.model_dump(include={"concurrency", "rate", "arrival", "burstiness", "ramp", "max_concurrency"},
+                              exclude_none=True)
+    return LevelSummary(
+        name=level.label(), index=index, driver=driver, interrupted=result.interrupted,
+        input_tokens=tokens_label(level.input_tokens or scenario.workload.input_tokens),
+        output_tokens=tokens_label(level.output_tokens or scenario.workload.output_tokens),
+        requests_sent=len(result.records), metrics=summarize(result.records, duration, slo),
+        client=client_check(result, level), prefix_cache_hit_rate=hits / queries if queries > 0 else None,
+        preemptions=int(preempted) if preempted is not None else None,
+        errors=dict(Counter((r.error or "")[:80] for r in result.records if not r.ok)))
+
+
+def client_check(result: LevelResult, level: Level) -> ClientCheck:
+    """Flags runs where the client, not the server, set the pace."""
+    lags = np.asarray(result.dispatch_lag_s) * 1000
+    loop = np.asarray(result.loop_lag_s) * 1000
+    check = ClientCheck(cpu_fraction=round(result.client_cpu_fraction, 3),
+                        loop_lag_p99_ms=float(np.percentile(loop, 99)) if loop.size else None)
+    if lags.size:
+        check.dispatch_lag_p50_ms = float(np.percentile(lags, 50))
+        check.dispatch_lag_p99_ms = float(np.percentile(lags, 99))
+        check.dispatch_lag_max_ms = float(lags.max())
+        if check.dispatch_lag_p99_ms > DISPATCH_LAG_LIMIT_MS:
+            check.warnings.append(f"p99 dispatch lag {check.dispatch_lag_p99_ms:.1f} ms > {DISPATCH_LAG_LIMIT_MS} ms: "
+                                  "the client fell behind its schedule")
+    if check.loop_lag_p99_ms is not None and check.loop_lag_p99_ms > LOOP_LAG_LIMIT_MS:
+        check.warnings.append(f"event-loop lag p99 {check.loop_lag_p99_ms:.1f} ms: the client was held up (CPU "
+                              "contention with the server, or saturation); latencies include that delay")
+    if check.cpu_fraction > CPU_LIMIT:
+        check.warnings.append(f"client used {check.cpu_fraction:.0%} of a core: results may be client-bound")
+    check.client_limited = bool(check.warnings)
+    return check

@@ -1,0 +1,56 @@
+"""`bench run --dry-run`: what a scenario would start, and what the planner expects of it; nothing launched."""
+
+from __future__ import annotations
+
+import shlex
+import tempfile
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from bench.run.capacity_check import predict
+from bench.run.deployment import materialize_model
+from bench.scenario.schema import Scenario
+from bench.server.argv import env_overrides, retarget_argv, server_argv
+from planner import PlanError
+
+
+class DryRunDeployment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    command: str  # shell-quoted; MODEL_DIR and PORT stand for what the run fills in
+    where: str  # this machine, an endpoint, or the Ray cluster (and vLLM executor) that will run it
+    env: dict[str, str]
+    predicted: dict | None
+    prediction_error: str | None
+    levels: list[str]
+
+
+def dry_run(scenario: Scenario) -> list[DryRunDeployment]:
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for spec in scenario.deployments:
+            model_dir = materialize_model(spec, Path(tmp))
+            argv = server_argv(spec, Path("MODEL_DIR"), 0)
+            # as launched: a Ray deployment listens on all interfaces of the node Ray picks
+            fill = {"port": "PORT" if spec.port is None else spec.port} | ({"host": "0.0.0.0"} if spec.ray else {})
+            argv = retarget_argv(argv, argv[0], **fill)
+            try:
+                plan, error = predict(spec, model_dir).model_dump(mode="json"), None
+            except PlanError as exc:
+                plan, error = None, str(exc)
+            out.append(DryRunDeployment(name=spec.name, command=shlex.join(argv), where=_where(spec),
+                                        env=env_overrides(spec),
+                                        predicted=plan, prediction_error=error,
+                                        levels=[level.label() for level in scenario.load.all_levels()]))
+    return out
+
+
+def _where(spec) -> str:
+    if spec.endpoint:
+        return f"running server at {spec.endpoint}"
+    if spec.ray:
+        placed = f", on a node with {spec.ray.resources}" if spec.ray.resources else ""
+        return f"Ray cluster {spec.ray.address}{placed}; vLLM executor {spec.ray_executor}"
+    return "this machine"

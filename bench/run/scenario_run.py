@@ -1,0 +1,155 @@
+"""Runs a scenario: each deployment in turn (start, capacity check, levels, teardown), checkpointing run.json.
+
+run.json is rewritten atomically after every state change, so an interrupted run leaves a readable
+folder: finished levels, the interrupted level's partial summary, every request in requests.jsonl.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Callable
+
+from bench.server.cpu_host import pin_this_process
+from bench.scenario.deployment import DeploymentSpec, SynthModel
+from bench.load.level import RecordWriter, run_level
+from runfolder.requests import RequestRecord
+from bench.load.workers import LoadWorkerError
+from bench.run.deployment import failed_record, prepare, read_server_report, served_model_ids, started_record
+from bench.run.environment import environment
+from bench.run.folder import utc_now
+from runfolder.schema import save_run
+from bench.scenario.schema import Level, Scenario
+from bench.observe.telemetry import TelemetrySampler
+from bench.server.launch.protocol import ServerStartError
+from bench.server.vllm_server import VllmServer
+from planner import InputError
+from runfolder.schema import DeploymentRecord, LevelSummary, RunRecord
+
+Events = Callable[[str, object], None]  # ("deployment" | "waiting" | "level" | "record", payload): display hooks
+
+
+class ScenarioRun:
+    def __init__(self, scenario: Scenario, scenario_path: Path, run_dir: Path, events: Events | None = None) -> None:
+        self.scenario, self.scenario_dir, self.run_dir = scenario, Path(scenario_path).resolve().parent, run_dir
+        self.events = events or (lambda kind, payload: None)
+        self.record = RunRecord(kind="run", run_id=run_dir.name, created_at=utc_now(), environment=environment(),
+                                scenario=scenario.model_dump(mode="json"))
+        self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        save_run(self.run_dir, self.record)
+
+    def _set(self, deployment: DeploymentRecord) -> None:
+        deployments = [d for d in self.record.deployments if d.name != deployment.name] + [deployment]
+        self.record = self.record.model_copy(update={"deployments": deployments})
+        self._checkpoint()
+
+    async def run(self) -> RunRecord:
+        for spec in self.scenario.deployments:
+            await self.run_deployment(spec)
+        self.record = self.record.model_copy(update={"complete": True, "finished_at": utc_now()})
+        self._checkpoint()
+        return self.record
+
+    async def run_deployment(self, spec: DeploymentSpec) -> None:
+        self.events("deployment", spec.name)
+        if spec.endpoint and isinstance(spec.model, SynthModel):
+            raise InputError(f"deployments[{spec.name}].model", "an endpoint deployment needs the served model's "
+                             "folder for its tokenizer", "set model: /path/to/the/served/model")
+        server, record, plan, plan_error = prepare(spec, self.run_dir, self.scenario.load.workers)
+        server.on_wait = lambda message: self.events("waiting", message)
+        folder = self.run_dir / "deployments" / spec.name
+        folder.mkdir(parents=True, exist_ok=True)
+        self._set(record)
+        summaries: list[LevelSummary] = []
+        try:
+            async with server:
+                cache, version = await read_server_report(server.base_url)
+                record = started_record(record, server, cache, version, plan, plan_error).model_copy(update={
+                    "requests_file": str((folder / "requests.jsonl").relative_to(self.run_dir)),
+                    "telemetry_file": str((folder / "telemetry.jsonl").relative_to(self.run_dir))})
+                self._set(record)
+                record = await self._levels(spec, server, record, folder, summaries)
+        except ServerStartError as exc:
+            self._set(failed_record(record, server, exc))
+        except asyncio.CancelledError:
+            self._set(record.model_copy(update={"status": "incomplete", "error": "interrupted (Ctrl-C or SIGTERM)",
+                                                "levels": list(summaries)}))
+            raise
+
+    async def _levels(self, spec: DeploymentSpec, server: VllmServer, record: DeploymentRecord, folder: Path,
+                      summaries: list[LevelSummary]) -> DeploymentRecord:
+        served = spec.served_name
+        if server.external and spec.served_model_name is None:
+            served = next(iter(await served_model_ids(server.base_url)), served)
+        writer = RecordWriter(folder / "requests.jsonl", lambda r: self.events("record", r))
+        local = server.launcher.local  # the server's processes and GPUs are this machine's (not so on Ray)
+        sid = server.process.pid if server.process and local else None
+        deadline = self.scenario.load.deadline_s
+        restore = pin_this_process(server.cores.client) if server.cores else None
+        try:
+            async with TelemetrySampler(server.base_url, folder / "telemetry.jsonl",
+                                        self.scenario.telemetry.interval_s, sid,
+                                        gpus=local) as telemetry, \
+                    asyncio.timeout(deadline):
+                for index, level in enumerate(self.scenario.load.all_levels()):
+                    self.events("level", (spec.name, level, self._planned(level)))
+                    work = run_level(self.scenario, self.scenario_dir, level, index, server.base_url,
+                                     Path(record.model_dir), served, writer, telemetry, summaries)
+                    exit_code = await _unless_server_dies(work, server)
+                    record = record.model_copy(update={"levels": list(summaries)})
+                    if exit_code is not None:
+                        record = record.model_copy(update={"status": "incomplete", "error":
+                                                           f"server exited with code {exit_code} "
+                                                           f"during level {level.label()}"})
+                        self._set(record)
+                        return record
+                    self._set(record)
+        except TimeoutError:
+            record = self._cut_short(record, summaries, f"deadline of {deadline:g} s reached")
+        except LoadWorkerError as exc:
+            record = self._cut_short(record, summaries, str(exc))
+        finally:
+            writer.close()
+            if restore is not None:  # the next deployment's server may take these cores
+                pin_this_process(restore)
+        return record
+
+    def _cut_short(self, record: DeploymentRecord, summaries: list[LevelSummary], why: str) -> DeploymentRecord:
+        level = summaries[-1].name if summaries else "?"
+        record = record.model_copy(update={"levels": list(summaries), "status": "incomplete",
+                                           "error": f"{why} during level {level}"})
+        self._set(record)
+        return record
+
+    def _planned(self, level: Level) -> int | None:
+        jobs = self.scenario.load.request_count(level)
+        turns = self.scenario.workload.turns if self.scenario.workload.kind == "multi_turn" else 1
+        return jobs * turns if jobs else None
+
+
+
+async def _unless_server_dies(work, server: VllmServer) -> int | None:
+    """Run a level; if the server process exits first, cancel the level (its summary is kept by
+    run_level) and return the exit code. External servers are not watched."""
+    level = asyncio.ensure_future(work)
+    if server.process is None:
+        await level
+        return None
+    died = asyncio.ensure_future(server.process.wait())
+    try:
+        await asyncio.wait({level, died}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        level.cancel()
+        died.cancel()
+        await asyncio.gather(level, died, return_exceptions=True)
+        raise
+    if level.done():
+        died.cancel()
+        await asyncio.gather(died, return_exceptions=True)
+        level.result()  # re-raise what the level raised
+        return None
+    level.cancel()
+    await asyncio.gather(level, return_exceptions=True)
+    return server.process.returncode

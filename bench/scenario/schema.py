@@ -1,0 +1,179 @@
+"""A scenario: deployments to run in turn, the workload, load levels, SLOs and a seed.
+
+Unknown keys are rejected (bench/scenario/loader.py turns every failure into file, line and field).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from bench.scenario.deployment import DeploymentSpec
+
+
+class Tokens(BaseModel):
+    """A token-count distribution; a plain integer in YAML means fixed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mean: int = Field(ge=1)
+    dist: Literal["fixed", "uniform", "normal"] = "fixed"
+    spread: float = Field(0.0, ge=0, le=1)  # uniform: +-spread x mean; normal: std = spread x mean
+    min: int = Field(1, ge=1)
+
+
+def _tokens(value: object) -> object:
+    return {"mean": value} if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class Workload(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["random", "shared_prefix", "multi_turn", "dataset"] = "random"
+    api: Literal["completions", "chat"] = "completions"
+    input_tokens: Tokens = Tokens(mean=256)
+    output_tokens: Tokens = Tokens(mean=64)
+    prefix_tokens: int = Field(0, ge=0)  # shared_prefix: tokens every request of a group shares
+    num_prefixes: int = Field(1, ge=1)
+    turns: int = Field(1, ge=1)  # multi_turn: user turns per conversation
+    tools: bool = False  # multi_turn: send tool definitions and tool-call / tool-result turns
+    dataset: str | None = None  # dataset: JSONL of {"prompt": ...} or {"messages": [...]}, optional "output_tokens"
+    ignore_eos: bool = True  # synthetic prompts: generate exactly output_tokens
+
+    _coerce = field_validator("input_tokens", "output_tokens", mode="before")(_tokens)
+
+    @model_validator(mode="after")
+    def _kind_needs(self) -> Workload:
+        if self.kind == "dataset" and not self.dataset:
+            raise ValueError("kind: dataset needs dataset: PATH.jsonl")
+        if self.kind == "multi_turn" and self.api != "chat":
+            raise ValueError("kind: multi_turn needs api: chat")
+        if self.kind == "shared_prefix" and not self.prefix_tokens:
+            raise ValueError("kind: shared_prefix needs prefix_tokens > 0")
+        return self
+
+
+class Ramp(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    start_rate: float = Field(gt=0)
+    end_rate: float = Field(gt=0)
+
+
+class Level(BaseModel):
+    """One load level: fixed concurrency (closed loop), or an arrival rate / ramp (open loop)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str | None = None
+    concurrency: int | None = Field(None, ge=1)
+    rate: float | None = Field(None, gt=0)
+    arrival: Literal["poisson", "gamma", "constant"] = "poisson"
+    burstiness: float = Field(1.0, gt=0)  # gamma shape; 1 = Poisson
+    ramp: Ramp | None = None
+    max_concurrency: int | None = Field(None, ge=1)  # cap on in-flight requests for rate levels
+    requests: int | None = Field(None, ge=1)
+    duration_s: float | None = Field(None, gt=0)
+    warmup_requests: int | None = Field(None, ge=0)
+    input_tokens: Tokens | None = None
+    output_tokens: Tokens | None = None
+
+    _coerce = field_validator("input_tokens", "output_tokens", mode="before")(_tokens)
+
+    @model_validator(mode="after")
+    def _one_driver(self) -> Level:
+        drivers = [self.concurrency is not None, self.rate is not None, self.ramp is not None]
+        if sum(drivers) != 1:
+            raise ValueError("give exactly one of concurrency, rate or ramp")
+        return self
+
+    def label(self) -> str:
+        if self.name:
+            return self.name
+        if self.concurrency is not None:
+            return f"c{self.concurrency}"
+        return f"r{self.rate:g}" if self.rate is not None else f"ramp{self.ramp.start_rate:g}-{self.ramp.end_rate:g}"
+
+
+class Sweep(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    concurrency: list[int] = Field(default_factory=list)
+    rate: list[float] = Field(default_factory=list)
+
+
+class Load(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    levels: list[Level] = Field(default_factory=list)
+    sweep: Sweep | None = None
+    requests: int | None = Field(32, ge=1)  # per level, unless the level says otherwise
+    duration_s: float | None = Field(None, gt=0)
+    warmup_requests: int = Field(2, ge=0)
+    request_timeout_s: float = Field(600, gt=0)
+    deadline_s: float | None = Field(None, gt=0)  # per deployment, all levels: stop and keep what was measured
+    workers: int = Field(1, ge=1, le=64)  # client processes (one event loop each) sharing every level
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Load:
+        if not self.all_levels():
+            raise ValueError("no load levels: give levels or sweep")
+        for level in self.all_levels():
+            if self.request_count(level) is None and self.duration(level) is None:
+                raise ValueError(f"level {level.label()}: bound it by requests and/or duration_s")
+            cap = level.concurrency or level.max_concurrency
+            if cap is not None and cap < self.workers:
+                raise ValueError(f"level {level.label()}: concurrency {cap} < workers {self.workers} leaves a "
+                                 "worker without a slot; lower workers")
+        return self
+
+    def request_count(self, level: Level) -> int | None:
+        """Jobs a level sends: its own count, else the load's default unless the level sets a duration."""
+        return level.requests or (self.requests if level.duration_s is None else None)
+
+    def duration(self, level: Level) -> float | None:
+        return level.duration_s or self.duration_s
+
+    def warmup(self, level: Level) -> int:
+        return self.warmup_requests if level.warmup_requests is None else level.warmup_requests
+
+    def all_levels(self) -> list[Level]:
+        swept = [Level(concurrency=c) for c in (self.sweep.concurrency if self.sweep else [])]
+        swept += [Level(rate=r) for r in (self.sweep.rate if self.sweep else [])]
+        return list(self.levels) + swept
+
+
+class Slo(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ttft_ms: float | None = Field(None, gt=0)
+    tpot_ms: float | None = Field(None, gt=0)
+    e2el_ms: float | None = Field(None, gt=0)
+
+
+class Telemetry(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    interval_s: float = Field(1.0, gt=0)
+
+
+class Scenario(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9._-]+$")
+    description: str = ""
+    seed: int = 0
+    deployments: list[DeploymentSpec] = Field(min_length=1)
+    workload: Workload = Workload()
+    load: Load
+    slo: Slo | None = None
+    telemetry: Telemetry = Telemetry()
+
+    @field_validator("deployments")
+    @classmethod
+    def _unique_names(cls, deployments: list[DeploymentSpec]) -> list[DeploymentSpec]:
+        names = [d.name for d in deployments]
+        if len(names) != len(set(names)):
+            raise ValueError(f"deployment names must be unique, got {names}")
+        return deployments

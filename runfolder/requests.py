@@ -1,0 +1,67 @@
+"""`deployments/NAME/requests.jsonl`: one row per request, appended by bench as each finishes, read by
+reports. The per-request latencies of `vllm bench serve` are defined here, once, for both sides:
+
+- ttft: the first streamed event carrying choices - send time;
+- e2el: the last event carrying choices - send time;
+- itl: the gaps between consecutive events carrying choices (per chunk, not per token);
+- tpot: (e2el - ttft) / (output tokens - 1), for a request with more than one output token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from runfolder.jsonl import read_rows
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    level: str
+    index: int
+    warmup: bool
+    conversation: int | None
+    turn: int
+    scheduled_s: float | None  # open loop: intended send offset from the level start
+    sent_s: float  # actual send offset from the level start
+    queue_s: float  # time waiting for an in-flight slot (open loop with max_concurrency)
+    ok: bool
+    error: str | None
+    http_status: int | None
+    ttft_s: float | None
+    itl_s: list[float]
+    e2el_s: float | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    expected_input_tokens: int
+    expected_output_tokens: int
+
+    @property
+    def output_tokens(self) -> int:
+        """The server's count of generated tokens (0 when it reported none)."""
+        return self.completion_tokens or 0
+
+    @property
+    def tpot_s(self) -> float | None:
+        """(e2el - ttft) / (output tokens - 1) for a successful request with more than one output token."""
+        if not self.ok or self.output_tokens < 2 or self.e2el_s is None or self.ttft_s is None:
+            return None
+        return (self.e2el_s - self.ttft_s) / (self.output_tokens - 1)
+
+    def json_line(self) -> bytes:
+        return orjson.dumps(asdict(self)) + b"\n"
+
+
+FIELDS = frozenset(f.name for f in fields(RequestRecord))
+
+
+def record_from_row(row: dict[str, Any]) -> RequestRecord:
+    """A row as written; keys this version does not know are ignored (a newer writer may add some)."""
+    return RequestRecord(**{k: v for k, v in row.items() if k in FIELDS})
+
+
+def read_requests(path: Path) -> list[RequestRecord]:
+    return [record_from_row(row) for row in read_rows(path)]

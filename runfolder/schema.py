@@ -1,0 +1,128 @@
+"""The run folder's `run.json`: versioned, so old runs can be re-read and newer ones refused clearly.
+Written by bench (after every state change, atomically), read by reports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from runfolder.atomic import write_atomic
+from runfolder.versioned import load_versioned
+
+# 2: the host's CPU (model, ISA, flags, usable cores) in environment; per deployment, the cores of a
+#    local CPU server vs the client (cpu_cores) and the readiness route that answered (ready_via).
+SCHEMA_VERSION = 2
+
+
+class CapacityComparison(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    predicted_tokens: int | None = None
+    reported_tokens: int | None = None
+    predicted_blocks: int | None = None
+    reported_blocks: int | None = None
+    block_size: int | None = None
+    reported_source: Literal["metrics", "log", "none"] = "none"
+    difference_tokens: int | None = None  # reported - predicted
+    relative_error: float | None = None   # (reported - predicted) / reported
+    prediction_error: str | None = None   # why the planner gave no prediction
+
+
+class ClientCheck(BaseModel):
+    """The load generator's view of itself during a level."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dispatch_lag_p50_ms: float | None = None  # open loop: actual - scheduled send time
+    dispatch_lag_p99_ms: float | None = None
+    dispatch_lag_max_ms: float | None = None
+    loop_lag_p99_ms: float | None = None
+    cpu_fraction: float = 0.0  # client CPU time / level wall time
+    client_limited: bool = False
+    warnings: list[str] = Field(default_factory=list)
+
+
+class LevelSummary(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    index: int
+    driver: dict[str, Any]  # concurrency, or rate / arrival / burstiness / ramp / max_concurrency
+    input_tokens: str
+    output_tokens: str
+    requests_sent: int
+    interrupted: bool = False
+    metrics: dict[str, float | int | None]
+    client: ClientCheck
+    prefix_cache_hit_rate: float | None = None
+    preemptions: int | None = None
+    errors: dict[str, int] = Field(default_factory=dict)
+
+
+class DeploymentRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    status: Literal["ok", "failed", "incomplete"]
+    error: str | None = None
+    hint: str | None = None
+    spec: dict[str, Any]
+    model_dir: str | None = None
+    argv: list[str] | None = None
+    env_set: dict[str, str] = Field(default_factory=dict)
+    base_url: str | None = None
+    ray_node: dict[str, Any] | None = None  # Ray deployments: the node the server ran on (ip, node_id, workdir)
+    vllm_version: str | None = None
+    ready_after_s: float | None = None
+    ready_via: str | None = None  # /health (vLLM), or /v1/models for a server without /health
+    cpu_cores: dict[str, list[int]] | None = None  # {server: [...], client: [...]}: disjoint, when the harness split them
+    startup: dict[str, Any] = Field(default_factory=dict)
+    cache_config: dict[str, Any] | None = None
+    predicted: dict[str, Any] | None = None
+    capacity: CapacityComparison | None = None
+    log_file: str | None = None
+    levels: list[LevelSummary] = Field(default_factory=list)
+    requests_file: str | None = None
+    telemetry_file: str | None = None
+
+
+class EnvironmentInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    harness_version: str
+    git_sha: str | None = None
+    python: str
+    platform: str
+    cpu_count: int
+    cpu_model: str | None = None
+    cpu_isa: str | None = None  # AMX, AVX-512, AVX2: what vLLM's CPU kernels can use on this host
+    cpu_flags: list[str] = Field(default_factory=list)  # /proc/cpuinfo flags
+    cpus_allowed: list[int] = Field(default_factory=list)  # this process's affinity mask at start
+    vllm_distribution: str | None = None
+    gpus: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class RunRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: int = SCHEMA_VERSION
+    kind: Literal["probe", "run"]
+    run_id: str
+    created_at: str
+    finished_at: str | None = None
+    complete: bool = False
+    scenario: dict[str, Any] | None = None
+    environment: EnvironmentInfo
+    deployments: list[DeploymentRecord] = Field(default_factory=list)
+
+
+def load_run(folder: Path) -> RunRecord:
+    return load_versioned(Path(folder) / "run.json", RunRecord, SCHEMA_VERSION,
+                          f"{folder}: no run.json; fix: point at a folder written by bench")
+
+
+def save_run(folder: Path, record: RunRecord) -> None:
+    write_atomic(folder / "run.json", json.dumps(record.model_dump(mode="json"), indent=2) + "\n")
