@@ -24,7 +24,7 @@ from pathlib import Path
 import yaml
 
 from bench.scenario.deployment import DeploymentSpec, SynthModel
-from bench.run.deployment import prepare
+from bench.run.deployment import Deployment
 
 REPS = 6
 INPUT, OUTPUT, PROMPTS, CONCURRENCY, WARMUPS = 256, 64, 64, 8, 2
@@ -58,12 +58,12 @@ def bench_run(base_url: str, model_dir: Path, out: Path, seed: int) -> dict:
 
 async def measure(work: Path) -> tuple[list[dict], list[dict]]:
     spec = DeploymentSpec(name="fidelity", model=SynthModel(), max_model_len=4096, startup_timeout_s=600)
-    server, record, _, _ = prepare(spec, work)
+    deployment = Deployment.prepare(spec, work)  # a CPU server gets cores apart from the client's
+    server, record = deployment.server, deployment.record
     theirs, ours = [], []
-    cores = sorted(os.sched_getaffinity(0))
-    os.sched_setaffinity(0, {cores[-1]})  # vLLM inherits this mask; its OpenMP threads bind within it
     await server.start()
-    os.sched_setaffinity(0, set(cores[:-1]) or {cores[-1]})  # clients, launched from here on
+    if server.cores:
+        os.sched_setaffinity(0, set(server.cores.client))  # both clients, launched from here on
     try:
         for rep in range(REPS):
             pair = [lambda: theirs.append(vllm_bench_serve(server.base_url, spec.served_name, Path(record.model_dir),

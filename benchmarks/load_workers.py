@@ -48,7 +48,7 @@ def run_level(tmp: Path, model: Path, base_url: str, workers: int, level: dict, 
         "telemetry": {"interval_s": 5}}))
     run_dir = tmp / name
     run_dir.mkdir()
-    record = asyncio.run(ScenarioRun(load_scenario(path), path, run_dir).run())
+    record = asyncio.run(ScenarioRun(load_scenario(path), run_dir).run())
     summary = record.deployments[0].levels[0]
     assert summary.metrics["failed"] == 0, summary.errors
     return {"rps": summary.metrics["request_throughput"], "cpu": summary.client.cpu_fraction,

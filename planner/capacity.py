@@ -15,15 +15,22 @@ from math import ceil
 from pydantic import BaseModel, ConfigDict, Field
 
 from planner.errors import InputError, LayoutRejected
-from planner.gpus import GIB, GpuSpec
+from planner.gpus import GpuSpec
 from planner.kv_cache import block_bytes_per_gpu, kv_bytes_per_token, kv_bytes_per_token_per_gpu, kv_dtype_bytes
 from planner.layout import Layout, check_layout
 from planner.model_spec import ModelSpec
+from planner.units import GIB
 from planner.placement import Placement, check_tp_within_node, place
 from planner.overhead import OverheadProfile, resolve_overhead
 from planner.weights import weights_per_rank, weights_total
 
 VLLM_DEFAULT_UTILIZATION = 0.92  # vllm/config/cache.py in vLLM 0.32.0; releases before it used 0.9
+GPU_BLOCK_SIZE = 16  # vLLM's default KV block on GPU attention backends
+CPU_BLOCK_SIZE = 128  # vLLM's CPU platform default (vllm/platforms/cpu.py)
+
+
+def default_block_size(on_cpu: bool) -> int:
+    return CPU_BLOCK_SIZE if on_cpu else GPU_BLOCK_SIZE
 
 
 class PlanSettings(BaseModel):
@@ -32,7 +39,7 @@ class PlanSettings(BaseModel):
     kv_cache_dtype: str = "auto"
     gpu_memory_utilization: float = VLLM_DEFAULT_UTILIZATION
     max_model_len: int | None = None  # None: the model's max_position_embeddings, as vLLM does
-    block_size: int = 16
+    block_size: int = GPU_BLOCK_SIZE
     kv_cache_memory_bytes: int | None = None
     overhead: OverheadProfile = Field(default_factory=resolve_overhead)
     gpus_per_node: int = 8
@@ -142,7 +149,8 @@ def _check_settings(settings: PlanSettings) -> None:
         raise InputError("--gpu-memory-utilization", f"{settings.gpu_memory_utilization} is outside (0, 1]",
                          "give a fraction such as 0.9")
     if settings.block_size < 1:
-        raise InputError("--block-size", f"{settings.block_size} is not positive", "use 16 (vLLM's GPU default)")
+        raise InputError("--block-size", f"{settings.block_size} is not positive",
+                         f"use {GPU_BLOCK_SIZE} (vLLM's GPU default)")
     if settings.gpus_per_node < 1:
         raise InputError("--gpus-per-node", f"{settings.gpus_per_node} is not positive", "give GPUs per node, e.g. 8")
     if settings.max_model_len is not None and settings.max_model_len < 1:
@@ -169,7 +177,7 @@ def _vllm_flags(layout: Layout, settings: PlanSettings, max_len: int, on_cpu: bo
         flags.append(f"--kv-cache-dtype {settings.kv_cache_dtype}")
     if settings.kv_cache_memory_bytes is not None and not on_cpu:
         flags.append(f"--kv-cache-memory-bytes {settings.kv_cache_memory_bytes}")
-    if settings.block_size != 16:
+    if settings.block_size != default_block_size(on_cpu):
         flags.append(f"--block-size {settings.block_size}")
     return " ".join(flags)
 

@@ -11,8 +11,7 @@ import re
 from pydantic import BaseModel, ConfigDict
 
 from planner.errors import InputError
-
-GIB = 1 << 30
+from planner.units import GIB
 
 
 class GpuSpec(BaseModel):

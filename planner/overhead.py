@@ -11,8 +11,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from planner.errors import InputError
-
-GIB = 1 << 30
+from planner.units import GIB
 
 
 class OverheadProfile(BaseModel):

@@ -8,9 +8,8 @@ import pandas as pd
 from reports import figures
 from reports.capacity_answer import capacity_answers
 from reports.document import Document
-from reports.run_data import RunData, gpus
-
-GIB = 1 << 30
+from reports.run_data import RunData, layout_of
+from planner.units import GIB
 
 
 def build_report(runs: list[RunData], attainment: float = 0.99, target_rps: float | None = None) -> Document:
@@ -42,11 +41,10 @@ def _deployments(doc: Document, runs: list[RunData]) -> None:
     for run in runs:
         for d in run.record.deployments:
             spec, cap, plan = d.spec, d.capacity, d.predicted or {}
-            layout = f"TP{spec.get('tp', 1)}" + "".join(f" {k.upper()}{spec[k]}" for k in ("pp", "dp") if spec.get(k, 1) > 1)
-            layout += " +EP" if spec.get("ep") else ""
+            layout = layout_of(d)
             diff = (f"{cap.relative_error:+.2%}" if cap and cap.relative_error is not None else "-")
             rows.append([run.label(d.name), d.status, spec.get("device"), spec.get("gpu") or plan.get("gpu") or "-",
-                         layout, gpus(d),
+                         layout.label(), layout.gpus,
                          plan.get("weights_bytes_per_gpu", 0) / GIB if plan else None, d.startup.get("weights_gib"),
                          cap.predicted_tokens if cap else None, cap.reported_tokens if cap else None, diff,
                          d.vllm_version])

@@ -9,8 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
-
-GIB = 1 << 30
+from planner.units import GIB
 
 
 def _png(fig) -> bytes:

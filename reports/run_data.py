@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from planner import Layout
+
 from runfolder.jsonl import read_rows
 from runfolder.requests import RequestRecord, read_requests
 from runfolder.schema import DeploymentRecord, RunRecord, load_run
@@ -33,7 +35,7 @@ class RunData:
             for level in d.levels:
                 rows.append({"run": self.record.run_id, "deployment": self.label(d.name), "level": level.name,
                              "index": level.index,
-                             "gpus": gpus(d), "interrupted": level.interrupted, "client_limited": level.client.client_limited,
+                             "gpus": layout_of(d).gpus, "interrupted": level.interrupted, "client_limited": level.client.client_limited,
                              "prefix_cache_hit_rate": level.prefix_cache_hit_rate, "preemptions": level.preemptions,
                              **level.metrics})
         return pd.DataFrame(rows)
@@ -48,10 +50,10 @@ class RunData:
         return pd.DataFrame(read_rows(self.folder / deployment.telemetry_file) if deployment.telemetry_file else [])
 
 
-def gpus(deployment: DeploymentRecord) -> int:
-    """GPUs (or CPU servers) one deployment occupies: tp x pp x dp."""
-    spec = deployment.spec
-    return int(spec.get("tp", 1)) * int(spec.get("pp", 1)) * int(spec.get("dp", 1))
+def layout_of(deployment: DeploymentRecord) -> Layout:
+    """The deployment's parallel layout as its recorded spec gave it (the planner's Layout: one label,
+    one GPU count, for reports and the planner alike)."""
+    return Layout(**{k: deployment.spec[k] for k in ("tp", "pp", "dp", "ep") if k in deployment.spec})
 
 
 def open_runs(folders: list[Path]) -> list[RunData]:

@@ -34,7 +34,8 @@ import asyncio  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
 from bench.scenario.deployment import DeploymentSpec, SynthModel  # noqa: E402
-from bench.run.deployment import build_server, materialize_model  # noqa: E402
+from bench.run.deployment import build_server  # noqa: E402
+from bench.run.model_source import materialize_model  # noqa: E402
 from bench.server.vllm_server import VllmServer  # noqa: E402
 from tests.fast_start import EAGER  # noqa: E402
 from tests.process_sessions import session_members  # noqa: E402

@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from bench.scenario.deployment import DeploymentSpec, SynthModel
-from bench.run.deployment import build_server, materialize_model, prepare
+from bench.run.deployment import Deployment, build_server
+from bench.run.model_source import materialize_model
 from bench.scenario.loader import load_scenario
 from bench.run.scenario_run import ScenarioRun
 from runfolder.schema import load_run
@@ -46,11 +47,11 @@ def test_api_key_is_used_and_never_written(tmp_path, monkeypatch):
                 "name": "locked", "deployments": [{"name": "locked", "model": str(model_dir), "endpoint": base_url}],
                 "workload": {"input_tokens": 32, "output_tokens": 8},
                 "load": {"warmup_requests": 1, "requests": 6, "levels": [{"concurrency": 2}]}}))
-            return await ScenarioRun(load_scenario(path), path, run_dir).run()
+            return await ScenarioRun(load_scenario(path), run_dir).run()
 
     record = asyncio.run(scenario_against(server.base_url))
     assert record.deployments[0].levels[0].metrics["completed"] == 6  # the client sent the key
-    _, launched, _, _ = prepare(spec, tmp_path / "recorded")  # what a launched deployment would record
+    launched = Deployment.prepare(spec, tmp_path / "recorded").record  # what a launched deployment would record
     assert launched.env_set["VLLM_API_KEY"] == "***" and launched.spec["env"]["OTHER_TOKEN"] == "***"
     written = [p for p in list(run_dir.rglob("*")) + list(server_dir.rglob("*")) if p.is_file()]
     assert any(p.name == "server.log" for p in written) and any(p.name == "requests.jsonl" for p in written)

@@ -8,7 +8,7 @@ import pytest
 
 from bench.run.capacity_check import predict
 from bench.scenario.deployment import DeploymentSpec
-from bench.run.deployment import materialize_model
+from bench.run.model_source import materialize_model
 from bench.server.startup_log import parse_startup
 from planner import GPU_CATALOG, PROFILES
 from planner.gpus import match_gpu_name

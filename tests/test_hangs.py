@@ -25,7 +25,7 @@ def test_hanging_server_hits_timeouts_and_the_deadline(tmp_path):
         path.write_text(yaml.safe_dump(scenario))
         run_dir = tmp_path / "run"
         run_dir.mkdir()
-        record = asyncio.run(ScenarioRun(load_scenario(path), path, run_dir).run())
+        record = asyncio.run(ScenarioRun(load_scenario(path), run_dir).run())
     deployment = record.deployments[0]
     assert deployment.status == "incomplete" and "deadline of 3.5 s reached during level c2" in deployment.error
     (level,) = deployment.levels

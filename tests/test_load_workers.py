@@ -33,7 +33,7 @@ def _run(cpu_server, tmp_path: Path, workers: int, level: dict) -> list[dict]:
         "load": {"workers": workers, "warmup_requests": 2, "requests": 24, "levels": [level]}}))
     run_dir = tmp_path / f"run{workers}"
     run_dir.mkdir()
-    asyncio.run(ScenarioRun(load_scenario(path), path, run_dir).run())
+    asyncio.run(ScenarioRun(load_scenario(path), run_dir).run())
     lines = (run_dir / "deployments" / "d" / "requests.jsonl").read_text().splitlines()
     return [r for r in map(json.loads, lines) if not r["warmup"]]
 
@@ -99,7 +99,7 @@ def test_a_killed_worker_ends_the_level_with_the_reason_and_no_survivors(cpu_ser
                               args=(run_dir / "deployments" / "d" / "requests.jsonl", killed))
     killer.start()
     started = time.monotonic()
-    record = asyncio.run(ScenarioRun(load_scenario(path), path, run_dir).run())
+    record = asyncio.run(ScenarioRun(load_scenario(path), run_dir).run())
     killer.join()
     deployment = record.deployments[0]
     assert killed and time.monotonic() - started < 15  # ended by the death, not by the 20 s level

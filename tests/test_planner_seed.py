@@ -7,8 +7,8 @@ import pytest
 from planner import Layout, LayoutRejected, PlanSettings, plan_capacity, resolve_gpu, resolve_overhead
 from planner.kv_cache import kv_bytes_per_token, kv_bytes_per_token_per_gpu
 from planner.weights import weights_per_rank, weights_total
+from planner.units import GIB
 
-GIB = 1 << 30
 SEED_UTILIZATION = 0.9  # the seed's figures were produced with vLLM's older default
 
 

@@ -16,7 +16,8 @@ import yaml
 
 from bench.scenario.deployment import DeploymentSpec, RayTarget, SynthModel
 from tests.fast_start import EAGER
-from bench.run.deployment import build_server, materialize_model
+from bench.run.deployment import build_server
+from bench.run.model_source import materialize_model
 from runfolder.schema import load_run
 from tests.process_sessions import session_members
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from bench.scenario.deployment import DeploymentSpec, SynthModel
-from bench.run.deployment import build_server, materialize_model, probe_deployment
+from bench.run.deployment import build_server, probe_deployment
+from bench.run.model_source import materialize_model
 from bench.server.launch.protocol import ServerStartError
 from planner import InputError
 from tests.process_sessions import children_of, session_members

@@ -9,9 +9,10 @@ import pytest
 
 from bench.run.capacity_check import predict
 from bench.server.cpu_host import this_host
-from bench.run.deployment import materialize_model
+from bench.run.model_source import materialize_model
 from bench.scenario.deployment import DeploymentSpec, SynthModel
-from bench.run.deployment import probe_deployment, read_server_report
+from bench.observe.server_report import read_server_report
+from bench.run.deployment import probe_deployment
 from bench.run.environment import environment
 from bench.run.folder import utc_now
 from runfolder.schema import save_run

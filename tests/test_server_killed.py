@@ -62,7 +62,7 @@ def test_server_killed_mid_level(cpu_server, tmp_path):
     killed: dict = {}
     killer = threading.Thread(target=kill_after_records, args=(run_root, 5, killed), daemon=True)
     killer.start()
-    record = asyncio.run(ScenarioRun(load_scenario(path), path, run_dir).run())
+    record = asyncio.run(ScenarioRun(load_scenario(path), run_dir).run())
     killer.join(5)
     assert "pid" in killed, "the server was never killed"
     doomed, survivor = record.deployments

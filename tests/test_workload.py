@@ -20,7 +20,9 @@ def tokenizer_file(tmp_path_factory) -> Path:
 
 
 def factory(tokenizer_file, tmp_path=Path("."), seed=1, **workload) -> JobFactory:
-    return JobFactory(Workload(**workload), Level(concurrency=1), tokenizer_file, "served", seed, tmp_path)
+    if "dataset" in workload:  # as the scenario loader leaves it: resolved beside the scenario
+        workload["dataset"] = str(tmp_path / workload["dataset"])
+    return JobFactory(Workload(**workload), Level(concurrency=1), tokenizer_file, "served", seed)
 
 
 def test_random_completions_are_token_ids_of_the_requested_length(tokenizer_file):

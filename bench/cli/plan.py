@@ -13,7 +13,8 @@ from bench.server.cpu_host import cpu_kv_refusal, this_host
 from bench.cli.plan_view import print_forward, print_inverse
 from planner import (InputError, catalog_names, PlanError, PlanSettings, Target, layout_from_flags, load_model, plan_capacity,
                      resolve_gpu, resolve_overhead, search_layouts)
-from planner.capacity import VLLM_DEFAULT_UTILIZATION
+from planner.capacity import VLLM_DEFAULT_UTILIZATION, default_block_size
+from planner.units import GIB
 
 
 def plan(
@@ -47,9 +48,9 @@ def plan(
         if refusal:
             raise InputError("--kv-cache-dtype", refusal, "--kv-cache-dtype auto")
         if cpu_kvcache_space is not None:
-            kv_cache_memory_bytes = cpu_kvcache_space * (1 << 30)
+            kv_cache_memory_bytes = cpu_kvcache_space * GIB
         settings = PlanSettings(kv_cache_dtype=kv_cache_dtype, gpu_memory_utilization=gpu_memory_utilization,
-                                max_model_len=max_model_len, block_size=block_size or (128 if on_cpu else 16),
+                                max_model_len=max_model_len, block_size=block_size or default_block_size(on_cpu),
                                 kv_cache_memory_bytes=kv_cache_memory_bytes,
                                 overhead=resolve_overhead(overhead_profile, overhead_gib), gpus_per_node=gpus_per_node)
         if target_context is not None or target_concurrency is not None:

@@ -6,8 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from planner import Layout, Plan, Target
-
-GIB = 1 << 30
+from planner.units import GIB
 
 
 def _gib(n: int) -> str:

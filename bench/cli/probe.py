@@ -16,7 +16,8 @@ from rich.table import Table
 
 from bench.cli.errors import first_error, usage_error
 from bench.scenario.deployment import DeploymentSpec, SynthModel
-from bench.run.deployment import host_refusal, probe_deployment, recorded_spec
+from bench.run.deployment import probe_deployment, recorded_spec
+from bench.run.model_source import host_refusal
 from bench.cli.run import sigterm_as_interrupt
 from bench.run.environment import environment
 from bench.run.folder import new_run_dir, utc_now

@@ -16,7 +16,7 @@ from bench.cli.errors import usage_error
 from bench.run.folder import new_run_dir
 from bench.server.secrets import API_KEY_ENV
 from bench.cli.run_view import RunProgress, print_run
-from bench.run.deployment import host_refusal
+from bench.run.model_source import host_refusal
 from bench.scenario.schema import Scenario
 from bench.scenario.loader import check_on_this_host, load_scenario
 from bench.scenario.errors import ScenarioError
@@ -68,6 +68,11 @@ def _selected(scenario_file: Path, names: list[str] | None, endpoint: str | None
         raise usage_error(exc) from None
     if endpoint:
         chosen = [d.model_copy(update={"endpoint": endpoint}) for d in chosen]
+        unknown = [d.name for d in chosen if d.model_unknown]
+        if unknown:
+            raise usage_error(f"--endpoint: deployment {', '.join(unknown)} has a synthetic model, so there is no "
+                              "tokenizer for the running server's prompts; fix: set model: /path/to/the/served/model "
+                              "in the scenario")
     return scenario.model_copy(update={"deployments": chosen})
 
 
@@ -101,7 +106,7 @@ def _execute(scenario: Scenario, scenario_file: Path, run_dir: Path, quiet: bool
     sigterm_as_interrupt()
     console = Console(stderr=True, quiet=quiet)
     with RunProgress(console) as progress:
-        runner = ScenarioRun(scenario, scenario_file, run_dir, progress)
+        runner = ScenarioRun(scenario, run_dir, progress)
         try:
             return asyncio.run(runner.run())
         except PlanError as exc:

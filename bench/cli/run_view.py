@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bench.scenario.schema import Level
 from runfolder.requests import RequestRecord
 from runfolder.schema import RunRecord
 
 
 class RunProgress:
-    """Receives ScenarioRun events; one bar per level, advanced by each measured request."""
+    """ScenarioRun's events (bench/run/events.py) on the terminal: one bar per level, advanced by each
+    measured request."""
 
     def __init__(self, console: Console) -> None:
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(), console=console)
-        self.task = None
+        self.task: TaskID | None = None
 
     def __enter__(self) -> RunProgress:
         self.progress.start()
@@ -26,16 +28,18 @@ class RunProgress:
     def __exit__(self, *exc_info: object) -> None:
         self.progress.stop()
 
-    def __call__(self, kind: str, payload: object) -> None:
-        if kind == "deployment":
-            self.progress.console.print(f"[bold]deployment {escape(str(payload))}[/bold]: starting vLLM")
-        elif kind == "waiting":
-            self.progress.console.print(escape(str(payload)), highlight=False)
-        elif kind == "level":
-            name, level, planned = payload
-            self.task = self.progress.add_task(f"{name} / {level.label()}", total=planned, failed=0)
-        elif kind == "record" and self.task is not None and isinstance(payload, RequestRecord) and not payload.warmup:
-            failed = self.progress.tasks[-1].fields["failed"] + (0 if payload.ok else 1)
+    def deployment_started(self, name: str) -> None:
+        self.progress.console.print(f"[bold]deployment {escape(name)}[/bold]: starting vLLM")
+
+    def waiting(self, message: str) -> None:
+        self.progress.console.print(escape(message), highlight=False)
+
+    def level_started(self, deployment: str, level: Level, planned: int | None) -> None:
+        self.task = self.progress.add_task(f"{deployment} / {level.label()}", total=planned, failed=0)
+
+    def request_done(self, record: RequestRecord) -> None:
+        if self.task is not None and not record.warmup:
+            failed = self.progress.tasks[-1].fields["failed"] + (0 if record.ok else 1)
             self.progress.update(self.task, advance=1, failed=failed)
 
 

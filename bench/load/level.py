@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -42,21 +43,29 @@ class RecordWriter:
         self.handle.close()
 
 
-async def run_level(scenario: Scenario, scenario_dir: Path, level: Level, index: int, base_url: str,
-                    model_dir: Path, served_name: str, write: RecordWriter, telemetry: TelemetrySampler,
-                    summaries: list[LevelSummary]) -> None:
+@dataclass(frozen=True)
+class LevelTarget:
+    """Where a level's requests go: the server, the model name they carry, the tokenizer prompts use."""
+
+    base_url: str
+    served_name: str
+    tokenizer: Path
+
+
+async def run_level(scenario: Scenario, level: Level, index: int, target: LevelTarget, *, write: RecordWriter,
+                    telemetry: TelemetrySampler, summaries: list[LevelSummary]) -> None:
     """Appends the level's summary to `summaries`, also when the level is cancelled part-way."""
     load = scenario.load
     seed = scenario.seed * 1000 + index
-    jobs = JobFactory(scenario.workload, level, model_dir / "tokenizer.json", served_name, seed, scenario_dir).jobs()
+    jobs = JobFactory(scenario.workload, level, target.tokenizer, target.served_name, seed).jobs()
     async with new_session() as session:
-        runner = LevelRunner(session, base_url, level.label(), load.request_timeout_s, write)
+        runner = LevelRunner(session, target.base_url, level.label(), load.request_timeout_s, write)
         before: dict[str, float] = {}  # engine counters at the measured start; none if cut short in warm-up
         try:
             await runner.warmup(jobs, load.warmup(level), level.concurrency or level.max_concurrency or 4)
             before = await telemetry.counters()
             if load.workers > 1:
-                await _drive_in_workers(scenario, scenario_dir, level, runner, model_dir, served_name, seed)
+                await _drive_in_workers(scenario, level, runner, target, seed)
             else:
                 await _drive(runner, jobs, level, load.request_count(level), load.duration(level), seed)
         except asyncio.CancelledError:
@@ -89,15 +98,15 @@ def _offsets(level: Level, count: int | None, duration: float | None, seed: int)
     return schedule(count, duration, rate, level.arrival, level.burstiness, seed, end_rate=end)
 
 
-async def _drive_in_workers(scenario: Scenario, scenario_dir: Path, level: Level, runner: LevelRunner,
-                            model_dir: Path, served_name: str, seed: int) -> None:
+async def _drive_in_workers(scenario: Scenario, level: Level, runner: LevelRunner, target: LevelTarget,
+                            seed: int) -> None:
     load, workers = scenario.load, scenario.load.workers
     count, duration = load.request_count(level), load.duration(level)
     offsets = _offsets(level, count, duration, seed) if level.concurrency is None else None
     plans = [WorkerPlan(
-        worker=w, workers=workers, scenario=scenario.model_dump(mode="json"), scenario_dir=str(scenario_dir),
-        level=level.model_dump(mode="json"), seed=seed, base_url=runner.base_url,
-        tokenizer=str(model_dir / "tokenizer.json"), served_name=served_name, timeout_s=load.request_timeout_s,
+        worker=w, workers=workers, scenario=scenario.model_dump(mode="json"),
+        level=level.model_dump(mode="json"), seed=seed, base_url=target.base_url,
+        tokenizer=str(target.tokenizer), served_name=target.served_name, timeout_s=load.request_timeout_s,
         skip=load.warmup(level), concurrency=share(level.concurrency, workers, w) if level.concurrency else None,
         count=share(count, workers, w) if count is not None and offsets is None else None, duration_s=duration,
         offsets=offsets[w::workers] if offsets is not None else None,

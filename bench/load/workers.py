@@ -38,7 +38,6 @@ class WorkerPlan:
     worker: int
     workers: int
     scenario: dict
-    scenario_dir: str
     level: dict
     seed: int
     base_url: str
@@ -65,8 +64,7 @@ def _worker_main(plan: WorkerPlan, epoch, go, out) -> None:
 
 async def _worker(plan: WorkerPlan, epoch, go, out) -> None:
     scenario, level = Scenario.model_validate(plan.scenario), Level.model_validate(plan.level)
-    jobs = JobFactory(scenario.workload, level, Path(plan.tokenizer), plan.served_name, plan.seed,
-                      Path(plan.scenario_dir)).jobs()
+    jobs = JobFactory(scenario.workload, level, Path(plan.tokenizer), plan.served_name, plan.seed).jobs()
     mine = islice(jobs, plan.skip + plan.worker, None, plan.workers)
     async with new_session() as session:
         runner = LevelRunner(session, plan.base_url, level.label(), plan.timeout_s,

@@ -42,14 +42,14 @@ class JobFactory:
     """Builds jobs for one level; the level's own seed keeps prompts distinct between levels
     (a prefix cache warmed by an earlier level would otherwise inflate throughput)."""
 
-    def __init__(self, workload: Workload, level: Level, tokenizer_file: Path, model: str, seed: int,
-                 scenario_dir: Path) -> None:
+    def __init__(self, workload: Workload, level: Level, tokenizer_file: Path, model: str, seed: int) -> None:
+        """`workload.dataset`, if any, is the path the scenario loader resolved and checked."""
         self.workload, self.model = workload, model
         self.inputs = level.input_tokens or workload.input_tokens
         self.outputs = level.output_tokens or workload.output_tokens
         self.prompts = PromptSource(tokenizer_file, seed)
         self.prefixes = [self.prompts.ids(workload.prefix_tokens) for _ in range(workload.num_prefixes)]
-        self.dataset = _read_dataset(scenario_dir, workload.dataset, seed) if workload.kind == "dataset" else []
+        self.dataset = _read_dataset(Path(workload.dataset), seed) if workload.kind == "dataset" and workload.dataset else []
 
     def jobs(self) -> Iterator[Job]:
         index = 0
@@ -113,8 +113,7 @@ class JobFactory:
         return Turn(self._payload(**body), n_in, n_out)
 
 
-def _read_dataset(scenario_dir: Path, name: str, seed: int) -> list[dict]:
-    path = (scenario_dir / name).resolve()
+def _read_dataset(path: Path, seed: int) -> list[dict]:
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     np.random.default_rng(seed).shuffle(rows)
     return rows

@@ -9,32 +9,31 @@ from bench.observe.nvml import Nvml
 from bench.run.environment import installed_vllm
 from bench.server.startup_log import StartupFacts
 from bench.observe.metrics import CacheConfigInfo
-from planner import Layout, Plan, PlanError, PlanSettings, load_model, plan_capacity, resolve_gpu, resolve_overhead
+from planner import Plan, PlanError, PlanSettings, load_model, plan_capacity, resolve_gpu, resolve_overhead
+from planner.capacity import default_block_size
 from planner.gpus import match_gpu_name
 from planner.overhead import select_profile
 from runfolder.schema import CapacityComparison
+from planner.units import GIB
 
-GIB = 1 << 30
-CPU_BLOCK_SIZE = 128  # vLLM's CPU platform default (platforms/cpu.py); GPUs use 16
 
 
 def predict(spec: DeploymentSpec, model_dir: Path, vllm_version: str | None = None) -> Plan:
     """Raises PlanError when no prediction can be made (e.g. GPU type unknown). `vllm_version`
     (default: the installed release) selects a measured overhead profile when one exists."""
     model = load_model(str(model_dir))
-    layout = Layout(tp=spec.tp, pp=spec.pp, dp=spec.dp, ep=spec.ep)
     if spec.device == "cpu":
         gpu, budget = resolve_gpu("cpu"), spec.cpu_kvcache_space_gib * GIB
     else:
         gpu, budget = _gpu_type(spec), spec.kv_cache_memory_bytes
     settings = PlanSettings(
         kv_cache_dtype=spec.kv_cache_dtype, max_model_len=spec.max_model_len,
-        block_size=spec.block_size or (CPU_BLOCK_SIZE if spec.device == "cpu" else 16),
+        block_size=spec.block_size or default_block_size(spec.device == "cpu"),
         kv_cache_memory_bytes=budget,
         overhead=resolve_overhead(spec.overhead_profile or select_profile(model.architecture, vllm_version or (installed_vllm() or (None, None))[1]),
                                   spec.overhead_gib),
         **({"gpu_memory_utilization": spec.gpu_memory_utilization} if spec.gpu_memory_utilization else {}))
-    return plan_capacity(model, gpu, layout, settings)
+    return plan_capacity(model, gpu, spec.layout, settings)
 
 
 def _gpu_type(spec: DeploymentSpec):

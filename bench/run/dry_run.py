@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from bench.run.capacity_check import predict
-from bench.run.deployment import materialize_model
+from bench.run.model_source import materialize_model
 from bench.scenario.schema import Scenario
 from bench.server.argv import env_overrides, retarget_argv, server_argv
 from planner import PlanError

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Callable
 
 from bench.server.cpu_host import pin_this_process
-from bench.scenario.deployment import DeploymentSpec, SynthModel
-from bench.load.level import RecordWriter, run_level
-from runfolder.requests import RequestRecord
+from bench.scenario.deployment import DeploymentSpec
+from bench.load.level import LevelTarget, RecordWriter, run_level
 from bench.load.workers import LoadWorkerError
-from bench.run.deployment import failed_record, prepare, read_server_report, served_model_ids, started_record
+from bench.observe.server_report import read_server_report, served_model_ids
+from bench.run.deployment import Deployment
+from bench.run.events import Quiet, RunEvents
 from bench.run.environment import environment
 from bench.run.folder import utc_now
 from runfolder.schema import save_run
@@ -23,16 +23,14 @@ from bench.scenario.schema import Level, Scenario
 from bench.observe.telemetry import TelemetrySampler
 from bench.server.launch.protocol import ServerStartError
 from bench.server.vllm_server import VllmServer
-from planner import InputError
 from runfolder.schema import DeploymentRecord, LevelSummary, RunRecord
 
-Events = Callable[[str, object], None]  # ("deployment" | "waiting" | "level" | "record", payload): display hooks
 
 
 class ScenarioRun:
-    def __init__(self, scenario: Scenario, scenario_path: Path, run_dir: Path, events: Events | None = None) -> None:
-        self.scenario, self.scenario_dir, self.run_dir = scenario, Path(scenario_path).resolve().parent, run_dir
-        self.events = events or (lambda kind, payload: None)
+    def __init__(self, scenario: Scenario, run_dir: Path, events: RunEvents | None = None) -> None:
+        self.scenario, self.run_dir = scenario, run_dir
+        self.events: RunEvents = events or Quiet()
         self.record = RunRecord(kind="run", run_id=run_dir.name, created_at=utc_now(), environment=environment(),
                                 scenario=scenario.model_dump(mode="json"))
         self._checkpoint()
@@ -53,37 +51,35 @@ class ScenarioRun:
         return self.record
 
     async def run_deployment(self, spec: DeploymentSpec) -> None:
-        self.events("deployment", spec.name)
-        if spec.endpoint and isinstance(spec.model, SynthModel):
-            raise InputError(f"deployments[{spec.name}].model", "an endpoint deployment needs the served model's "
-                             "folder for its tokenizer", "set model: /path/to/the/served/model")
-        server, record, plan, plan_error = prepare(spec, self.run_dir, self.scenario.load.workers)
-        server.on_wait = lambda message: self.events("waiting", message)
+        self.events.deployment_started(spec.name)
+        deployment = Deployment.prepare(spec, self.run_dir, self.scenario.load.workers)
+        deployment.server.on_wait = self.events.waiting
         folder = self.run_dir / "deployments" / spec.name
         folder.mkdir(parents=True, exist_ok=True)
-        self._set(record)
+        self._set(deployment.record)
         summaries: list[LevelSummary] = []
         try:
-            async with server:
-                cache, version = await read_server_report(server.base_url)
-                record = started_record(record, server, cache, version, plan, plan_error).model_copy(update={
+            async with deployment.server:
+                record = deployment.started(*await read_server_report(deployment.server.base_url)).model_copy(update={
                     "requests_file": str((folder / "requests.jsonl").relative_to(self.run_dir)),
                     "telemetry_file": str((folder / "telemetry.jsonl").relative_to(self.run_dir))})
                 self._set(record)
-                record = await self._levels(spec, server, record, folder, summaries)
+                record = await self._levels(deployment, record, folder, summaries)
         except ServerStartError as exc:
-            self._set(failed_record(record, server, exc))
+            self._set(deployment.failed(exc))
         except asyncio.CancelledError:
-            self._set(record.model_copy(update={"status": "incomplete", "error": "interrupted (Ctrl-C or SIGTERM)",
-                                                "levels": list(summaries)}))
+            self._set(deployment.record.model_copy(update={"status": "incomplete", "error": "interrupted (Ctrl-C "
+                                                           "or SIGTERM)", "levels": list(summaries)}))
             raise
 
-    async def _levels(self, spec: DeploymentSpec, server: VllmServer, record: DeploymentRecord, folder: Path,
+    async def _levels(self, deployment: Deployment, record: DeploymentRecord, folder: Path,
                       summaries: list[LevelSummary]) -> DeploymentRecord:
+        spec, server = deployment.spec, deployment.server
         served = spec.served_name
         if server.external and spec.served_model_name is None:
             served = next(iter(await served_model_ids(server.base_url)), served)
-        writer = RecordWriter(folder / "requests.jsonl", lambda r: self.events("record", r))
+        target = LevelTarget(server.base_url, served, Path(record.model_dir or "") / "tokenizer.json")
+        writer = RecordWriter(folder / "requests.jsonl", self.events.request_done)
         local = server.launcher.local  # the server's processes and GPUs are this machine's (not so on Ray)
         sid = server.process.pid if server.process and local else None
         deadline = self.scenario.load.deadline_s
@@ -94,9 +90,9 @@ class ScenarioRun:
                                         gpus=local) as telemetry, \
                     asyncio.timeout(deadline):
                 for index, level in enumerate(self.scenario.load.all_levels()):
-                    self.events("level", (spec.name, level, self._planned(level)))
-                    work = run_level(self.scenario, self.scenario_dir, level, index, server.base_url,
-                                     Path(record.model_dir), served, writer, telemetry, summaries)
+                    self.events.level_started(spec.name, level, self._planned(level))
+                    work = run_level(self.scenario, level, index, target, write=writer, telemetry=telemetry,
+                                     summaries=summaries)
                     exit_code = await _unless_server_dies(work, server)
                     record = record.model_copy(update={"levels": list(summaries)})
                     if exit_code is not None:

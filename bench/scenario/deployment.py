@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from planner import Layout
+
 
 class SynthModel(BaseModel):
     """A config-only model written at run time (see `bench model synth`)."""
@@ -80,3 +82,15 @@ class DeploymentSpec(BaseModel):
     @property
     def served_name(self) -> str:
         return self.served_model_name or self.name
+
+    @property
+    def layout(self) -> Layout:
+        """The planner's view of the deployment's parallel layout."""
+        return Layout(tp=self.tp, pp=self.pp, dp=self.dp, ep=self.ep)
+
+    @property
+    def model_unknown(self) -> bool:
+        """A running server (endpoint) whose model folder was not given: there is no tokenizer to build
+        prompts with and no config to predict from. `bench run` refuses it; `bench probe` reads the
+        server's report without a prediction."""
+        return self.endpoint is not None and isinstance(self.model, SynthModel)

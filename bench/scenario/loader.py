@@ -37,10 +37,13 @@ def load_scenario(path: Path) -> Scenario:
         loc = [p for p in err["loc"] if not (isinstance(p, str) and p in {"str", "SynthModel", "function-after"})]
         field = ".".join(str(p) for p in loc) or "scenario"
         raise ScenarioError(path, line_of(root, loc), field, err["msg"]) from None
-    if scenario.workload.kind == "dataset":
+    if scenario.workload.kind == "dataset" and scenario.workload.dataset:
         problem = dataset_problem(path.resolve().parent, scenario.workload.dataset)
         if problem:
             raise ScenarioError(path, line_of(root, ["workload", "dataset"]), "workload.dataset", problem)
+        # checked, so resolved once here: nothing later needs to know where the scenario file was
+        dataset = str((path.resolve().parent / scenario.workload.dataset).resolve())
+        scenario = scenario.model_copy(update={"workload": scenario.workload.model_copy(update={"dataset": dataset})})
     return scenario
 
 

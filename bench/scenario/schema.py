@@ -176,4 +176,8 @@ class Scenario(BaseModel):
         names = [d.name for d in deployments]
         if len(names) != len(set(names)):
             raise ValueError(f"deployment names must be unique, got {names}")
+        unknown = [d.name for d in deployments if d.model_unknown]
+        if unknown:  # prompts are built with the served model's tokenizer
+            raise ValueError(f"{', '.join(unknown)}: an endpoint deployment needs the served model's folder for its "
+                             "tokenizer; fix: set model: /path/to/the/served/model")
         return deployments

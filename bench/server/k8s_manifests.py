@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bench.scenario.deployment import DeploymentSpec, SynthModel
 from bench.server.argv import retarget_argv, server_argv
-from planner import InputError, Layout
+from planner import InputError
 from planner.placement import place
 
 PORT = 8000
@@ -36,7 +36,7 @@ def render(spec: DeploymentSpec, options: RenderOptions) -> list[dict]:
     if spec.endpoint:
         raise InputError(f"deployments[{spec.name}].endpoint", "an endpoint deployment is already running",
                          "render deployments the harness launches")
-    layout = Layout(tp=spec.tp, pp=spec.pp, dp=spec.dp, ep=spec.ep)
+    layout = spec.layout
     placement = place(layout, options.gpus_per_node)  # raises where a TP group would straddle nodes
     name = spec.name.lower().replace("_", "-").replace(".", "-")
     argv = _serve_argv(spec, options)

@@ -42,17 +42,19 @@ def port_in_use(host: str, port: int) -> bool:
 
 
 class VllmServer:
-    """`async with VllmServer(argv, env, log_path, base_url) as server:` - ready inside the block."""
+    """`async with VllmServer(base_url, argv=..., ...) as server:` - ready inside the block."""
 
-    def __init__(self, argv: list[str] | None, env: dict[str, str] | None, log_path: Path | None, base_url: str,
-                 startup_timeout_s: float = 600.0, launcher: Launcher | None = None) -> None:
+    def __init__(self, base_url: str, *, argv: list[str] | None = None, env: dict[str, str] | None = None,
+                 log_path: Path | None = None, startup_timeout_s: float = 600.0, launcher: Launcher | None = None,
+                 cores: CoreSplit | None = None) -> None:
+        """No argv: external mode (a running server at base_url). `cores`: a local CPU server's cores vs
+        the client's (bench/server/cpu_host.py), already given to the launcher."""
         self.argv, self.env, self.log_path, self.base_url = argv, env, log_path, base_url.rstrip("/")
-        self.startup_timeout_s = startup_timeout_s
+        self.startup_timeout_s, self.cores = startup_timeout_s, cores
         self.launcher: Launcher = launcher or LocalLauncher()
         self.process: ServerProcess | None = None
         self.ready_after_s: float | None = None
         self.ready_via: str | None = None  # the readiness route that answered: /health, or /v1/models
-        self.cores: CoreSplit | None = None  # a local CPU server's cores vs the client's (bench/server/cpu_host.py)
         self.on_wait: Callable[[str], None] = lambda message: None  # told what a long start-up waits for
 
     @property

@@ -138,7 +138,7 @@ class RayLauncher:
         """Fail before placing anything when the cluster cannot hold the deployment at all."""
         needed = dict(self.spec.ray.resources)
         if self.spec.ray_executor == "ray":
-            needed["GPU"] = needed.get("GPU", 0) + self.spec.tp * self.spec.pp * self.spec.dp
+            needed["GPU"] = needed.get("GPU", 0) + self.spec.layout.gpus
         short = {k: (v, cluster.get(k, 0)) for k, v in needed.items() if cluster.get(k, 0) < v}
         if short:
             have = ", ".join(f"{k}: needs {v:g}, cluster has {c:g}" for k, (v, c) in short.items())

@@ -1,0 +1,36 @@
+"""What a running server says about itself over HTTP: its capacity report (/metrics), its version
+(/version) and the model names it answers to (/v1/models)."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from bench.observe.metrics import CacheConfigInfo, fetch_text, parse_cache_config
+from bench.server.secrets import auth_headers
+
+
+async def read_server_report(base_url: str) -> tuple[CacheConfigInfo | None, str | None]:
+    """(cache_config_info from /metrics, version from /version); either may be None on older servers."""
+    async with aiohttp.ClientSession() as session:
+        cache = parse_cache_config(await fetch_text(session, f"{base_url}/metrics"))
+        try:
+            version = (await _json(session, f"{base_url}/version")).get("version")
+        except (aiohttp.ClientError, ValueError):
+            version = None
+    return cache, version
+
+
+async def served_model_ids(base_url: str) -> list[str]:
+    """Model names a running server answers to (/v1/models), for endpoints whose name wasn't given."""
+    async with aiohttp.ClientSession() as session:
+        try:
+            listing = await _json(session, f"{base_url}/v1/models", auth_headers())
+        except (aiohttp.ClientError, ValueError):
+            return []
+    return [m["id"] for m in listing.get("data", []) if isinstance(m, dict) and "id" in m]
+
+
+async def _json(session: aiohttp.ClientSession, url: str, headers: dict | None = None) -> dict:
+    async with session.get(url, headers=headers, timeout=aiohttp.ClientTimeout(total=10)) as response:
+        response.raise_for_status()
+        return await response.json()
