@@ -1,6 +1,6 @@
 """Load-generator scaling: requests/s that W client processes drive, against 1 process (the baseline).
 
-The server is the FAKE OpenAI server (tools/fake_openai.py, a test tool), in burst mode (each
+The server is the FAKE OpenAI server (tools/fake_openai.py, a tool for tests and benchmarks), in burst mode (each
 response's chunks leave in one write) and in --servers processes sharing one port (SO_REUSEPORT),
 so the client, not the server, is the limit. Each configuration runs the harness's real path:
 ScenarioRun with an endpoint deployment, closed loop at --concurrency, --requests per level,
@@ -22,37 +22,50 @@ from pathlib import Path
 
 import yaml
 
-from bench.scenario.loader import load_scenario
 from bench.run.scenario_run import ScenarioRun
+from bench.scenario.loader import load_scenario
 from bench.server.synth_model import write_synthetic_model
 from bench.server.vllm_server import free_port
 
 
 def start_fakes(count: int) -> tuple[list[subprocess.Popen], str]:
     port = free_port()
-    fakes = [subprocess.Popen([sys.executable, "-m", "tools.fake_openai", str(port)], stdout=subprocess.PIPE,
-                              text=True) for _ in range(count)]
+    fakes = [
+        subprocess.Popen([sys.executable, "-m", "tools.fake_openai", str(port)], stdout=subprocess.PIPE, text=True)
+        for _ in range(count)
+    ]
     for fake in fakes:
         fake.stdout.readline()  # each prints the port once it listens
     return fakes, f"http://127.0.0.1:{port}"
 
 
-def run_level(tmp: Path, model: Path, base_url: str, workers: int, level: dict, args) -> dict:
+def run_level(tmp: Path, model: Path, base_url: str, workers: int, *, level: dict, args) -> dict:
     name = f"w{workers}-{len(list(tmp.glob('*.yaml')))}"
     path = tmp / f"{name}.yaml"
-    path.write_text(yaml.safe_dump({
-        "name": name, "seed": 5,
-        "deployments": [{"name": "fake", "model": str(model), "endpoint": base_url, "served_model_name": "burst"}],
-        "workload": {"kind": "random", "api": "completions", "input_tokens": 16, "output_tokens": args.tokens},
-        "load": {"workers": workers, "warmup_requests": 0, "requests": args.requests, "levels": [level]},
-        "telemetry": {"interval_s": 5}}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": name,
+                "seed": 5,
+                "deployments": [
+                    {"name": "fake", "model": str(model), "endpoint": base_url, "served_model_name": "burst"}
+                ],
+                "workload": {"kind": "random", "api": "completions", "input_tokens": 16, "output_tokens": args.tokens},
+                "load": {"workers": workers, "warmup_requests": 0, "requests": args.requests, "levels": [level]},
+                "telemetry": {"interval_s": 5},
+            }
+        )
+    )
     run_dir = tmp / name
     run_dir.mkdir()
     record = asyncio.run(ScenarioRun(load_scenario(path), run_dir).run())
     summary = record.deployments[0].levels[0]
     assert summary.metrics["failed"] == 0, summary.errors
-    return {"rps": summary.metrics["request_throughput"], "cpu": summary.client.cpu_fraction,
-            "lag_p99": summary.client.dispatch_lag_p99_ms}
+    return {
+        "rps": summary.metrics["request_throughput"],
+        "cpu": summary.client.cpu_fraction,
+        "lag_p99": summary.client.dispatch_lag_p99_ms,
+    }
 
 
 def main() -> None:
@@ -68,22 +81,24 @@ def main() -> None:
     counts = [int(w) for w in args.workers.split(",")]
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
-        model = write_synthetic_model(tmp / "model", "minimax-m2", {}, False, {})
+        model = write_synthetic_model(tmp / "model", "minimax-m2", {}, False, extra={})
         fakes, base_url = start_fakes(args.servers)
         try:
-            report(tmp, model, base_url, counts, args)
+            report(tmp, model, base_url, counts, args=args)
         finally:
             for fake in fakes:
                 fake.kill()
 
 
-def report(tmp: Path, model: Path, base_url: str, counts: list[int], args) -> None:
-    print(f"closed loop c{args.concurrency}, {args.requests} requests x {args.tokens} chunks, {args.reps} reps, "
-          f"FAKE server x {args.servers} processes; baseline: 1 worker in this script")
+def report(tmp: Path, model: Path, base_url: str, counts: list[int], *, args) -> None:
+    print(
+        f"closed loop c{args.concurrency}, {args.requests} requests x {args.tokens} chunks, {args.reps} reps, "
+        f"FAKE server x {args.servers} processes; baseline: 1 worker in this script"
+    )
     runs: dict[int, list[dict]] = {w: [] for w in counts}
     for _ in range(args.reps):
         for w in counts:
-            runs[w].append(run_level(tmp, model, base_url, w, {"concurrency": args.concurrency}, args))
+            runs[w].append(run_level(tmp, model, base_url, w, level={"concurrency": args.concurrency}, args=args))
     base = statistics.median(r["rps"] for r in runs[counts[0]])
     print(f"{'workers':>8} {'req/s':>9} {'vs 1':>6} {'busiest worker CPU':>19}")
     for w in counts:
@@ -93,8 +108,14 @@ def report(tmp: Path, model: Path, base_url: str, counts: list[int], args) -> No
     rate = args.rate or round(1.5 * base)
     print(f"open loop at {rate:g} req/s (constant arrivals), {args.requests} requests:")
     for w in counts:
-        r = run_level(tmp, model, base_url, w, {"rate": rate, "arrival": "constant",
-                                                "max_concurrency": 4 * args.concurrency}, args)
+        r = run_level(
+            tmp,
+            model,
+            base_url,
+            w,
+            level={"rate": rate, "arrival": "constant", "max_concurrency": 4 * args.concurrency},
+            args=args,
+        )
         print(f"{w:>8} achieved {r['rps']:>7.0f} req/s, p99 dispatch lag {r['lag_p99']:.2f} ms")
 
 

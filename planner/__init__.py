@@ -9,7 +9,25 @@ from planner.overhead import PROFILES, OverheadProfile, resolve_overhead
 from planner.search import Target, search_layouts
 
 __all__ = [
-    "GPU_CATALOG", "PROFILES", "GpuSpec", "InputError", "Layout", "LayoutRejected", "ModelSpec", "OverheadProfile",
-    "Plan", "PlanError", "PlanSettings", "Target", "catalog_names", "check_layout", "layout_from_flags", "load_model",
-    "model_from_config", "plan_capacity", "resolve_gpu", "resolve_overhead", "search_layouts",
+    "GPU_CATALOG",
+    "PROFILES",
+    "GpuSpec",
+    "InputError",
+    "Layout",
+    "LayoutRejected",
+    "ModelSpec",
+    "OverheadProfile",
+    "Plan",
+    "PlanError",
+    "PlanSettings",
+    "Target",
+    "catalog_names",
+    "check_layout",
+    "layout_from_flags",
+    "load_model",
+    "model_from_config",
+    "plan_capacity",
+    "resolve_gpu",
+    "resolve_overhead",
+    "search_layouts",
 ]

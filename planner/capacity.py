@@ -19,9 +19,9 @@ from planner.gpus import GpuSpec
 from planner.kv_cache import block_bytes_per_gpu, kv_bytes_per_token, kv_bytes_per_token_per_gpu, kv_dtype_bytes
 from planner.layout import Layout, check_layout
 from planner.model_spec import ModelSpec
-from planner.units import GIB
-from planner.placement import Placement, check_tp_within_node, place
 from planner.overhead import OverheadProfile, resolve_overhead
+from planner.placement import Placement, check_tp_within_node, place
+from planner.units import GIB
 from planner.weights import weights_per_rank, weights_total
 
 VLLM_DEFAULT_UTILIZATION = 0.92  # vllm/config/cache.py in vLLM 0.32.0; releases before it used 0.9
@@ -100,45 +100,81 @@ def plan_capacity(model: ModelSpec, gpu: GpuSpec, layout: Layout, settings: Plan
     check_tp_within_node(layout, settings.gpus_per_node)
     max_len = settings.max_model_len or model.max_position_embeddings
     if max_len > model.max_position_embeddings:
-        raise LayoutRejected("--max-model-len", f"{max_len} exceeds the model's max_position_embeddings "
-                             f"{model.max_position_embeddings}", f"use --max-model-len <= {model.max_position_embeddings}")
+        raise LayoutRejected(
+            "--max-model-len",
+            f"{max_len} exceeds the model's max_position_embeddings {model.max_position_embeddings}",
+            f"use --max-model-len <= {model.max_position_embeddings}",
+        )
     if gpu.name == "cpu" and settings.kv_cache_memory_bytes is None:
-        raise InputError("--cpu-kvcache-space", "the CPU backend's KV budget is VLLM_CPU_KVCACHE_SPACE, not given",
-                         "pass --cpu-kvcache-space GIB (the harness always sets it)")
+        raise InputError(
+            "--cpu-kvcache-space",
+            "the CPU backend's KV budget is VLLM_CPU_KVCACHE_SPACE, not given",
+            "pass --cpu-kvcache-space GIB (the harness always sets it)",
+        )
     requested = int(gpu.memory_bytes * settings.gpu_memory_utilization)
-    stages = [_stage_budget(model, layout, settings, requested, s) for s in range(layout.pp)]
+    stages = [_stage_budget(model, layout, settings, requested, stage=s) for s in range(layout.pp)]
     binding = min(stages, key=lambda s: s.num_blocks)
     if binding.kv_budget_bytes <= 0:
         need = (binding.weights_bytes + settings.overhead.total_bytes) / GIB
-        raise LayoutRejected("--gpus", f"weights {binding.weights_bytes / GIB:.2f} GiB + overhead "
-                             f"{settings.overhead.total_gib:.2f} GiB per GPU = {need:.2f} GiB exceed "
-                             f"{settings.gpu_memory_utilization} x {gpu.memory_gib} GiB",
-                             "use more GPUs (bench plan MODEL --gpu GPU --target-context N lists layouts)")
+        raise LayoutRejected(
+            "--gpus",
+            f"weights {binding.weights_bytes / GIB:.2f} GiB + overhead "
+            f"{settings.overhead.total_gib:.2f} GiB per GPU = {need:.2f} GiB exceed "
+            f"{settings.gpu_memory_utilization} x {gpu.memory_gib} GiB",
+            "use more GPUs (bench plan MODEL --gpu GPU --target-context N lists layouts)",
+        )
     tokens = binding.num_blocks * settings.block_size
     if tokens < max_len:
-        raise LayoutRejected("--max-model-len", f"KV capacity {tokens:,} tokens cannot hold one request of "
-                             f"max_model_len {max_len:,}", f"use --max-model-len <= {tokens:,}, or more GPUs")
-    return _plan(model, gpu, layout, settings, max_len, requested, stages, binding)
+        raise LayoutRejected(
+            "--max-model-len",
+            f"KV capacity {tokens:,} tokens cannot hold one request of max_model_len {max_len:,}",
+            f"use --max-model-len <= {tokens:,}, or more GPUs",
+        )
+    return _plan(model, gpu, layout, settings, max_len=max_len, requested=requested, stages=stages, binding=binding)
 
 
-def _plan(model: ModelSpec, gpu: GpuSpec, layout: Layout, settings: PlanSettings, max_len: int, requested: int,
-          stages: list[StageBudget], binding: StageBudget) -> Plan:
+def _plan(
+    model: ModelSpec,
+    gpu: GpuSpec,
+    layout: Layout,
+    settings: PlanSettings,
+    *,
+    max_len: int,
+    requested: int,
+    stages: list[StageBudget],
+    binding: StageBudget,
+) -> Plan:
     tokens = binding.num_blocks * settings.block_size
     return Plan(
-        model=model.name, gpu=gpu.name, gpu_memory_gib=gpu.memory_gib, gpus=layout.gpus,
-        nodes=ceil(layout.gpus / settings.gpus_per_node), tp=layout.tp, ep=layout.ep, ep_size=layout.ep_size,
-        dp=layout.dp, pp=layout.pp, kv_cache_dtype=settings.kv_cache_dtype,
-        kv_dtype_bytes=kv_dtype_bytes(model, settings.kv_cache_dtype), block_size=settings.block_size,
-        gpu_memory_utilization=settings.gpu_memory_utilization, max_model_len=max_len,
-        weights_bytes_total=weights_total(model), weights_bytes_per_gpu=max(s.weights_bytes for s in stages),
+        model=model.name,
+        gpu=gpu.name,
+        gpu_memory_gib=gpu.memory_gib,
+        gpus=layout.gpus,
+        nodes=ceil(layout.gpus / settings.gpus_per_node),
+        tp=layout.tp,
+        ep=layout.ep,
+        ep_size=layout.ep_size,
+        dp=layout.dp,
+        pp=layout.pp,
+        kv_cache_dtype=settings.kv_cache_dtype,
+        kv_dtype_bytes=kv_dtype_bytes(model, settings.kv_cache_dtype),
+        block_size=settings.block_size,
+        gpu_memory_utilization=settings.gpu_memory_utilization,
+        max_model_len=max_len,
+        weights_bytes_total=weights_total(model),
+        weights_bytes_per_gpu=max(s.weights_bytes for s in stages),
         kv_bytes_per_token=kv_bytes_per_token(model, settings.kv_cache_dtype),
         kv_bytes_per_token_per_gpu=max(s.kv_bytes_per_token for s in stages),
         requested_bytes_per_gpu=requested,
         overhead_bytes_per_gpu=0 if settings.kv_cache_memory_bytes is not None else settings.overhead.total_bytes,
-        overhead_profile=settings.overhead.name, kv_budget_bytes_per_gpu=binding.kv_budget_bytes,
-        num_blocks=binding.num_blocks, kv_capacity_tokens=tokens, total_kv_capacity_tokens=tokens * layout.dp,
+        overhead_profile=settings.overhead.name,
+        kv_budget_bytes_per_gpu=binding.kv_budget_bytes,
+        num_blocks=binding.num_blocks,
+        kv_capacity_tokens=tokens,
+        total_kv_capacity_tokens=tokens * layout.dp,
         max_concurrency=binding.num_blocks / ceil(max_len / settings.block_size),
-        vllm_flags=_vllm_flags(layout, settings, max_len, gpu.name == "cpu"), stages=stages,
+        vllm_flags=_vllm_flags(layout, settings, max_len, gpu.name == "cpu"),
+        stages=stages,
         placement=place(layout, settings.gpus_per_node),
         assumptions=_assumptions(model, gpu, layout, settings),
     )
@@ -146,27 +182,38 @@ def _plan(model: ModelSpec, gpu: GpuSpec, layout: Layout, settings: PlanSettings
 
 def _check_settings(settings: PlanSettings) -> None:
     if not 0 < settings.gpu_memory_utilization <= 1:
-        raise InputError("--gpu-memory-utilization", f"{settings.gpu_memory_utilization} is outside (0, 1]",
-                         "give a fraction such as 0.9")
+        raise InputError(
+            "--gpu-memory-utilization",
+            f"{settings.gpu_memory_utilization} is outside (0, 1]",
+            "give a fraction such as 0.9",
+        )
     if settings.block_size < 1:
-        raise InputError("--block-size", f"{settings.block_size} is not positive",
-                         f"use {GPU_BLOCK_SIZE} (vLLM's GPU default)")
+        raise InputError(
+            "--block-size", f"{settings.block_size} is not positive", f"use {GPU_BLOCK_SIZE} (vLLM's GPU default)"
+        )
     if settings.gpus_per_node < 1:
         raise InputError("--gpus-per-node", f"{settings.gpus_per_node} is not positive", "give GPUs per node, e.g. 8")
     if settings.max_model_len is not None and settings.max_model_len < 1:
         raise InputError("--max-model-len", f"{settings.max_model_len} is not positive", "give a token count")
 
 
-def _stage_budget(model: ModelSpec, layout: Layout, settings: PlanSettings, requested: int, stage: int) -> StageBudget:
+def _stage_budget(
+    model: ModelSpec, layout: Layout, settings: PlanSettings, requested: int, *, stage: int
+) -> StageBudget:
     weights = weights_per_rank(model, layout, stage)
     budget = settings.kv_cache_memory_bytes
     if budget is None:
         budget = requested - weights.total - settings.overhead.total_bytes
-    block = block_bytes_per_gpu(model, layout.tp, weights.layers, settings.block_size, settings.kv_cache_dtype)
+    block = block_bytes_per_gpu(
+        model, layout.tp, weights.layers, settings.block_size, kv_cache_dtype=settings.kv_cache_dtype
+    )
     return StageBudget(
-        stage=stage, layers=weights.layers, weights_bytes=weights.total,
+        stage=stage,
+        layers=weights.layers,
+        weights_bytes=weights.total,
         kv_bytes_per_token=kv_bytes_per_token_per_gpu(model, layout.tp, weights.layers, settings.kv_cache_dtype),
-        kv_budget_bytes=budget, num_blocks=max(0, budget // block),
+        kv_budget_bytes=budget,
+        num_blocks=max(0, budget // block),
     )
 
 
@@ -184,9 +231,13 @@ def _vllm_flags(layout: Layout, settings: PlanSettings, max_len: int, on_cpu: bo
 
 def _assumptions(model: ModelSpec, gpu: GpuSpec, layout: Layout, settings: PlanSettings) -> list[str]:
     if settings.kv_cache_memory_bytes is not None:
-        return [f"KV budget fixed at {settings.kv_cache_memory_bytes / GIB:.2f} GiB per rank "
-                f"({'VLLM_CPU_KVCACHE_SPACE' if gpu.name == 'cpu' else '--kv-cache-memory-bytes'}): "
-                "weights and overhead are not subtracted", f"model: {model.source}", *model.notes]
+        return [
+            f"KV budget fixed at {settings.kv_cache_memory_bytes / GIB:.2f} GiB per rank "
+            f"({'VLLM_CPU_KVCACHE_SPACE' if gpu.name == 'cpu' else '--kv-cache-memory-bytes'}): "
+            "weights and overhead are not subtracted",
+            f"model: {model.source}",
+            *model.notes,
+        ]
     o = settings.overhead
     notes = [
         f"GPU memory {gpu.memory_gib} GiB per {gpu.name}: {gpu.memory_source}",
@@ -201,11 +252,14 @@ def _assumptions(model: ModelSpec, gpu: GpuSpec, layout: Layout, settings: PlanS
     if layout.tp > model.num_kv_heads:
         notes.append(f"tp={layout.tp} > {model.num_kv_heads} KV heads: each GPU stores a replica of one KV head")
     if layout.ep:
-        notes.append(f"expert parallel: {model.moe.num_experts if model.moe else 0} experts split whole over "
-                     f"{layout.ep_size} ranks; attention stays TP{layout.tp}")
+        notes.append(
+            f"expert parallel: {model.moe.num_experts if model.moe else 0} experts split whole over "
+            f"{layout.ep_size} ranks; attention stays TP{layout.tp}"
+        )
     if layout.dp > 1:
         notes.append(f"dp={layout.dp}: each DP engine has its own KV cache; one request fits in one engine")
     if layout.gpus > settings.gpus_per_node:
-        notes.append(f"{layout.gpus} GPUs span {ceil(layout.gpus / settings.gpus_per_node)} nodes of "
-                     f"{settings.gpus_per_node}")
+        notes.append(
+            f"{layout.gpus} GPUs span {ceil(layout.gpus / settings.gpus_per_node)} nodes of {settings.gpus_per_node}"
+        )
     return notes + list(model.notes)

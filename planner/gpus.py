@@ -28,35 +28,85 @@ class GpuSpec(BaseModel):
 
 
 _OOM = "torch's allocator message 'GPU 0 has a total capacity of {} GiB' in public logs"
-GPU_CATALOG: dict[str, GpuSpec] = {g.name: g for g in (
-    GpuSpec(name="h100", description="NVIDIA H100 80GB HBM3 (SXM)", memory_gib=79.18,
-            memory_source="measured: vLLM 0.26.0 on the lent H100 (shared/reference/minimax-m2.md)"),
-    GpuSpec(name="h200", description="NVIDIA H200 141GB HBM3e", memory_gib=139.80,
+GPU_CATALOG: dict[str, GpuSpec] = {
+    g.name: g
+    for g in (
+        GpuSpec(
+            name="h100",
+            description="NVIDIA H100 80GB HBM3 (SXM)",
+            memory_gib=79.18,
+            memory_source="measured: vLLM 0.26.0 on the lent H100 (shared/reference/minimax-m2.md)",
+        ),
+        GpuSpec(
+            name="h200",
+            description="NVIDIA H200 141GB HBM3e",
+            memory_gib=139.80,
             memory_source="measured: torch.cuda.mem_get_info and vLLM 0.26.0 on the lent H200 "
-                          "(150,109,880,320 B; results/gpu_single_h200)"),
-    GpuSpec(name="h20", description="NVIDIA H20 96GB HBM3", memory_gib=95.00,
-            memory_source=_OOM.format("95.00") + "; card not named there: estimate"),
-    GpuSpec(name="a100-80g", description="NVIDIA A100 80GB", memory_gib=79.15,
-            memory_source=_OOM.format("79.15")),
-    GpuSpec(name="a800-80g", description="NVIDIA A800 80GB (A100 memory system)", memory_gib=79.15,
-            memory_source="same board memory as A100 80GB: estimate"),
-    GpuSpec(name="l40s", description="NVIDIA L40S 48GB GDDR6", memory_gib=44.42,
-            memory_source=_OOM.format("44.42") + " on 8xL40S"),
-    GpuSpec(name="b200", description="NVIDIA B200 180GB HBM3e", memory_gib=178.35,
-            memory_source=_OOM.format("178.35") + " on 8xB200"),
-    GpuSpec(name="rtx-pro-6000", description="NVIDIA RTX PRO 6000 Blackwell 96GB", memory_gib=94.97,
-            memory_source="'total=94.97 GiB' from the CUDA runtime in a public log (97,887 MiB in nvidia-smi)"),
-    GpuSpec(name="mi300x", description="AMD Instinct MI300X 192GB", memory_gib=191.98,
-            memory_source=_OOM.format("191.98").replace("CUDA", "HIP") + " (ROCm)"),
-)}
-_ALIASES = {"h100-80g": "h100", "h100-sxm": "h100", "h200-141g": "h200", "a100": "a100-80g",
-            "a800": "a800-80g", "rtx-pro-6000-96g": "rtx-pro-6000", "h20-96g": "h20"}
+            "(150,109,880,320 B; results/gpu_single_h200)",
+        ),
+        GpuSpec(
+            name="h20",
+            description="NVIDIA H20 96GB HBM3",
+            memory_gib=95.00,
+            memory_source=_OOM.format("95.00") + "; card not named there: estimate",
+        ),
+        GpuSpec(name="a100-80g", description="NVIDIA A100 80GB", memory_gib=79.15, memory_source=_OOM.format("79.15")),
+        GpuSpec(
+            name="a800-80g",
+            description="NVIDIA A800 80GB (A100 memory system)",
+            memory_gib=79.15,
+            memory_source="same board memory as A100 80GB: estimate",
+        ),
+        GpuSpec(
+            name="l40s",
+            description="NVIDIA L40S 48GB GDDR6",
+            memory_gib=44.42,
+            memory_source=_OOM.format("44.42") + " on 8xL40S",
+        ),
+        GpuSpec(
+            name="b200",
+            description="NVIDIA B200 180GB HBM3e",
+            memory_gib=178.35,
+            memory_source=_OOM.format("178.35") + " on 8xB200",
+        ),
+        GpuSpec(
+            name="rtx-pro-6000",
+            description="NVIDIA RTX PRO 6000 Blackwell 96GB",
+            memory_gib=94.97,
+            memory_source="'total=94.97 GiB' from the CUDA runtime in a public log (97,887 MiB in nvidia-smi)",
+        ),
+        GpuSpec(
+            name="mi300x",
+            description="AMD Instinct MI300X 192GB",
+            memory_gib=191.98,
+            memory_source=_OOM.format("191.98").replace("CUDA", "HIP") + " (ROCm)",
+        ),
+    )
+}
+_ALIASES = {
+    "h100-80g": "h100",
+    "h100-sxm": "h100",
+    "h200-141g": "h200",
+    "a100": "a100-80g",
+    "a800": "a800-80g",
+    "rtx-pro-6000-96g": "rtx-pro-6000",
+    "h20-96g": "h20",
+}
 _SIZE = re.compile(r"^(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>gib|gb)?$", re.IGNORECASE)
 
 
-_NVML_NAMES = [("h200", "h200"), ("h100", "h100"), ("h800", "h100"), ("h20", "h20"), ("a100", "a100-80g"),
-               ("a800", "a800-80g"), ("l40s", "l40s"), ("b200", "b200"), ("rtx pro 6000", "rtx-pro-6000"),
-               ("mi300x", "mi300x")]
+_NVML_NAMES = [
+    ("h200", "h200"),
+    ("h100", "h100"),
+    ("h800", "h100"),
+    ("h20", "h20"),
+    ("a100", "a100-80g"),
+    ("a800", "a800-80g"),
+    ("l40s", "l40s"),
+    ("b200", "b200"),
+    ("rtx pro 6000", "rtx-pro-6000"),
+    ("mi300x", "mi300x"),
+]
 
 
 def match_gpu_name(device_name: str) -> GpuSpec | None:
@@ -70,8 +120,12 @@ def match_gpu_name(device_name: str) -> GpuSpec | None:
     return None
 
 
-CPU = GpuSpec(name="cpu", description="vLLM CPU backend", memory_gib=0.0,
-              memory_source="host memory; the CPU backend budgets exactly VLLM_CPU_KVCACHE_SPACE GiB for KV")
+CPU = GpuSpec(
+    name="cpu",
+    description="vLLM CPU backend",
+    memory_gib=0.0,
+    memory_source="host memory; the CPU backend budgets exactly VLLM_CPU_KVCACHE_SPACE GiB for KV",
+)
 
 
 def resolve_gpu(ref: str) -> GpuSpec:
@@ -89,7 +143,10 @@ def resolve_gpu(ref: str) -> GpuSpec:
             size = size * 1e9 / GIB
         if size <= 0:
             raise InputError("--gpu", f"size {ref} is not positive", "give e.g. --gpu 80GiB")
-        return GpuSpec(name=f"{size:.2f}GiB", description=f"explicit size {ref}", memory_gib=round(size, 2),
-                       memory_source="given on the command line; runtime totals are usually 0.5-1% below the label")
-    raise InputError("--gpu", f"unknown GPU '{ref}'",
-                     f"use one of {', '.join(GPU_CATALOG)}, or a size such as 80GiB")
+        return GpuSpec(
+            name=f"{size:.2f}GiB",
+            description=f"explicit size {ref}",
+            memory_gib=round(size, 2),
+            memory_source="given on the command line; runtime totals are usually 0.5-1% below the label",
+        )
+    raise InputError("--gpu", f"unknown GPU '{ref}'", f"use one of {', '.join(GPU_CATALOG)}, or a size such as 80GiB")

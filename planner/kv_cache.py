@@ -33,7 +33,9 @@ def kv_bytes_per_token_per_gpu(model: ModelSpec, tp: int, layers: int, kv_cache_
     return 2 * layers * kv_heads_per_gpu(model, tp) * model.head_dim * kv_dtype_bytes(model, kv_cache_dtype)
 
 
-def block_bytes_per_gpu(model: ModelSpec, tp: int, layers: int, block_size: int, kv_cache_dtype: str = "auto") -> int:
+def block_bytes_per_gpu(
+    model: ModelSpec, tp: int, layers: int, block_size: int, *, kv_cache_dtype: str = "auto"
+) -> int:
     """One KV block across this GPU's layers: vLLM's page size per layer (2 x block_size x heads x
     head_dim x bytes) times the layers, which is what a block costs when the budget is divided."""
     return block_size * kv_bytes_per_token_per_gpu(model, tp, layers, kv_cache_dtype)

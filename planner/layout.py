@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from planner.errors import InputError, LayoutRejected
-from planner.model_spec import ModelSpec
+from planner.model_spec import ModelSpec, MoESpec, QuantSpec
 
 
 class Layout(BaseModel):
@@ -41,7 +41,7 @@ class Layout(BaseModel):
         return " ".join(parts)
 
 
-def layout_from_flags(gpus: int | None, tp: int | None, pp: int, dp: int, ep: bool) -> Layout:
+def layout_from_flags(gpus: int | None, tp: int | None, pp: int, dp: int, *, ep: bool) -> Layout:
     """Fill in TP from --gpus when only the GPU count is given; reject counts that don't multiply out."""
     for name, value in (("--gpus", gpus), ("--tp", tp), ("--pp", pp), ("--dp", dp)):
         if value is not None and value < 1:
@@ -49,11 +49,17 @@ def layout_from_flags(gpus: int | None, tp: int | None, pp: int, dp: int, ep: bo
     if tp is None:
         tp = 1 if gpus is None else gpus // (pp * dp)
         if gpus is not None and (tp < 1 or tp * pp * dp != gpus):
-            raise InputError("--gpus", f"{gpus} GPUs is not a multiple of pp x dp = {pp * dp}",
-                             "pick --gpus divisible by --pp x --dp, or set --tp")
+            raise InputError(
+                "--gpus",
+                f"{gpus} GPUs is not a multiple of pp x dp = {pp * dp}",
+                "pick --gpus divisible by --pp x --dp, or set --tp",
+            )
     if gpus is not None and tp * pp * dp != gpus:
-        raise InputError("--gpus", f"{gpus} != tp x pp x dp = {tp} x {pp} x {dp} = {tp * pp * dp}",
-                         "drop --gpus, or make it equal tp x pp x dp")
+        raise InputError(
+            "--gpus",
+            f"{gpus} != tp x pp x dp = {tp} x {pp} x {dp} = {tp * pp * dp}",
+            "drop --gpus, or make it equal tp x pp x dp",
+        )
     return Layout(tp=tp, pp=pp, dp=dp, ep=ep)
 
 
@@ -74,57 +80,74 @@ def check_layout(model: ModelSpec, layout: Layout) -> None:
     """Raise LayoutRejected for layouts vLLM refuses at start-up, with vLLM's reason."""
     tp = layout.tp
     if model.num_heads % tp:
-        raise LayoutRejected("--tp", f"{model.num_heads} attention heads are not divisible by tp={tp}",
-                             f"use --tp in {divisors(model.num_heads)}")
+        raise LayoutRejected(
+            "--tp",
+            f"{model.num_heads} attention heads are not divisible by tp={tp}",
+            f"use --tp in {divisors(model.num_heads)}",
+        )
     kv = model.num_kv_heads
     if (kv >= tp and kv % tp) or (kv < tp and tp % kv):
-        raise LayoutRejected("--tp", f"{kv} KV heads can be neither split nor replicated evenly over tp={tp}",
-                             f"use --tp dividing {kv} or a multiple of it")
+        raise LayoutRejected(
+            "--tp",
+            f"{kv} KV heads can be neither split nor replicated evenly over tp={tp}",
+            f"use --tp dividing {kv} or a multiple of it",
+        )
     if layout.pp > model.num_layers:
-        raise LayoutRejected("--pp", f"pp={layout.pp} exceeds the {model.num_layers} layers",
-                             f"use --pp <= {model.num_layers}")
+        raise LayoutRejected(
+            "--pp", f"pp={layout.pp} exceeds the {model.num_layers} layers", f"use --pp <= {model.num_layers}"
+        )
     if model.moe:
-        _check_moe(model, layout)
+        _check_moe(model, model.moe, layout)
     if model.quant and model.quant.block:
-        _check_fp8_blocks(model, layout)
+        _check_fp8_blocks(model, model.quant, model.quant.block, layout)
 
 
-def _check_moe(model: ModelSpec, layout: Layout) -> None:
-    experts = model.moe.num_experts
+def _check_moe(model: ModelSpec, moe: MoESpec, layout: Layout) -> None:
+    experts = moe.num_experts
     if layout.ep and layout.ep_size > experts:
-        raise LayoutRejected("--ep", f"{layout.ep_size} expert-parallel ranks exceed the {experts} experts",
-                             "use fewer GPUs per stage, or drop --ep")
+        raise LayoutRejected(
+            "--ep",
+            f"{layout.ep_size} expert-parallel ranks exceed the {experts} experts",
+            "use fewer GPUs per stage, or drop --ep",
+        )
     if not layout.ep and layout.tp > experts and model.model_type.startswith("minimax"):
-        raise LayoutRejected("--tp", f"tensor parallel size {layout.tp} is greater than the number of experts "
-                             f"{experts}", "add --ep")
+        raise LayoutRejected(
+            "--tp", f"tensor parallel size {layout.tp} is greater than the number of experts {experts}", "add --ep"
+        )
 
 
-def _check_fp8_blocks(model: ModelSpec, layout: Layout) -> None:
+def _check_fp8_blocks(model: ModelSpec, quant: QuantSpec, block: tuple[int, int], layout: Layout) -> None:
     """vLLM's Fp8 block checks: every TP shard of a block-quantized weight must hold whole blocks."""
-    block_n, block_k = model.quant.block
+    block_n, block_k = block
     tp = layout.tp
     shards: list[tuple[str, int, int]] = []  # (what, output or input size per shard, block)
-    if model.quant.attention_quantized:
-        shards += [("q_proj output", model.num_heads // tp * model.head_dim, block_n),
-                   ("k/v_proj output", max(1, model.num_kv_heads // tp) * model.head_dim, block_n)]
+    if quant.attention_quantized:
+        shards += [
+            ("q_proj output", model.num_heads // tp * model.head_dim, block_n),
+            ("k/v_proj output", max(1, model.num_kv_heads // tp) * model.head_dim, block_n),
+        ]
         if tp > 1:
             shards.append(("o_proj input", model.num_heads // tp * model.head_dim, block_k))
-    if model.quant.mlp_quantized:
+    if quant.mlp_quantized:
         if model.dense_layers and model.intermediate_size:
-            shards += _mlp_shards("MLP", model.intermediate_size // tp, tp, block_n, block_k)
+            shards += _mlp_shards("MLP", model.intermediate_size // tp, tp, block_n=block_n, block_k=block_k)
         if model.moe and not layout.ep:
-            shards += _mlp_shards("experts", model.moe.expert_intermediate_size // tp, tp, block_n, block_k)
+            shards += _mlp_shards(
+                "experts", model.moe.expert_intermediate_size // tp, tp, block_n=block_n, block_k=block_k
+            )
         if model.moe and model.moe.shared_expert_intermediate_size:
-            shards += _mlp_shards("shared expert", model.moe.shared_expert_intermediate_size // tp, tp,
-                                  block_n, block_k)
-    for what, size, block in shards:
-        if size % block:
+            shards += _mlp_shards(
+                "shared expert", model.moe.shared_expert_intermediate_size // tp, tp, block_n=block_n, block_k=block_k
+            )
+    for what, size, multiple in shards:
+        if size % multiple:
             fix = "add --ep (experts are then split whole)" if what.startswith("experts") else "use a smaller --tp"
-            raise LayoutRejected("--tp", f"tp={tp}: {what} per shard = {size} is not a multiple of the FP8 "
-                                 f"weight block {block}", fix)
+            raise LayoutRejected(
+                "--tp", f"tp={tp}: {what} per shard = {size} is not a multiple of the FP8 weight block {multiple}", fix
+            )
 
 
-def _mlp_shards(what: str, per_shard: int, tp: int, block_n: int, block_k: int) -> list[tuple[str, int, int]]:
+def _mlp_shards(what: str, per_shard: int, tp: int, *, block_n: int, block_k: int) -> list[tuple[str, int, int]]:
     shards = [(f"{what} gate/up output", per_shard, block_n)]
     if tp > 1:
         shards.append((f"{what} down input", per_shard, block_k))

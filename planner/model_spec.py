@@ -79,7 +79,8 @@ def load_model(ref: str) -> ModelSpec:
         name = path.resolve().parent.name
     else:
         raise InputError(
-            "MODEL", f"'{ref}' is neither a catalog model nor a path",
+            "MODEL",
+            f"'{ref}' is neither a catalog model nor a path",
             f"use one of {', '.join(catalog_names())}, or a directory holding config.json",
         )
     try:
@@ -98,9 +99,7 @@ def model_from_config(config: dict[str, Any], *, name: str, source: str) -> Mode
         notes.append("multimodal config: text_config only; vision/audio towers not counted")
         config = {**config["text_config"], "quantization_config": config.get("quantization_config")}
     field = _FieldReader(config, source)
-    if config.get("kv_lora_rank"):
-        raise InputError(f"{source}: kv_lora_rank", "MLA attention (DeepSeek-style) is not modelled yet",
-                         "use a GQA/MHA model, or file an issue for MLA")
+    _refuse_unmodelled(config, source)
     layers = field.int("num_hidden_layers")
     hidden = field.int("hidden_size")
     heads = field.int("num_attention_heads")
@@ -110,19 +109,37 @@ def model_from_config(config: dict[str, Any], *, name: str, source: str) -> Mode
         notes.append("sliding-window layers counted as full attention (upper bound on KV)")
     moe = _moe_spec(config, field, layers)
     return ModelSpec(
-        name=name, source=source,
+        name=name,
+        source=source,
         architecture=(config.get("architectures") or ["unknown"])[0],
         model_type=str(config.get("model_type", "unknown")),
-        num_layers=layers, hidden_size=hidden, num_heads=heads, num_kv_heads=kv_heads, head_dim=head_dim,
+        num_layers=layers,
+        hidden_size=hidden,
+        num_heads=heads,
+        num_kv_heads=kv_heads,
+        head_dim=head_dim,
         vocab_size=field.int("vocab_size"),
         tie_word_embeddings=bool(config.get("tie_word_embeddings", False)),
         intermediate_size=field.int("intermediate_size", default=0),
         dense_layers=layers - (moe.moe_layers if moe else 0),
-        moe=moe, qk_norm=_qk_norm(config), attention_bias=bool(config.get("attention_bias", False)),
-        param_bytes=_param_bytes(config, notes), quant=_quant_spec(config, source),
+        moe=moe,
+        qk_norm=_qk_norm(config),
+        attention_bias=bool(config.get("attention_bias", False)),
+        param_bytes=_param_bytes(config, notes),
+        quant=_quant_spec(config, source),
         max_position_embeddings=field.int("max_position_embeddings", default=4096),
         notes=tuple(notes),
     )
+
+
+def _refuse_unmodelled(config: dict[str, Any], source: str) -> None:
+    """Attention kinds the planner would size wrongly are refused, never planned as something else."""
+    if config.get("kv_lora_rank"):
+        raise InputError(
+            f"{source}: kv_lora_rank",
+            "MLA attention (DeepSeek-style) is not modelled yet",
+            "use a GQA/MHA model, or file an issue for MLA",
+        )
 
 
 class _FieldReader:
@@ -138,8 +155,9 @@ class _FieldReader:
                 raise InputError(f"{self.source}: {key}", "required field is missing", f"add '{key}' to config.json")
             return default
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise InputError(f"{self.source}: {key}", f"expected a non-negative integer, got {value!r}",
-                             f"set '{key}' to an integer")
+            raise InputError(
+                f"{self.source}: {key}", f"expected a non-negative integer, got {value!r}", f"set '{key}' to an integer"
+            )
         return value
 
 
@@ -157,8 +175,12 @@ def _moe_spec(config: dict[str, Any], field: _FieldReader, layers: int) -> MoESp
     # vLLM keeps MiniMax routers in fp32 (ReplicatedLinear params_dtype=float32); others in the model dtype.
     router_bytes = 4 if str(config.get("model_type", "")).startswith("minimax") else 2
     return MoESpec(
-        num_experts=int(experts), top_k=field.int("num_experts_per_tok"), expert_intermediate_size=int(width),
-        shared_expert_intermediate_size=shared, moe_layers=moe_layers, router_dtype_bytes=router_bytes,
+        num_experts=int(experts),
+        top_k=field.int("num_experts_per_tok"),
+        expert_intermediate_size=int(width),
+        shared_expert_intermediate_size=shared,
+        moe_layers=moe_layers,
+        router_dtype_bytes=router_bytes,
         router_bias=bool(config.get("use_routing_bias") or config.get("topk_method") == "noaux_tc"),
     )
 
@@ -184,12 +206,16 @@ def _quant_spec(config: dict[str, Any], source: str) -> QuantSpec | None:
         return None
     method = str(quant.get("quant_method", "")).lower()
     if method != "fp8":
-        raise InputError(f"{source}: quantization_config.quant_method", f"'{method}' is not modelled",
-                         "use an fp8 or unquantized (bf16/fp16) checkpoint")
+        raise InputError(
+            f"{source}: quantization_config.quant_method",
+            f"'{method}' is not modelled",
+            "use an fp8 or unquantized (bf16/fp16) checkpoint",
+        )
     block = quant.get("weight_block_size")
     skipped = " ".join(str(m) for m in quant.get("modules_to_not_convert") or [])
     return QuantSpec(
-        method="fp8", block=tuple(block) if block else None,
+        method="fp8",
+        block=tuple(block) if block else None,
         attention_quantized=not any(k in skipped for k in ("self_attn", "attention", "q_proj")),
         mlp_quantized=not any(k in skipped for k in ("mlp", "experts", "gate_proj")),
     )

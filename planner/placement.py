@@ -36,8 +36,10 @@ class NodeAssignment(BaseModel):
     launch_flags: str  # what this node adds to the layout's flags under vLLM's multi-node mp launcher
 
     def describe(self) -> str:
-        return "; ".join(f"DP{r.dp_rank} stage {r.stage} TP {r.tp_ranks[0]}-{r.tp_ranks[1]} on GPU "
-                         f"{r.gpus[0]}-{r.gpus[1]}" for r in self.roles)
+        return "; ".join(
+            f"DP{r.dp_rank} stage {r.stage} TP {r.tp_ranks[0]}-{r.tp_ranks[1]} on GPU {r.gpus[0]}-{r.gpus[1]}"
+            for r in self.roles
+        )
 
 
 class Placement(BaseModel):
@@ -51,10 +53,13 @@ class Placement(BaseModel):
 def check_tp_within_node(layout: Layout, gpus_per_node: int) -> None:
     """A TP group may not straddle nodes: every layer all-reduces across it."""
     if layout.tp > gpus_per_node or gpus_per_node % layout.tp:
-        raise LayoutRejected("--tp", f"a TP{layout.tp} group would span nodes of {gpus_per_node} GPUs (all-reduce "
-                             "every layer over the inter-node network)",
-                             f"keep --tp a divisor of {gpus_per_node} and put PP or DP across nodes, or raise "
-                             "--gpus-per-node if your nodes share one NVLink domain")
+        raise LayoutRejected(
+            "--tp",
+            f"a TP{layout.tp} group would span nodes of {gpus_per_node} GPUs (all-reduce "
+            "every layer over the inter-node network)",
+            f"keep --tp a divisor of {gpus_per_node} and put PP or DP across nodes, or raise "
+            "--gpus-per-node if your nodes share one NVLink domain",
+        )
 
 
 def place(layout: Layout, gpus_per_node: int) -> Placement:
@@ -66,10 +71,15 @@ def place(layout: Layout, gpus_per_node: int) -> Placement:
         for stage in range(layout.pp):
             first = dp_rank * per_engine + stage * layout.tp  # TP groups never straddle: checked above
             node, local = divmod(first, gpus_per_node)
-            roles[node].append(NodeRole(dp_rank=dp_rank, stage=stage, tp_ranks=(0, layout.tp - 1),
-                                        gpus=(local, local + layout.tp - 1)))
-    nodes = [NodeAssignment(node=n, gpus_used=sum(r.gpus[1] - r.gpus[0] + 1 for r in rs), roles=rs,
-                            launch_flags=_launch_flags(n, count)) for n, rs in enumerate(roles)]
+            roles[node].append(
+                NodeRole(dp_rank=dp_rank, stage=stage, tp_ranks=(0, layout.tp - 1), gpus=(local, local + layout.tp - 1))
+            )
+    nodes = [
+        NodeAssignment(
+            node=n, gpus_used=sum(r.gpus[1] - r.gpus[0] + 1 for r in rs), roles=rs, launch_flags=_launch_flags(n, count)
+        )
+        for n, rs in enumerate(roles)
+    ]
     return Placement(gpus_per_node=gpus_per_node, nodes=nodes, crossings=_crossings(layout, nodes))
 
 
@@ -90,8 +100,14 @@ def _crossings(layout: Layout, nodes: list[NodeAssignment]) -> list[str]:
         return []
     where = _node_of(nodes)
     found = []
-    pp_hops = sorted({(where[d, s], where[d, s + 1]) for d in range(layout.dp) for s in range(layout.pp - 1)
-                      if where[d, s] != where[d, s + 1]})
+    pp_hops = sorted(
+        {
+            (where[d, s], where[d, s + 1])
+            for d in range(layout.dp)
+            for s in range(layout.pp - 1)
+            if where[d, s] != where[d, s + 1]
+        }
+    )
     if pp_hops:
         found.append("PP hand-offs between nodes " + ", ".join(f"{a}->{b}" for a, b in pp_hops))
     if layout.dp > 1:
@@ -100,6 +116,8 @@ def _crossings(layout: Layout, nodes: list[NodeAssignment]) -> list[str]:
         spans = {s: {where[d, s] for d in range(layout.dp)} for s in range(layout.pp)}
         wide = [s for s, ns in spans.items() if len(ns) > 1]
         if wide:
-            found.append(f"EP{layout.ep_size} all-to-all spans nodes {sorted(set().union(*spans.values()))} "
-                         f"(stages {wide}): every MoE layer crosses the inter-node network")
+            found.append(
+                f"EP{layout.ep_size} all-to-all spans nodes {sorted(set().union(*spans.values()))} "
+                f"(stages {wide}): every MoE layer crosses the inter-node network"
+            )
     return found

@@ -37,7 +37,9 @@ class Rejection(BaseModel):
 def candidate_layouts(model: ModelSpec, max_gpus: int) -> list[Layout]:
     """Every TP x PP x DP (x EP for MoE models) combination within max_gpus."""
     eps = (False, True) if model.moe else (False,)
-    layouts = [Layout(tp=tp, pp=pp, dp=dp, ep=ep) for tp, pp, dp, ep in product(TP_CHOICES, PP_CHOICES, DP_CHOICES, eps)]
+    layouts = [
+        Layout(tp=tp, pp=pp, dp=dp, ep=ep) for tp, pp, dp, ep in product(TP_CHOICES, PP_CHOICES, DP_CHOICES, eps)
+    ]
     return [layout for layout in layouts if layout.gpus <= max_gpus]
 
 
@@ -47,11 +49,20 @@ def meets(plan: Plan, target: Target) -> bool:
     return target.concurrency is None or plan.max_concurrency * plan.dp >= target.concurrency
 
 
-def search_layouts(model: ModelSpec, gpu: GpuSpec, target: Target, settings: PlanSettings | None = None,
-                   max_gpus: int = 64, limit: int = 5) -> tuple[list[Plan], list[Rejection]]:
+def search_layouts(
+    model: ModelSpec,
+    gpu: GpuSpec,
+    target: Target,
+    settings: PlanSettings | None = None,
+    *,
+    max_gpus: int = 64,
+    limit: int = 5,
+) -> tuple[list[Plan], list[Rejection]]:
     """Valid plans meeting the target, fewest GPUs first, then most capacity; and why others failed."""
     if target.total_context is None and target.concurrency is None:
-        raise InputError("--target-context", "no target given", "give --target-context TOKENS or --target-concurrency N")
+        raise InputError(
+            "--target-context", "no target given", "give --target-context TOKENS or --target-concurrency N"
+        )
     for name, value in (("--target-context", target.total_context), ("--target-concurrency", target.concurrency)):
         if value is not None and value < 1:
             raise InputError(name, f"{value} is not positive", f"give {name} as a positive integer")

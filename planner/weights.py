@@ -63,7 +63,8 @@ def weights_per_rank(model: ModelSpec, layout: Layout, stage: int = 0) -> Weight
         mlp=dense_layers * dense_mlp_bytes(model, model.intermediate_size, layout.tp)
         + (moe_layers * moe_layer_bytes(model, layout) if moe_layers else 0),
         router=moe_layers * router_bytes(model) if moe_layers else 0,
-        norms=layers * 2 * model.hidden_size * model.param_bytes + (model.hidden_size * model.param_bytes if last else 0),
+        norms=layers * 2 * model.hidden_size * model.param_bytes
+        + (model.hidden_size * model.param_bytes if last else 0),
         lm_head=vocab_bytes if last and not tied_here else 0,
     )
 
@@ -94,23 +95,32 @@ def dense_mlp_bytes(model: ModelSpec, intermediate: int, tp: int) -> int:
     quantized = bool(model.quant and model.quant.mlp_quantized)
     shard = intermediate // tp
     return 2 * linear_bytes(model, shard, model.hidden_size, quantized) + linear_bytes(
-        model, model.hidden_size, shard, quantized)
+        model, model.hidden_size, shard, quantized
+    )
 
 
 def moe_layer_bytes(model: ModelSpec, layout: Layout) -> int:
     moe = model.moe
+    if moe is None:
+        return 0
     if layout.ep:
         local_experts, shard = ceil(moe.num_experts / layout.ep_size), moe.expert_intermediate_size
     else:
         local_experts, shard = moe.num_experts, moe.expert_intermediate_size // layout.tp
     experts = local_experts * dense_mlp_bytes(model, shard, 1)
-    shared = dense_mlp_bytes(model, moe.shared_expert_intermediate_size, layout.tp) if moe.shared_expert_intermediate_size else 0
+    shared = (
+        dense_mlp_bytes(model, moe.shared_expert_intermediate_size, layout.tp)
+        if moe.shared_expert_intermediate_size
+        else 0
+    )
     return experts + shared
 
 
 def router_bytes(model: ModelSpec) -> int:
     """Router weights (and the routing-bias vector) are never quantized and are replicated on every rank."""
     moe = model.moe
+    if moe is None:
+        return 0
     rows = model.hidden_size + (1 if moe.router_bias else 0)
     return moe.num_experts * rows * moe.router_dtype_bytes
 

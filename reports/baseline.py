@@ -7,8 +7,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from reports.run_data import RunData, open_runs
-from runfolder.versioned import RunFolderError, load_versioned
 from reports.samples import level_samples
+from runfolder.versioned import RunFolderError, load_versioned
 
 BASELINE_VERSION = 1
 
@@ -36,13 +36,15 @@ def baseline_run(run: RunData) -> BaselineRun:
         metrics[d.name] = {level.name: dict(level.metrics) for level in d.levels}
         capacity[d.name] = d.capacity.reported_tokens if d.capacity else None
         requests = run.requests(d)
-        samples[d.name] = {level.name: {k: v.tolist() for k, v in level_samples(requests, level.name).items()
-                                        if k != "itl"} for level in d.levels}
+        samples[d.name] = {
+            level.name: {k: v.tolist() for k, v in level_samples(requests, level.name).items() if k != "itl"}
+            for level in d.levels
+        }
     return BaselineRun(run_id=run.record.run_id, metrics=metrics, capacity=capacity, samples=samples)
 
 
 def scenario_name(run: RunData) -> str:
-    return (run.record.scenario or {}).get("name", run.record.kind)
+    return str((run.record.scenario or {}).get("name", run.record.kind))
 
 
 def make_baseline(runs: list[RunData]) -> Baseline:
@@ -57,5 +59,6 @@ def load_baseline(path: Path) -> Baseline:
     path = Path(path)
     if path.is_dir():
         return make_baseline(open_runs([path]))
-    return load_versioned(path, Baseline, BASELINE_VERSION,
-                          f"{path}: no such baseline; fix: bench baseline save RUN -o {path}")
+    return load_versioned(
+        path, Baseline, BASELINE_VERSION, f"{path}: no such baseline; fix: bench baseline save RUN -o {path}"
+    )

@@ -41,14 +41,30 @@ def capacity_answers(levels: pd.DataFrame, attainment: float = 0.99) -> list[Cap
             ok = ok[ok["request_goodput"] >= attainment * ok["request_throughput"]]
         gpus = int(group["gpus"].iloc[0])
         if ok.empty:
-            answers.append(CapacityAnswer(deployment=deployment, gpus=gpus, slo_checked=slo, best_level=None,
-                                          request_throughput=None, output_throughput=None,
-                                          per_gpu_request_throughput=None, per_gpu_output_throughput=None))
+            answers.append(
+                CapacityAnswer(
+                    deployment=deployment,
+                    gpus=gpus,
+                    slo_checked=slo,
+                    best_level=None,
+                    request_throughput=None,
+                    output_throughput=None,
+                    per_gpu_request_throughput=None,
+                    per_gpu_output_throughput=None,
+                )
+            )
             continue
         best = ok.loc[ok["request_throughput"].idxmax()]
-        answers.append(CapacityAnswer(
-            deployment=deployment, gpus=gpus, slo_checked=slo, best_level=str(best["level"]),
-            request_throughput=float(best["request_throughput"]), output_throughput=float(best["output_throughput"]),
-            per_gpu_request_throughput=float(best["request_throughput"]) / gpus,
-            per_gpu_output_throughput=float(best["output_throughput"]) / gpus))
+        answers.append(
+            CapacityAnswer(
+                deployment=deployment,
+                gpus=gpus,
+                slo_checked=slo,
+                best_level=str(best["level"]),
+                request_throughput=float(best["request_throughput"]),
+                output_throughput=float(best["output_throughput"]),
+                per_gpu_request_throughput=float(best["request_throughput"]) / gpus,
+                per_gpu_output_throughput=float(best["output_throughput"]) / gpus,
+            )
+        )
     return answers

@@ -6,12 +6,13 @@ import base64
 import html
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 @dataclass
 class Document:
     title: str
-    blocks: list[tuple] = field(default_factory=list)
+    blocks: list[tuple[Any, ...]] = field(default_factory=list)
 
     def heading(self, text: str) -> None:
         self.blocks.append(("heading", text))
@@ -58,15 +59,21 @@ class Document:
             else:
                 _, name, png, caption = block
                 data = base64.b64encode(png).decode()
-                body.append(f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
-                            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
-        return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(self.title)}</title>"
-                f"<style>{_CSS}</style></head><body><h1>{html.escape(self.title)}</h1>{''.join(body)}</body></html>")
+                body.append(
+                    f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
+                    f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+                )
+        return (
+            f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(self.title)}</title>"
+            f"<style>{_CSS}</style></head><body><h1>{html.escape(self.title)}</h1>{''.join(body)}</body></html>"
+        )
 
 
-_CSS = ("body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0;font-size:13px}"
-        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#eee}"
-        "img{max-width:100%}figcaption{font-size:12px;color:#555}.wide{overflow-x:auto}")
+_CSS = (
+    "body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0;font-size:13px}"
+    "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#eee}"
+    "img{max-width:100%}figcaption{font-size:12px;color:#555}.wide{overflow-x:auto}"
+)
 
 
 def _cell(value: object) -> str:

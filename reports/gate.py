@@ -42,8 +42,11 @@ class Rule(BaseModel):
     def describe(self) -> str:
         if self.must_equal:
             return "must not change"
-        return f"may rise <= {self.max_increase_pct:g}%" if self.max_increase_pct is not None else \
-            f"may fall <= {self.max_decrease_pct:g}%"
+        return (
+            f"may rise <= {self.max_increase_pct:g}%"
+            if self.max_increase_pct is not None
+            else f"may fall <= {self.max_decrease_pct:g}%"
+        )
 
 
 class Rules(BaseModel):
@@ -53,9 +56,14 @@ class Rules(BaseModel):
     rules: list[Rule] = Field(min_length=1)
 
 
-DEFAULT_RULES = Rules(rules=[
-    Rule(metric="p99_ttft_ms", max_increase_pct=10), Rule(metric="median_tpot_ms", max_increase_pct=10),
-    Rule(metric="output_throughput", max_decrease_pct=5), Rule(metric="kv_capacity_tokens", must_equal=True)])
+DEFAULT_RULES = Rules(
+    rules=[
+        Rule(metric="p99_ttft_ms", max_increase_pct=10),
+        Rule(metric="median_tpot_ms", max_increase_pct=10),
+        Rule(metric="output_throughput", max_decrease_pct=5),
+        Rule(metric="kv_capacity_tokens", must_equal=True),
+    ]
+)
 
 
 class Finding(BaseModel):
@@ -80,7 +88,7 @@ def evaluate(rules: Rules, baseline: Baseline, current: Baseline) -> list[Findin
                 findings.append(_capacity(rule, deployment, baseline, current))
                 continue
             for level in levels:
-                findings.append(_judge(rules.alpha, rule, deployment, level, baseline, current))
+                findings.append(_judge(rules.alpha, rule, deployment, level, baseline=baseline, current=current))
     return findings
 
 
@@ -93,35 +101,68 @@ def _capacity(rule: Rule, deployment: str, baseline: Baseline, current: Baseline
     after = {run.capacity.get(deployment) for run in current.runs}
     b, c = next(iter(before)), next(iter(after), None)
     verdict = "missing" if c is None else ("pass" if before == after else "regression")
-    return Finding(deployment=deployment, level="-", metric=rule.metric, rule=rule.describe(), baseline=b, current=c,
-                   change=(c / b - 1) if b and c is not None else None, verdict=verdict, method="exact")
+    return Finding(
+        deployment=deployment,
+        level="-",
+        metric=rule.metric,
+        rule=rule.describe(),
+        baseline=b,
+        current=c,
+        change=(c / b - 1) if b and c is not None else None,
+        verdict=verdict,
+        method="exact",
+    )
 
 
-def _judge(alpha: float, rule: Rule, deployment: str, level: str, baseline: Baseline, current: Baseline) -> Finding:
+def _judge(alpha: float, rule: Rule, deployment: str, level: str, *, baseline: Baseline, current: Baseline) -> Finding:
     b, c = _values(baseline, deployment, level, rule.metric), _values(current, deployment, level, rule.metric)
-    base = Finding(deployment=deployment, level=level, metric=rule.metric, rule=rule.describe(),
-                   baseline=mean(b) if b else None, current=mean(c) if c else None, change=None,
-                   verdict="missing", method="-")
+    base = Finding(
+        deployment=deployment,
+        level=level,
+        metric=rule.metric,
+        rule=rule.describe(),
+        baseline=mean(b) if b else None,
+        current=mean(c) if c else None,
+        change=None,
+        verdict="missing",
+        method="-",
+    )
     if not b or not c:
         return base
     change = mean(c) / mean(b) - 1 if mean(b) else 0.0
     if rule.must_equal:
-        return base.model_copy(update={"change": change, "verdict": "pass" if b == c else "regression",
-                                       "method": "exact"})
+        return base.model_copy(
+            update={"change": change, "verdict": "pass" if b == c else "regression", "method": "exact"}
+        )
     rising = rule.max_increase_pct is not None
-    limit = (rule.max_increase_pct if rising else rule.max_decrease_pct) / 100
+    limit = ((rule.max_increase_pct if rising else rule.max_decrease_pct) or 0.0) / 100
     beyond = change > limit if rising else -change > limit
     if not beyond:
         return base.model_copy(update={"change": change, "verdict": "pass", "method": "within limit"})
-    p, method = _p_value(rising, limit, b, c, deployment, level, rule.metric, baseline, current)
+    p, method = _p_value(
+        rising, limit, b, c, deployment=deployment, level=level, metric=rule.metric, baseline=baseline, current=current
+    )
     verdict = "regression" if p is None or p < alpha else "inconclusive"
     return base.model_copy(update={"change": change, "verdict": verdict, "method": method})
 
 
-def _p_value(rising: bool, limit: float, b: list[float], c: list[float], deployment: str, level: str, metric: str,
-             baseline: Baseline, current: Baseline) -> tuple[float | None, str]:
+def _p_value(
+    rising: bool,
+    limit: float,
+    b: list[float],
+    c: list[float],
+    *,
+    deployment: str,
+    level: str,
+    metric: str,
+    baseline: Baseline,
+    current: Baseline,
+) -> tuple[float | None, str]:
     """One-sided p-value that current is worse than the baseline moved to the limit."""
-    moved = lambda xs: np.asarray(xs) * ((1 + limit) if rising else (1 - limit))  # noqa: E731
+
+    def moved(xs: list[float]) -> np.ndarray:
+        return np.asarray(xs) * ((1 + limit) if rising else (1 - limit))
+
     alternative = "greater" if rising else "less"
     if len(b) >= 2 and len(c) >= 2:
         p = stats.ttest_ind(c, moved(b), equal_var=False, alternative=alternative).pvalue

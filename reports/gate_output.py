@@ -17,27 +17,39 @@ def _n(value: float | None) -> str:
 def markdown_summary(findings: list[Finding], baseline: Baseline, current: Baseline) -> str:
     verdict = "REGRESSION" if exit_code(findings) else "pass"
     counts = {v: sum(f.verdict == v for f in findings) for v in MARK}
-    lines = [f"## bench gate: {verdict}", "",
-             f"Scenario `{baseline.scenario}`: baseline {', '.join(r.run_id for r in baseline.runs)}; "
-             f"candidate {', '.join(r.run_id for r in current.runs)}. "
-             + ", ".join(f"{n} {v}" for v, n in counts.items() if n), "",
-             "| deployment | level | metric | rule | baseline | candidate | change | verdict | how |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"## bench gate: {verdict}",
+        "",
+        f"Scenario `{baseline.scenario}`: baseline {', '.join(r.run_id for r in baseline.runs)}; "
+        f"candidate {', '.join(r.run_id for r in current.runs)}. "
+        + ", ".join(f"{n} {v}" for v, n in counts.items() if n),
+        "",
+        "| deployment | level | metric | rule | baseline | candidate | change | verdict | how |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for f in findings:
         change = f"{f.change:+.1%}" if f.change is not None else "-"
-        lines.append(f"| {f.deployment} | {f.level} | {f.metric} | {f.rule} | {_n(f.baseline)} | {_n(f.current)} | "
-                     f"{change} | {MARK[f.verdict]} | {f.method} |")
+        lines.append(
+            f"| {f.deployment} | {f.level} | {f.metric} | {f.rule} | {_n(f.baseline)} | {_n(f.current)} | "
+            f"{change} | {MARK[f.verdict]} | {f.method} |"
+        )
     return "\n".join(lines)
 
 
 def junit_xml(findings: list[Finding]) -> str:
-    suite = ET.Element("testsuite", name="bench gate", tests=str(len(findings)),
-                       failures=str(sum(f.verdict in ("regression", "missing") for f in findings)),
-                       skipped=str(sum(f.verdict == "inconclusive" for f in findings)))
+    suite = ET.Element(
+        "testsuite",
+        name="bench gate",
+        tests=str(len(findings)),
+        failures=str(sum(f.verdict in ("regression", "missing") for f in findings)),
+        skipped=str(sum(f.verdict == "inconclusive" for f in findings)),
+    )
     for f in findings:
         case = ET.SubElement(suite, "testcase", classname=f"bench.gate.{f.deployment}", name=f"{f.level}/{f.metric}")
-        detail = f"{f.rule}: baseline {_n(f.baseline)}, candidate {_n(f.current)}, " \
-                 f"change {f'{f.change:+.1%}' if f.change is not None else '-'} ({f.method})"
+        detail = (
+            f"{f.rule}: baseline {_n(f.baseline)}, candidate {_n(f.current)}, "
+            f"change {f'{f.change:+.1%}' if f.change is not None else '-'} ({f.method})"
+        )
         if f.verdict in ("regression", "missing"):
             ET.SubElement(case, "failure", message=f"{f.verdict}: {detail}")
         elif f.verdict == "inconclusive":

@@ -8,7 +8,6 @@ from pathlib import Path
 import pandas as pd
 
 from planner import Layout
-
 from runfolder.jsonl import read_rows
 from runfolder.requests import RequestRecord, read_requests
 from runfolder.schema import DeploymentRecord, RunRecord, load_run
@@ -33,11 +32,20 @@ class RunData:
         rows = []
         for d in self.record.deployments:
             for level in d.levels:
-                rows.append({"run": self.record.run_id, "deployment": self.label(d.name), "level": level.name,
-                             "index": level.index,
-                             "gpus": layout_of(d).gpus, "interrupted": level.interrupted, "client_limited": level.client.client_limited,
-                             "prefix_cache_hit_rate": level.prefix_cache_hit_rate, "preemptions": level.preemptions,
-                             **level.metrics})
+                rows.append(
+                    {
+                        "run": self.record.run_id,
+                        "deployment": self.label(d.name),
+                        "level": level.name,
+                        "index": level.index,
+                        "gpus": layout_of(d).gpus,
+                        "interrupted": level.interrupted,
+                        "client_limited": level.client.client_limited,
+                        "prefix_cache_hit_rate": level.prefix_cache_hit_rate,
+                        "preemptions": level.preemptions,
+                        **level.metrics,
+                    }
+                )
         return pd.DataFrame(rows)
 
     def requests(self, deployment: DeploymentRecord) -> list[RequestRecord]:

@@ -14,10 +14,12 @@ LATENCY_SAMPLES = ("ttft", "tpot", "itl", "e2el")
 def level_samples(requests: Sequence[RequestRecord], level: str) -> dict[str, np.ndarray]:
     """ttft, tpot, e2el per successful request and itl pooled over chunks (runfolder/requests.py defines them)."""
     ok = [r for r in requests if r.level == level and r.ok]
-    return {"ttft": np.array([r.ttft_s for r in ok], dtype=float) * 1000,
-            "e2el": np.array([r.e2el_s for r in ok], dtype=float) * 1000,
-            "tpot": np.array([r.tpot_s for r in ok if r.tpot_s is not None], dtype=float) * 1000,
-            "itl": np.array([gap for r in ok for gap in r.itl_s], dtype=float) * 1000}
+    return {
+        "ttft": np.array([r.ttft_s for r in ok], dtype=float) * 1000,
+        "e2el": np.array([r.e2el_s for r in ok], dtype=float) * 1000,
+        "tpot": np.array([r.tpot_s for r in ok if r.tpot_s is not None], dtype=float) * 1000,
+        "itl": np.array([gap for r in ok for gap in r.itl_s], dtype=float) * 1000,
+    }
 
 
 def sample_for(metric: str) -> tuple[str, float] | None:

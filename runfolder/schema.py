@@ -27,8 +27,8 @@ class CapacityComparison(BaseModel):
     block_size: int | None = None
     reported_source: Literal["metrics", "log", "none"] = "none"
     difference_tokens: int | None = None  # reported - predicted
-    relative_error: float | None = None   # (reported - predicted) / reported
-    prediction_error: str | None = None   # why the planner gave no prediction
+    relative_error: float | None = None  # (reported - predicted) / reported
+    prediction_error: str | None = None  # why the planner gave no prediction
 
 
 class ClientCheck(BaseModel):
@@ -78,7 +78,9 @@ class DeploymentRecord(BaseModel):
     vllm_version: str | None = None
     ready_after_s: float | None = None
     ready_via: str | None = None  # /health (vLLM), or /v1/models for a server without /health
-    cpu_cores: dict[str, list[int]] | None = None  # {server: [...], client: [...]}: disjoint, when the harness split them
+    cpu_cores: dict[str, list[int]] | None = (
+        None  # {server: [...], client: [...]}: disjoint, when the harness split them
+    )
     startup: dict[str, Any] = Field(default_factory=dict)
     cache_config: dict[str, Any] | None = None
     predicted: dict[str, Any] | None = None
@@ -120,8 +122,12 @@ class RunRecord(BaseModel):
 
 
 def load_run(folder: Path) -> RunRecord:
-    return load_versioned(Path(folder) / "run.json", RunRecord, SCHEMA_VERSION,
-                          f"{folder}: no run.json; fix: point at a folder written by bench")
+    return load_versioned(
+        Path(folder) / "run.json",
+        RunRecord,
+        SCHEMA_VERSION,
+        f"{folder}: no run.json; fix: point at a folder written by bench",
+    )
 
 
 def save_run(folder: Path, record: RunRecord) -> None:

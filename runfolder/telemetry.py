@@ -13,9 +13,13 @@ from __future__ import annotations
 
 # vLLM's metric name -> the sample key it is written under
 ENGINE_SERIES = {
-    "vllm:kv_cache_usage_perc": "kv_cache_usage", "vllm:num_requests_running": "running",
-    "vllm:num_requests_waiting": "waiting", "vllm:num_preemptions_total": "preemptions",
-    "vllm:prefix_cache_queries_total": "prefix_cache_queries", "vllm:prefix_cache_hits_total": "prefix_cache_hits",
-    "vllm:prompt_tokens_total": "prompt_tokens", "vllm:generation_tokens_total": "generation_tokens",
+    "vllm:kv_cache_usage_perc": "kv_cache_usage",
+    "vllm:num_requests_running": "running",
+    "vllm:num_requests_waiting": "waiting",
+    "vllm:num_preemptions_total": "preemptions",
+    "vllm:prefix_cache_queries_total": "prefix_cache_queries",
+    "vllm:prefix_cache_hits_total": "prefix_cache_hits",
+    "vllm:prompt_tokens_total": "prompt_tokens",
+    "vllm:generation_tokens_total": "generation_tokens",
 }
 TIME, GPUS, SERVER_RSS = "t", "gpus", "server_rss_bytes"

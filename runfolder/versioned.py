@@ -26,8 +26,9 @@ def load_versioned(path: Path, schema: type[Document], newest: int, missing: str
         raise RunFolderError(f"{path}: unreadable ({exc})") from exc
     version = data.get("schema_version") if isinstance(data, dict) else None
     if not isinstance(version, int) or version > newest:
-        raise RunFolderError(f"{path}: schema_version {version!r} is newer than this harness reads "
-                             f"({newest}); fix: upgrade the harness")
+        raise RunFolderError(
+            f"{path}: schema_version {version!r} is newer than this harness reads ({newest}); fix: upgrade the harness"
+        )
     try:
         return schema.model_validate(data)
     except ValidationError as exc:

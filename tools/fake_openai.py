@@ -19,10 +19,11 @@ from aiohttp import web
 def _reply(make, *args, **kwargs):
     async def handler(request: web.Request) -> web.StreamResponse:
         return make(*args, **kwargs)
+
     return handler
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _burst(tokens: int) -> bytes:
     """A whole stream, built once per length so the fake costs next to nothing per request."""
     return b"".join(_chunk(i) for i in range(tokens)) + USAGE % tokens + b"data: [DONE]\n\n"
@@ -51,7 +52,10 @@ class FakeOpenAI:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         payload = await request.json()
-        mode, tokens = payload.get("model", "ok"), int(payload.get("max_tokens") or payload.get("max_completion_tokens") or 4)
+        mode, tokens = (
+            payload.get("model", "ok"),
+            int(payload.get("max_tokens") or payload.get("max_completion_tokens") or 4),
+        )
         self.requests += 1
         if mode.startswith("http"):
             return web.json_response({"error": {"message": "injected"}}, status=int(mode[4:]))

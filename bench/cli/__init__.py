@@ -6,10 +6,17 @@ import typer
 
 from bench.cli import baseline, compare, deploy, gate, model, plan, probe, report, run
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Capacity planning and benchmarking for vLLM deployments.")
-for name, command in (("plan", plan.plan), ("probe", probe.probe), ("run", run.run), ("report", report.report),
-                      ("compare", compare.compare), ("gate", gate.gate)):
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Capacity planning and benchmarking for vLLM deployments."
+)
+for name, command in (
+    ("plan", plan.plan),
+    ("probe", probe.probe),
+    ("run", run.run),
+    ("report", report.report),
+    ("compare", compare.compare),
+    ("gate", gate.gate),
+):
     app.command(name)(command)
 for name, group in (("model", model.app), ("baseline", baseline.app), ("deploy", deploy.app)):
     app.add_typer(group, name=name)

@@ -36,8 +36,15 @@ def compare(
         table.add_column(column, justify="right")
     for d in deltas:
         interval = f"[{d.ci_low:+.1%}, {d.ci_high:+.1%}]" if d.ci_low is not None else "-"
-        table.add_row(d.deployment, d.level, d.metric, _num(d.a), _num(d.b),
-                      f"{d.change:+.1%}" if d.change is not None else "-", interval)
+        table.add_row(
+            d.deployment,
+            d.level,
+            d.metric,
+            _num(d.a),
+            _num(d.b),
+            f"{d.change:+.1%}" if d.change is not None else "-",
+            interval,
+        )
     Console(width=160).print(table)
 
 

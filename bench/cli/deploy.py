@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 import yaml
 
 from bench.cli.errors import usage_error
-from bench.server.k8s_manifests import RenderOptions, render
-from bench.scenario.loader import load_scenario
 from bench.scenario.errors import ScenarioError
+from bench.scenario.loader import load_scenario
+from bench.server.k8s_manifests import RenderOptions, render
 from planner import PlanError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Deployment artefacts for a scenario.")
@@ -23,11 +23,12 @@ DEFAULT_IMAGE = "vllm/vllm-openai:latest"
 def render_command(
     scenario_path: Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario YAML.")],
     k8s: Annotated[bool, typer.Option("--k8s", help="Kubernetes manifests (the one target so far).")] = False,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder (default: k8s/<scenario>).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder (default: k8s/<scenario>).")] = None,
     image: Annotated[str, typer.Option(help="vLLM server image.")] = DEFAULT_IMAGE,
-    model: Annotated[Optional[str], typer.Option(help="Model to serve (HF id or path in the pod); "
-                                                      "required for synthetic models.")] = None,
-    namespace: Annotated[Optional[str], typer.Option(help="metadata.namespace for every object.")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model to serve (HF id or path in the pod); required for synthetic models.")
+    ] = None,
+    namespace: Annotated[str | None, typer.Option(help="metadata.namespace for every object.")] = None,
     gpus_per_node: Annotated[int, typer.Option(help="GPUs per node: more per deployment -> LeaderWorkerSet.")] = 8,
     as_json: Annotated[bool, typer.Option("--json", help="Print the manifests as JSON; write nothing.")] = False,
 ) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import yaml
@@ -13,13 +13,20 @@ from bench.cli.errors import usage_error
 from runfolder.atomic import write_atomic
 from runfolder.versioned import RunFolderError
 
+if TYPE_CHECKING:
+    from reports.gate import Rules
+
 
 def gate(
     run_dirs: Annotated[list[Path], typer.Argument(help="Run folder(s) of the candidate; several = repeated runs.")],
     baseline: Annotated[Path, typer.Option(help="Baseline file (bench baseline save) or a run folder.")],
-    rules: Annotated[Optional[Path], typer.Option(help="Rules YAML; default: p99 TTFT +10%, median TPOT +10%, "
-                                                        "output throughput -5%, KV capacity unchanged.")] = None,
-    junit: Annotated[Optional[Path], typer.Option(help="Also write JUnit XML here.")] = None,
+    rules: Annotated[
+        Path | None,
+        typer.Option(
+            help="Rules YAML; default: p99 TTFT +10%, median TPOT +10%, output throughput -5%, KV capacity unchanged."
+        ),
+    ] = None,
+    junit: Annotated[Path | None, typer.Option(help="Also write JUnit XML here.")] = None,
 ) -> None:
     """Exit 0 pass (inconclusive included), 1 regression, 2 usage error; Markdown summary on stdout."""
     from reports.baseline import load_baseline, make_baseline
@@ -34,8 +41,10 @@ def gate(
     except (RunFolderError, ValueError) as exc:
         raise usage_error(exc) from None
     if current.scenario != base.scenario:
-        raise usage_error(f"baseline is for scenario '{base.scenario}', the run for '{current.scenario}'; "
-                    "fix: gate against a baseline of the same scenario")
+        raise usage_error(
+            f"baseline is for scenario '{base.scenario}', the run for '{current.scenario}'; "
+            "fix: gate against a baseline of the same scenario"
+        )
     findings = evaluate(rule_set, base, current)
     typer.echo(markdown_summary(findings, base, current))
     if junit:
@@ -43,7 +52,7 @@ def gate(
     raise typer.Exit(exit_code(findings))
 
 
-def _rules(path: Path | None):
+def _rules(path: Path | None) -> Rules:
     from reports.gate import DEFAULT_RULES, Rules
 
     if path is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -19,21 +19,34 @@ def synth(
     out: Annotated[Path, typer.Option("-o", "--out", help="Folder to write.")],
     like: Annotated[str, typer.Option(help="Family from the planner catalog.")] = "minimax-m2",
     full: Annotated[bool, typer.Option("--full", help="The family's full-size config (for GPUs).")] = False,
-    layers: Annotated[Optional[int], typer.Option()] = None,
-    hidden: Annotated[Optional[int], typer.Option()] = None,
-    heads: Annotated[Optional[int], typer.Option()] = None,
-    kv_heads: Annotated[Optional[int], typer.Option()] = None,
-    head_dim: Annotated[Optional[int], typer.Option()] = None,
-    experts: Annotated[Optional[int], typer.Option()] = None,
-    top_k: Annotated[Optional[int], typer.Option()] = None,
-    intermediate: Annotated[Optional[int], typer.Option()] = None,
-    vocab: Annotated[Optional[int], typer.Option()] = None,
-    max_position: Annotated[Optional[int], typer.Option()] = None,
+    layers: Annotated[int | None, typer.Option()] = None,
+    hidden: Annotated[int | None, typer.Option()] = None,
+    heads: Annotated[int | None, typer.Option()] = None,
+    kv_heads: Annotated[int | None, typer.Option()] = None,
+    head_dim: Annotated[int | None, typer.Option()] = None,
+    experts: Annotated[int | None, typer.Option()] = None,
+    top_k: Annotated[int | None, typer.Option()] = None,
+    intermediate: Annotated[int | None, typer.Option()] = None,
+    vocab: Annotated[int | None, typer.Option()] = None,
+    max_position: Annotated[int | None, typer.Option()] = None,
 ) -> None:
     """Write config.json (family + overrides), a locally trained tokenizer and a chat template."""
-    sizes = {k: v for k, v in dict(layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads, head_dim=head_dim,
-                                   experts=experts, top_k=top_k, intermediate=intermediate, vocab=vocab,
-                                   max_position=max_position).items() if v is not None}
+    sizes = {
+        k: v
+        for k, v in dict(
+            layers=layers,
+            hidden=hidden,
+            heads=heads,
+            kv_heads=kv_heads,
+            head_dim=head_dim,
+            experts=experts,
+            top_k=top_k,
+            intermediate=intermediate,
+            vocab=vocab,
+            max_position=max_position,
+        ).items()
+        if v is not None
+    }
     try:
         folder = write_synthetic_model(out, like, sizes, full)
     except PlanError as exc:

@@ -4,37 +4,58 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from bench.cli.errors import usage_error
-from bench.server.cpu_host import cpu_kv_refusal, this_host
 from bench.cli.plan_view import print_forward, print_inverse
-from planner import (InputError, catalog_names, PlanError, PlanSettings, Target, layout_from_flags, load_model, plan_capacity,
-                     resolve_gpu, resolve_overhead, search_layouts)
+from bench.server.cpu_host import cpu_kv_refusal, this_host
+from planner import (
+    GpuSpec,
+    InputError,
+    ModelSpec,
+    PlanError,
+    PlanSettings,
+    Target,
+    catalog_names,
+    layout_from_flags,
+    load_model,
+    plan_capacity,
+    resolve_gpu,
+    resolve_overhead,
+    search_layouts,
+)
 from planner.capacity import VLLM_DEFAULT_UTILIZATION, default_block_size
 from planner.units import GIB
 
 
 def plan(
-    model: Annotated[str, typer.Argument(help=f"Catalog name ({', '.join(catalog_names())}) or a model directory / config.json.")],
+    model: Annotated[
+        str, typer.Argument(help=f"Catalog name ({', '.join(catalog_names())}) or a model directory / config.json.")
+    ],
     gpu: Annotated[str, typer.Option(help="GPU name (h100, h200, ...) or a size such as 80GiB.")] = "h100",
-    gpus: Annotated[Optional[int], typer.Option(help="Total GPUs; must equal tp x pp x dp.")] = None,
-    tp: Annotated[Optional[int], typer.Option(help="Tensor-parallel size (default: gpus / (pp x dp)).")] = None,
-    ep: Annotated[bool, typer.Option("--ep", help="Enable expert parallel (experts split whole over tp x dp).")] = False,
+    gpus: Annotated[int | None, typer.Option(help="Total GPUs; must equal tp x pp x dp.")] = None,
+    tp: Annotated[int | None, typer.Option(help="Tensor-parallel size (default: gpus / (pp x dp)).")] = None,
+    ep: Annotated[
+        bool, typer.Option("--ep", help="Enable expert parallel (experts split whole over tp x dp).")
+    ] = False,
     dp: Annotated[int, typer.Option(help="Data-parallel size.")] = 1,
     pp: Annotated[int, typer.Option(help="Pipeline-parallel size.")] = 1,
     kv_cache_dtype: Annotated[str, typer.Option(help="auto (model dtype) or fp8.")] = "auto",
-    gpu_memory_utilization: Annotated[float, typer.Option(help="vLLM's fraction of each GPU.")] = VLLM_DEFAULT_UTILIZATION,
-    max_model_len: Annotated[Optional[int], typer.Option(help="Default: the model's max_position_embeddings.")] = None,
-    block_size: Annotated[Optional[int], typer.Option(help="KV block size (default 16 on GPU, 128 on CPU).")] = None,
-    cpu_kvcache_space: Annotated[Optional[int], typer.Option(help="--gpu cpu: VLLM_CPU_KVCACHE_SPACE in GiB.")] = None,
-    kv_cache_memory_bytes: Annotated[Optional[int], typer.Option(help="Fixed KV budget per rank (skips profiling).")] = None,
-    overhead_profile: Annotated[Optional[str], typer.Option(help="Named overhead profile.")] = None,
-    overhead_gib: Annotated[Optional[float], typer.Option(help="Explicit overhead per GPU in GiB.")] = None,
-    target_context: Annotated[Optional[int], typer.Option(help="Inverse: total KV tokens wanted.")] = None,
-    target_concurrency: Annotated[Optional[int], typer.Option(help="Inverse: requests of max-model-len at once.")] = None,
+    gpu_memory_utilization: Annotated[
+        float, typer.Option(help="vLLM's fraction of each GPU.")
+    ] = VLLM_DEFAULT_UTILIZATION,
+    max_model_len: Annotated[int | None, typer.Option(help="Default: the model's max_position_embeddings.")] = None,
+    block_size: Annotated[int | None, typer.Option(help="KV block size (default 16 on GPU, 128 on CPU).")] = None,
+    cpu_kvcache_space: Annotated[int | None, typer.Option(help="--gpu cpu: VLLM_CPU_KVCACHE_SPACE in GiB.")] = None,
+    kv_cache_memory_bytes: Annotated[
+        int | None, typer.Option(help="Fixed KV budget per rank (skips profiling).")
+    ] = None,
+    overhead_profile: Annotated[str | None, typer.Option(help="Named overhead profile.")] = None,
+    overhead_gib: Annotated[float | None, typer.Option(help="Explicit overhead per GPU in GiB.")] = None,
+    target_context: Annotated[int | None, typer.Option(help="Inverse: total KV tokens wanted.")] = None,
+    target_concurrency: Annotated[int | None, typer.Option(help="Inverse: requests of max-model-len at once.")] = None,
     gpus_per_node: Annotated[int, typer.Option(help="GPUs per node: TP stays inside one, PP/DP/EP may cross.")] = 8,
     max_gpus: Annotated[int, typer.Option(help="Inverse: largest deployment to consider.")] = 64,
     limit: Annotated[int, typer.Option(help="Inverse: layouts to list.")] = 5,
@@ -49,15 +70,27 @@ def plan(
             raise InputError("--kv-cache-dtype", refusal, "--kv-cache-dtype auto")
         if cpu_kvcache_space is not None:
             kv_cache_memory_bytes = cpu_kvcache_space * GIB
-        settings = PlanSettings(kv_cache_dtype=kv_cache_dtype, gpu_memory_utilization=gpu_memory_utilization,
-                                max_model_len=max_model_len, block_size=block_size or default_block_size(on_cpu),
-                                kv_cache_memory_bytes=kv_cache_memory_bytes,
-                                overhead=resolve_overhead(overhead_profile, overhead_gib), gpus_per_node=gpus_per_node)
+        settings = PlanSettings(
+            kv_cache_dtype=kv_cache_dtype,
+            gpu_memory_utilization=gpu_memory_utilization,
+            max_model_len=max_model_len,
+            block_size=block_size or default_block_size(on_cpu),
+            kv_cache_memory_bytes=kv_cache_memory_bytes,
+            overhead=resolve_overhead(overhead_profile, overhead_gib),
+            gpus_per_node=gpus_per_node,
+        )
         if target_context is not None or target_concurrency is not None:
-            _inverse(spec, gpu_spec, Target(total_context=target_context, concurrency=target_concurrency),
-                     settings, max_gpus, limit, as_json)
+            _inverse(
+                spec,
+                gpu_spec,
+                Target(total_context=target_context, concurrency=target_concurrency),
+                settings,
+                max_gpus=max_gpus,
+                limit=limit,
+                as_json=as_json,
+            )
             return
-        result = plan_capacity(spec, gpu_spec, layout_from_flags(gpus, tp, pp, dp, ep), settings)
+        result = plan_capacity(spec, gpu_spec, layout_from_flags(gpus, tp, pp, dp, ep=ep), settings)
     except PlanError as exc:
         raise usage_error(exc) from None
     if as_json:
@@ -66,14 +99,25 @@ def plan(
         print_forward(result)
 
 
-def _inverse(spec, gpu_spec, target: Target, settings: PlanSettings, max_gpus: int, limit: int, as_json: bool) -> None:
+def _inverse(
+    spec: ModelSpec,
+    gpu_spec: GpuSpec,
+    target: Target,
+    settings: PlanSettings,
+    *,
+    max_gpus: int,
+    limit: int,
+    as_json: bool,
+) -> None:
     plans, rejections = search_layouts(spec, gpu_spec, target, settings, max_gpus=max_gpus, limit=limit)
     if not plans:
         reasons = sorted({r.reason for r in rejections})[:3]
-        raise InputError("--target-context" if target.total_context else "--target-concurrency",
-                         f"no layout of up to {max_gpus} {gpu_spec.name} GPUs reaches the target"
-                         + (f" (e.g. {'; '.join(reasons)})" if reasons else ""),
-                         "raise --max-gpus, use --kv-cache-dtype fp8, or lower the target")
+        raise InputError(
+            "--target-context" if target.total_context else "--target-concurrency",
+            f"no layout of up to {max_gpus} {gpu_spec.name} GPUs reaches the target"
+            + (f" (e.g. {'; '.join(reasons)})" if reasons else ""),
+            "raise --max-gpus, use --kv-cache-dtype fp8, or lower the target",
+        )
     if as_json:
         typer.echo(json.dumps([p.model_dump(mode="json") for p in plans], indent=2))
     else:

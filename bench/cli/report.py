@@ -7,7 +7,7 @@ command, so `bench run` starts without it (the GPU machine has no registry to in
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -18,9 +18,9 @@ from runfolder.versioned import RunFolderError
 
 def report(
     run_dirs: Annotated[list[Path], typer.Argument(help="One or more run folders.")],
-    out: Annotated[Optional[Path], typer.Option("-o", "--out", help="Output folder (default: the first run's).")] = None,
+    out: Annotated[Path | None, typer.Option("-o", "--out", help="Output folder (default: the first run's).")] = None,
     attainment: Annotated[float, typer.Option(help="Share of requests within the SLO for a level to pass.")] = 0.99,
-    target_rps: Annotated[Optional[float], typer.Option(help="Also answer: GPUs needed for this many req/s.")] = None,
+    target_rps: Annotated[float | None, typer.Option(help="Also answer: GPUs needed for this many req/s.")] = None,
 ) -> None:
     """Write report.md and a self-contained report.html for one or more run folders."""
     from reports.capacity_report import build_report

@@ -7,32 +7,37 @@ import json
 import os
 import signal
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from bench.cli.errors import usage_error
-from bench.run.folder import new_run_dir
-from bench.server.secrets import API_KEY_ENV
 from bench.cli.run_view import RunProgress, print_run
+from bench.run.folder import new_run_dir
 from bench.run.model_source import host_refusal
-from bench.scenario.schema import Scenario
-from bench.scenario.loader import check_on_this_host, load_scenario
-from bench.scenario.errors import ScenarioError
 from bench.run.scenario_run import ScenarioRun
+from bench.scenario.errors import ScenarioError
+from bench.scenario.loader import check_on_this_host, load_scenario
+from bench.scenario.schema import Scenario
+from bench.server.secrets import API_KEY_ENV
 from planner import PlanError
+from runfolder.schema import RunRecord
 
 
 def run(
     scenario_file: Annotated[Path, typer.Argument(help="Scenario YAML, e.g. scenarios/smoke.yaml.")],
     out: Annotated[Path, typer.Option(help="Parent folder of run folders.")] = Path("runs"),
-    endpoint: Annotated[Optional[str], typer.Option(help="Use this running server for every deployment.")] = None,
-    deployment: Annotated[Optional[list[str]], typer.Option(help="Run only this deployment (repeatable).")] = None,
+    endpoint: Annotated[str | None, typer.Option(help="Use this running server for every deployment.")] = None,
+    deployment: Annotated[list[str] | None, typer.Option(help="Run only this deployment (repeatable).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print run.json instead of tables.")] = False,
     dry: Annotated[bool, typer.Option("--dry-run", help="Print commands and predictions; launch nothing.")] = False,
-    api_key: Annotated[Optional[str], typer.Option(envvar=API_KEY_ENV, show_default=False,
-                                                   help="API key for the servers and the client; never recorded.")] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar=API_KEY_ENV, show_default=False, help="API key for the servers and the client; never recorded."
+        ),
+    ] = None,
 ) -> None:
     """Run a scenario; exit 0 when every deployment ran, 1 when one failed, 2 on a bad scenario."""
     if api_key:
@@ -58,8 +63,10 @@ def _selected(scenario_file: Path, names: list[str] | None, endpoint: str | None
         raise usage_error(exc) from None
     known = [d.name for d in scenario.deployments]
     if names and set(names) - set(known):
-        raise usage_error(f"--deployment: {', '.join(sorted(set(names) - set(known)))} not in {scenario_file}; "
-                           f"fix: use one of {', '.join(known)}")
+        raise usage_error(
+            f"--deployment: {', '.join(sorted(set(names) - set(known)))} not in {scenario_file}; "
+            f"fix: use one of {', '.join(known)}"
+        )
     chosen = [d for d in scenario.deployments if not names or d.name in names]
     try:
         if not endpoint:  # with --endpoint nothing is launched here
@@ -70,9 +77,11 @@ def _selected(scenario_file: Path, names: list[str] | None, endpoint: str | None
         chosen = [d.model_copy(update={"endpoint": endpoint}) for d in chosen]
         unknown = [d.name for d in chosen if d.model_unknown]
         if unknown:
-            raise usage_error(f"--endpoint: deployment {', '.join(unknown)} has a synthetic model, so there is no "
-                              "tokenizer for the running server's prompts; fix: set model: /path/to/the/served/model "
-                              "in the scenario")
+            raise usage_error(
+                f"--endpoint: deployment {', '.join(unknown)} has a synthetic model, so there is no "
+                "tokenizer for the running server's prompts; fix: set model: /path/to/the/served/model "
+                "in the scenario"
+            )
     return scenario.model_copy(update={"deployments": chosen})
 
 
@@ -89,10 +98,13 @@ def _print_dry_run(scenario: Scenario, as_json: bool) -> None:
     for p in plans:
         typer.echo(f"# {p.name} ({p.where})\n{' '.join(f'{k}={v}' for k, v in p.env.items())} {p.command}")
         plan = p.predicted
-        typer.echo(f"  predicted: {plan['kv_capacity_tokens']:,} KV tokens per engine, weights "
-                   f"{plan['weights_bytes_per_gpu'] / 2**30:.2f} GiB/GPU on {plan['gpus']} x {plan['gpu']}, "
-                   f"max concurrency {plan['max_concurrency']:.2f}x at {plan['max_model_len']:,}" if plan
-                   else f"  no prediction: {p.prediction_error}")
+        typer.echo(
+            f"  predicted: {plan['kv_capacity_tokens']:,} KV tokens per engine, weights "
+            f"{plan['weights_bytes_per_gpu'] / 2**30:.2f} GiB/GPU on {plan['gpus']} x {plan['gpu']}, "
+            f"max concurrency {plan['max_concurrency']:.2f}x at {plan['max_model_len']:,}"
+            if plan
+            else f"  no prediction: {p.prediction_error}"
+        )
         typer.echo(f"  levels: {', '.join(p.levels)}")
 
 
@@ -102,7 +114,7 @@ def sigterm_as_interrupt() -> None:
     signal.signal(signal.SIGTERM, lambda signum, frame: os.kill(os.getpid(), signal.SIGINT))
 
 
-def _execute(scenario: Scenario, scenario_file: Path, run_dir: Path, quiet: bool):
+def _execute(scenario: Scenario, scenario_file: Path, run_dir: Path, quiet: bool) -> RunRecord:
     sigterm_as_interrupt()
     console = Console(stderr=True, quiet=quiet)
     with RunProgress(console) as progress:

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from bench.scenario.schema import Level
 from runfolder.requests import RequestRecord
-from runfolder.schema import RunRecord
+from runfolder.schema import DeploymentRecord, RunRecord
 
 
 class RunProgress:
@@ -17,8 +17,14 @@ class RunProgress:
     measured request."""
 
     def __init__(self, console: Console) -> None:
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(), console=console)
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[failed]} failed"),
+            TimeElapsedColumn(),
+            console=console,
+        )
         self.task: TaskID | None = None
 
     def __enter__(self) -> RunProgress:
@@ -52,41 +58,78 @@ def _n(value: float | None, spec: str = ",") -> str:
     return "-" if value is None else format(value, spec)
 
 
+COLUMNS = (
+    "deployment",
+    "level",
+    "ok/failed",
+    "req/s",
+    "out tok/s",
+    "TTFT p50",
+    "TPOT p50",
+    "ITL p99",
+    "E2EL p99",
+    "goodput",
+    "client",
+)
+
+
 def print_run(record: RunRecord, folder: str, console: Console | None = None) -> None:
     console = console or Console()
     if not console.is_terminal:  # piped: keep the table readable
         console.width = 160
+    console.print(_levels_table(record))
+    for d in record.deployments:
+        for line in _notes(d):
+            console.print(line, highlight=False)
+    console.print(f"run folder: {folder}")
+
+
+def _levels_table(record: RunRecord) -> Table:
     table = Table(title=f"{record.run_id}", title_justify="left")
-    for column in ("deployment", "level", "ok/failed", "req/s", "out tok/s", "TTFT p50", "TPOT p50", "ITL p99",
-                   "E2EL p99", "goodput", "client"):
+    for column in COLUMNS:
         table.add_column(column, justify="right")
     for d in record.deployments:
         if d.status == "failed":
-            table.add_row(d.name, "-", "server failed", *["-"] * 8)
+            table.add_row(d.name, "-", "server failed", *["-"] * (len(COLUMNS) - 3))
             continue
         for level in d.levels:
             m = level.metrics
-            table.add_row(d.name, level.name + (" (partial)" if level.interrupted else ""),
-                          f"{_n(m.get('completed'))}/{_n(m.get('failed'))}", _n(m.get("request_throughput"), ".2f"),
-                          _n(m.get("output_throughput"), ",.0f"), _ms(m.get("median_ttft_ms")),
-                          _ms(m.get("median_tpot_ms")), _ms(m.get("p99_itl_ms")), _ms(m.get("p99_e2el_ms")),
-                          _n(m.get("request_goodput"), ".2f"), "LIMITED" if level.client.client_limited else "ok")
-    console.print(table)
-    for d in record.deployments:
-        c = d.capacity
-        if c is not None:
-            console.print(escape(f"{d.name}: KV capacity predicted {_n(c.predicted_tokens)} vs reported "
-                                 f"{_n(c.reported_tokens)} tokens ({c.reported_source}), vLLM {d.vllm_version or '?'}")
-                          + (f" - no prediction: {escape(c.prediction_error)}" if c.prediction_error else ""),
-                          highlight=False)
-        if d.cpu_cores:
-            console.print(f"{escape(d.name)}: server on cores {d.cpu_cores['server']}, client on "
-                          f"{d.cpu_cores['client']}", highlight=False)
-        if d.error:
-            # errors quote commands such as pip install 'pkg[ray]': escaped, or rich eats the [ray]
-            hint = f"\n  hint: {escape(d.hint)}" if d.hint else ""
-            console.print(f"[red]{escape(f'{d.name}: {d.error}')}[/red]{hint}")
-        for level in d.levels:
-            for warning in level.client.warnings:
-                console.print(f"[yellow]{escape(f'{d.name}/{level.name}: {warning}')}[/yellow]")
-    console.print(f"run folder: {folder}")
+            table.add_row(
+                d.name,
+                level.name + (" (partial)" if level.interrupted else ""),
+                f"{_n(m.get('completed'))}/{_n(m.get('failed'))}",
+                _n(m.get("request_throughput"), ".2f"),
+                _n(m.get("output_throughput"), ",.0f"),
+                _ms(m.get("median_ttft_ms")),
+                _ms(m.get("median_tpot_ms")),
+                _ms(m.get("p99_itl_ms")),
+                _ms(m.get("p99_e2el_ms")),
+                _n(m.get("request_goodput"), ".2f"),
+                "LIMITED" if level.client.client_limited else "ok",
+            )
+    return table
+
+
+def _notes(d: DeploymentRecord) -> list[str]:
+    """Capacity check, cores, error and client warnings of one deployment, as rich markup (values escaped:
+    errors quote commands such as pip install 'pkg[ray]', and rich would eat the [ray])."""
+    notes = []
+    if (c := d.capacity) is not None:
+        notes.append(
+            escape(
+                f"{d.name}: KV capacity predicted {_n(c.predicted_tokens)} vs reported {_n(c.reported_tokens)} "
+                f"tokens ({c.reported_source}), vLLM {d.vllm_version or '?'}"
+            )
+            + (f" - no prediction: {escape(c.prediction_error)}" if c.prediction_error else "")
+        )
+    if d.cpu_cores:
+        notes.append(f"{escape(d.name)}: server on cores {d.cpu_cores['server']}, client on {d.cpu_cores['client']}")
+    if d.error:
+        hint = f"\n  hint: {escape(d.hint)}" if d.hint else ""
+        notes.append(f"[red]{escape(f'{d.name}: {d.error}')}[/red]{hint}")
+    notes += [
+        f"[yellow]{escape(f'{d.name}/{level.name}: {warning}')}[/yellow]"
+        for level in d.levels
+        for warning in level.client.warnings
+    ]
+    return notes

@@ -19,18 +19,29 @@ def _gaps(rates: np.ndarray, arrival: str, burstiness: float, rng: np.random.Gen
     return rng.gamma(shape=shape, scale=1.0 / (rates * shape))
 
 
-def schedule(count: int | None, duration_s: float | None, rate: float, arrival: str = "poisson",
-             burstiness: float = 1.0, seed: int = 0, end_rate: float | None = None) -> list[float]:
+def schedule(
+    count: int | None,
+    duration_s: float | None,
+    rate: float,
+    *,
+    arrival: str = "poisson",
+    burstiness: float = 1.0,
+    seed: int = 0,
+    end_rate: float | None = None,
+) -> list[float]:
     """Send offsets for `count` requests and/or until `duration_s`, whichever comes first.
 
     First request at 0; request i+1 follows request i by one gap drawn at request i's rate.
     """
-    if count is None and duration_s is None:
+    if count is not None:
+        n = count
+    elif duration_s is not None:
+        n = min(MAX_REQUESTS, int(np.ceil(duration_s * max(rate, end_rate or rate) * 2)) + 16)
+    else:
         raise ValueError("a schedule needs a request count or a duration")
-    n = count if count is not None else min(MAX_REQUESTS, int(np.ceil(duration_s * max(rate, end_rate or rate) * 2)) + 16)
     rng = np.random.default_rng(seed)
     rates = np.full(n, float(rate)) if end_rate is None else np.linspace(rate, end_rate, n)
     offsets = np.concatenate([[0.0], np.cumsum(_gaps(rates, arrival, burstiness, rng))[:-1]])
     if duration_s is not None:
         offsets = offsets[offsets < duration_s]
-    return offsets.tolist()
+    return [float(x) for x in offsets]

@@ -5,21 +5,22 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 import numpy as np
 
 from bench.load.arrivals import schedule
 from bench.load.level_runner import LevelResult, LevelRunner
-from runfolder.requests import RequestRecord
-from bench.load.workers import WorkerPlan, WorkerPool, share
-from bench.scenario.schema import Level, Scenario
 from bench.load.serving_metrics import summarize
 from bench.load.stream_client import new_session
+from bench.load.workers import WorkerPlan, WorkerPool, share
+from bench.load.workload import Job, JobFactory, tokens_label
 from bench.observe.telemetry import TelemetrySampler
-from bench.load.workload import JobFactory, tokens_label
+from bench.scenario.schema import Level, Scenario
+from runfolder.requests import RequestRecord
 from runfolder.schema import ClientCheck, LevelSummary
 
 DISPATCH_LAG_LIMIT_MS = 5.0
@@ -31,7 +32,8 @@ class RecordWriter:
     """Appends each request as one JSON line as soon as it finishes, so an interrupted run keeps it."""
 
     def __init__(self, path: Path, on_record: Callable[[RequestRecord], None] | None = None) -> None:
-        self.handle = open(path, "ab", buffering=0)  # one write per line: nothing held in a buffer
+        # open for the deployment's levels (close() ends it); unbuffered: one write per line, none held back
+        self.handle = open(path, "ab", buffering=0)  # noqa: SIM115
         self.on_record = on_record
 
     def __call__(self, record: RequestRecord) -> None:
@@ -52,29 +54,39 @@ class LevelTarget:
     tokenizer: Path
 
 
-async def run_level(scenario: Scenario, level: Level, index: int, target: LevelTarget, *, write: RecordWriter,
-                    telemetry: TelemetrySampler, summaries: list[LevelSummary]) -> None:
+async def run_level(
+    scenario: Scenario,
+    level: Level,
+    index: int,
+    target: LevelTarget,
+    *,
+    write: RecordWriter,
+    telemetry: TelemetrySampler,
+    summaries: list[LevelSummary],
+) -> None:
     """Appends the level's summary to `summaries`, also when the level is cancelled part-way."""
     load = scenario.load
     seed = scenario.seed * 1000 + index
-    jobs = JobFactory(scenario.workload, level, target.tokenizer, target.served_name, seed).jobs()
+    jobs = JobFactory(scenario.workload, level, target.tokenizer, target.served_name, seed=seed).jobs()
     async with new_session() as session:
-        runner = LevelRunner(session, target.base_url, level.label(), load.request_timeout_s, write)
+        runner = LevelRunner(session, target.base_url, level.label(), load.request_timeout_s, on_record=write)
         before: dict[str, float] = {}  # engine counters at the measured start; none if cut short in warm-up
         try:
             await runner.warmup(jobs, load.warmup(level), level.concurrency or level.max_concurrency or 4)
             before = await telemetry.counters()
             if load.workers > 1:
-                await _drive_in_workers(scenario, level, runner, target, seed)
+                await _drive_in_workers(scenario, level, runner, target, seed=seed)
             else:
-                await _drive(runner, jobs, level, load.request_count(level), load.duration(level), seed)
+                await _drive(
+                    runner, jobs, level, count=load.request_count(level), duration=load.duration(level), seed=seed
+                )
         except asyncio.CancelledError:
             runner.result.interrupted = True
             runner.result.finished = runner.result.finished or time.perf_counter()
             raise
         finally:
             after = await _counters_or_empty(telemetry)
-            summaries.append(summary(scenario, level, index, runner.result, before, after))
+            summaries.append(summary(scenario, level, index, runner.result, before=before, after=after))
 
 
 async def _counters_or_empty(telemetry: TelemetrySampler) -> dict[str, float]:
@@ -84,7 +96,9 @@ async def _counters_or_empty(telemetry: TelemetrySampler) -> dict[str, float]:
         return {}
 
 
-async def _drive(runner: LevelRunner, jobs, level: Level, count: int | None, duration: float | None, seed: int) -> None:
+async def _drive(
+    runner: LevelRunner, jobs: Iterator[Job], level: Level, *, count: int | None, duration: float | None, seed: int
+) -> None:
     if level.concurrency is not None:
         deadline = time.perf_counter() + duration if duration else None
         await runner.closed_loop(jobs, level.concurrency, count, deadline)
@@ -94,62 +108,89 @@ async def _drive(runner: LevelRunner, jobs, level: Level, count: int | None, dur
 
 def _offsets(level: Level, count: int | None, duration: float | None, seed: int) -> list[float]:
     """An open loop's send times from the level start (seeded; the same for one process or many)."""
-    rate, end = (level.rate, None) if level.ramp is None else (level.ramp.start_rate, level.ramp.end_rate)
-    return schedule(count, duration, rate, level.arrival, level.burstiness, seed, end_rate=end)
+    rate, end = (level.rate or 0.0, None) if level.ramp is None else (level.ramp.start_rate, level.ramp.end_rate)
+    return schedule(count, duration, rate, arrival=level.arrival, burstiness=level.burstiness, seed=seed, end_rate=end)
 
 
-async def _drive_in_workers(scenario: Scenario, level: Level, runner: LevelRunner, target: LevelTarget,
-                            seed: int) -> None:
+async def _drive_in_workers(
+    scenario: Scenario, level: Level, runner: LevelRunner, target: LevelTarget, *, seed: int
+) -> None:
     load, workers = scenario.load, scenario.load.workers
     count, duration = load.request_count(level), load.duration(level)
     offsets = _offsets(level, count, duration, seed) if level.concurrency is None else None
-    plans = [WorkerPlan(
-        worker=w, workers=workers, scenario=scenario.model_dump(mode="json"),
-        level=level.model_dump(mode="json"), seed=seed, base_url=target.base_url,
-        tokenizer=str(target.tokenizer), served_name=target.served_name, timeout_s=load.request_timeout_s,
-        skip=load.warmup(level), concurrency=share(level.concurrency, workers, w) if level.concurrency else None,
-        count=share(count, workers, w) if count is not None and offsets is None else None, duration_s=duration,
-        offsets=offsets[w::workers] if offsets is not None else None,
-        max_concurrency=share(level.max_concurrency, workers, w) if level.max_concurrency else None)
-        for w in range(workers)]
+    plans = [
+        WorkerPlan(
+            worker=w,
+            workers=workers,
+            scenario=scenario.model_dump(mode="json"),
+            level=level.model_dump(mode="json"),
+            seed=seed,
+            base_url=target.base_url,
+            tokenizer=str(target.tokenizer),
+            served_name=target.served_name,
+            timeout_s=load.request_timeout_s,
+            skip=load.warmup(level),
+            concurrency=share(level.concurrency, workers, w) if level.concurrency else None,
+            count=share(count, workers, w) if count is not None and offsets is None else None,
+            duration_s=duration,
+            offsets=offsets[w::workers] if offsets is not None else None,
+            max_concurrency=share(level.max_concurrency, workers, w) if level.max_concurrency else None,
+        )
+        for w in range(workers)
+    ]
     await WorkerPool(plans, runner).run()
 
 
-def summary(scenario: Scenario, level: Level, index: int, result: LevelResult, before: dict, after: dict) -> LevelSummary:
+def summary(
+    scenario: Scenario, level: Level, index: int, result: LevelResult, *, before: dict[str, Any], after: dict[str, Any]
+) -> LevelSummary:
     slo = scenario.slo.model_dump(exclude_none=True) if scenario.slo else None
     slo = {k.removesuffix("_ms"): v for k, v in slo.items()} if slo else None
     duration = max(0.0, result.finished - result.started)
     queries = after.get("prefix_cache_queries", 0) - before.get("prefix_cache_queries", 0)
     hits = after.get("prefix_cache_hits", 0) - before.get("prefix_cache_hits", 0)
     preempted = after.get("preemptions", 0) - before.get("preemptions", 0) if after and before else None
-    driver = level.model_dump(include={"concurrency", "rate", "arrival", "burstiness", "ramp", "max_concurrency"},
-                              exclude_none=True)
+    driver = level.model_dump(
+        include={"concurrency", "rate", "arrival", "burstiness", "ramp", "max_concurrency"}, exclude_none=True
+    )
     return LevelSummary(
-        name=level.label(), index=index, driver=driver, interrupted=result.interrupted,
+        name=level.label(),
+        index=index,
+        driver=driver,
+        interrupted=result.interrupted,
         input_tokens=tokens_label(level.input_tokens or scenario.workload.input_tokens),
         output_tokens=tokens_label(level.output_tokens or scenario.workload.output_tokens),
-        requests_sent=len(result.records), metrics=summarize(result.records, duration, slo),
-        client=client_check(result, level), prefix_cache_hit_rate=hits / queries if queries > 0 else None,
+        requests_sent=len(result.records),
+        metrics=summarize(result.records, duration, slo),
+        client=client_check(result, level),
+        prefix_cache_hit_rate=hits / queries if queries > 0 else None,
         preemptions=int(preempted) if preempted is not None else None,
-        errors=dict(Counter((r.error or "")[:80] for r in result.records if not r.ok)))
+        errors=dict(Counter((r.error or "")[:80] for r in result.records if not r.ok)),
+    )
 
 
 def client_check(result: LevelResult, level: Level) -> ClientCheck:
     """Flags runs where the client, not the server, set the pace."""
     lags = np.asarray(result.dispatch_lag_s) * 1000
     loop = np.asarray(result.loop_lag_s) * 1000
-    check = ClientCheck(cpu_fraction=round(result.client_cpu_fraction, 3),
-                        loop_lag_p99_ms=float(np.percentile(loop, 99)) if loop.size else None)
+    check = ClientCheck(
+        cpu_fraction=round(result.client_cpu_fraction, 3),
+        loop_lag_p99_ms=float(np.percentile(loop, 99)) if loop.size else None,
+    )
     if lags.size:
         check.dispatch_lag_p50_ms = float(np.percentile(lags, 50))
         check.dispatch_lag_p99_ms = float(np.percentile(lags, 99))
         check.dispatch_lag_max_ms = float(lags.max())
         if check.dispatch_lag_p99_ms > DISPATCH_LAG_LIMIT_MS:
-            check.warnings.append(f"p99 dispatch lag {check.dispatch_lag_p99_ms:.1f} ms > {DISPATCH_LAG_LIMIT_MS} ms: "
-                                  "the client fell behind its schedule")
+            check.warnings.append(
+                f"p99 dispatch lag {check.dispatch_lag_p99_ms:.1f} ms > {DISPATCH_LAG_LIMIT_MS} ms: "
+                "the client fell behind its schedule"
+            )
     if check.loop_lag_p99_ms is not None and check.loop_lag_p99_ms > LOOP_LAG_LIMIT_MS:
-        check.warnings.append(f"event-loop lag p99 {check.loop_lag_p99_ms:.1f} ms: the client was held up (CPU "
-                              "contention with the server, or saturation); latencies include that delay")
+        check.warnings.append(
+            f"event-loop lag p99 {check.loop_lag_p99_ms:.1f} ms: the client was held up (CPU "
+            "contention with the server, or saturation); latencies include that delay"
+        )
     if check.cpu_fraction > CPU_LIMIT:
         check.warnings.append(f"client used {check.cpu_fraction:.0%} of a core: results may be client-bound")
     check.client_limited = bool(check.warnings)

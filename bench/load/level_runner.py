@@ -13,14 +13,15 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 
-from bench.server.secrets import auth_headers
 from bench.load.stream_client import Outcome, stream_request
-from bench.load.workload import Job
+from bench.load.workload import Job, Turn
+from bench.server.secrets import auth_headers
 from runfolder.requests import RequestRecord
 
 # Sleep until this close to a send time, then yield-spin: epoll timeouts are whole milliseconds,
@@ -47,8 +48,15 @@ async def sleep_until(target: float) -> None:
 
 
 class LevelRunner:
-    def __init__(self, session: aiohttp.ClientSession, base_url: str, level: str, timeout_s: float,
-                 on_record: Callable[[RequestRecord], None]) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        level: str,
+        timeout_s: float,
+        *,
+        on_record: Callable[[RequestRecord], None],
+    ) -> None:
         self.session, self.base_url, self.level, self.timeout_s = session, base_url.rstrip("/"), level, timeout_s
         self.on_record = on_record
         self.headers = auth_headers()
@@ -56,27 +64,44 @@ class LevelRunner:
         self._count = 0
 
     async def run_job(self, job: Job, warmup: bool, scheduled: float | None = None, queue_s: float = 0.0) -> None:
-        history: list[dict] = []
+        history: list[dict[str, Any]] = []
         for number, turn in enumerate(job.turns):
             payload = dict(turn.payload)
             if "messages" in payload and job.conversation is not None:
                 history += payload["messages"]
                 payload["messages"] = list(history)
             url = f"{self.base_url}/v1/{'chat/completions' if 'messages' in payload else 'completions'}"
-            outcome = await stream_request(self.session, url, payload, self.timeout_s, self.headers,
-                                           keep_text=job.conversation is not None)
-            self._record(outcome, job, number, turn, warmup, scheduled, queue_s)
+            outcome = await stream_request(
+                self.session, url, payload, self.timeout_s, headers=self.headers, keep_text=job.conversation is not None
+            )
+            self._record(outcome, job, number, turn, warmup=warmup, scheduled=scheduled, queue_s=queue_s)
             if not outcome.ok:
                 return  # a conversation stops at its first failed turn
             history += [{"role": "assistant", "content": outcome.text}] + turn.extra_messages
 
-    def _record(self, o: Outcome, job: Job, number: int, turn, warmup: bool, scheduled, queue_s: float) -> None:
+    def _record(
+        self, o: Outcome, job: Job, number: int, turn: Turn, *, warmup: bool, scheduled: float | None, queue_s: float
+    ) -> None:
         record = RequestRecord(
-            level=self.level, index=self._count, warmup=warmup, conversation=job.conversation, turn=number,
-            scheduled_s=scheduled, sent_s=o.sent - self.result.started, queue_s=queue_s, ok=o.ok, error=o.error,
-            http_status=o.http_status, ttft_s=o.ttft, itl_s=o.itl, e2el_s=o.e2el, prompt_tokens=o.prompt_tokens,
+            level=self.level,
+            index=self._count,
+            warmup=warmup,
+            conversation=job.conversation,
+            turn=number,
+            scheduled_s=scheduled,
+            sent_s=o.sent - self.result.started,
+            queue_s=queue_s,
+            ok=o.ok,
+            error=o.error,
+            http_status=o.http_status,
+            ttft_s=o.ttft,
+            itl_s=o.itl,
+            e2el_s=o.e2el,
+            prompt_tokens=o.prompt_tokens,
             completion_tokens=o.completion_tokens if o.completion_tokens is not None else (o.chunks if o.ok else None),
-            expected_input_tokens=turn.expected_input_tokens, expected_output_tokens=turn.expected_output_tokens)
+            expected_input_tokens=turn.expected_input_tokens,
+            expected_output_tokens=turn.expected_output_tokens,
+        )
         self._count += 1
         if not warmup:
             self.result.records.append(record)
@@ -86,9 +111,11 @@ class LevelRunner:
         """Requests before the level starts, excluded from its statistics."""
         self.result.started = time.perf_counter()
         queue = [next(jobs) for _ in range(count)]
+
         async def worker() -> None:
             while queue:
                 await self.run_job(queue.pop(), warmup=True)
+
         await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, count)))))
 
     def adopt(self, record: RequestRecord) -> None:
@@ -98,8 +125,15 @@ class LevelRunner:
         self.result.records.append(record)
         self.on_record(record)
 
-    async def closed_loop(self, jobs: Iterator[Job], concurrency: int, count: int | None, deadline: float | None,
-                          start_at: float | None = None) -> None:
+    async def closed_loop(
+        self,
+        jobs: Iterator[Job],
+        concurrency: int,
+        count: int | None,
+        deadline: float | None,
+        *,
+        start_at: float | None = None,
+    ) -> None:
         remaining = count
 
         async def worker() -> None:
@@ -113,8 +147,9 @@ class LevelRunner:
 
         await self._measured(asyncio.gather(*(worker() for _ in range(concurrency))), start_at)
 
-    async def open_loop(self, jobs: Iterator[Job], offsets: list[float], max_concurrency: int | None,
-                        start_at: float | None = None) -> None:
+    async def open_loop(
+        self, jobs: Iterator[Job], offsets: list[float], max_concurrency: int | None, start_at: float | None = None
+    ) -> None:
         slots = asyncio.Semaphore(max_concurrency) if max_concurrency else None
 
         async def one(job: Job, offset: float) -> None:
@@ -136,7 +171,7 @@ class LevelRunner:
 
         await self._measured(dispatch(), start_at)
 
-    async def _measured(self, work, start_at: float | None = None) -> None:
+    async def _measured(self, work: Awaitable[Any], start_at: float | None = None) -> None:
         """Times the level from dispatch start to the last completion, with loop-lag and CPU probes.
 
         Cyclic GC is paused meanwhile: a full collection over thousands of records can stall the

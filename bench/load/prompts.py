@@ -33,6 +33,7 @@ class PromptSource:
 
     def count(self, tokens: Tokens) -> int:
         """One draw from the distribution, at least `tokens.min`."""
+        value: float
         if tokens.dist == "fixed" or tokens.spread == 0:
             value = tokens.mean
         elif tokens.dist == "uniform":
@@ -42,7 +43,7 @@ class PromptSource:
         return max(tokens.min, int(round(value)))
 
     def ids(self, n: int) -> list[int]:
-        return self.rng.choice(self.ordinary, size=n).tolist()
+        return [int(i) for i in self.rng.choice(self.ordinary, size=n)]
 
     def text(self, n: int) -> str:
         """Text that encodes to exactly n tokens (or as close as the tokenizer allows, within 3 passes)."""

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from itertools import repeat
 from dataclasses import dataclass, field
+from itertools import repeat
+from typing import Any
 
 import aiohttp
 import orjson
@@ -66,9 +67,9 @@ class StreamDecoder:
         if cut < 0:
             self.buffer = buffer
             return
-        complete, self.buffer = buffer[:cut], buffer[cut + 2:]
+        complete, self.buffer = buffer[:cut], buffer[cut + 2 :]
         if complete.endswith(self.DONE) and complete.count(self.DONE) == 1:
-            complete, self.done = complete[:-len(self.DONE)].rstrip(b"\n"), True
+            complete, self.done = complete[: -len(self.DONE)].rstrip(b"\n"), True
         separators = complete.count(b"\n\ndata: ")
         if complete.startswith(b"data: ") and complete.count(b"\n") == 2 * separators and self.DONE not in complete:
             body = complete[6:]
@@ -135,10 +136,10 @@ class StreamDecoder:
         outcome.text, outcome.chunks = "".join(self.texts), len(times)
         if times:
             outcome.ttft, outcome.e2el = times[0] - outcome.sent, times[-1] - outcome.sent
-            outcome.itl = [later - earlier for earlier, later in zip(times, times[1:])]
+            outcome.itl = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
 
 
-def _text(choice: dict) -> str | None:
+def _text(choice: dict[str, Any]) -> str | None:
     text = choice.get("text")
     return text if text is not None else (choice.get("delta") or {}).get("content")
 
@@ -148,13 +149,20 @@ def new_session(concurrency_hint: int = 0) -> aiohttp.ClientSession:
     return aiohttp.ClientSession(connector=connector, read_bufsize=READ_BUFFER)
 
 
-async def stream_request(session: aiohttp.ClientSession, url: str, payload: dict, timeout_s: float,
-                         headers: dict[str, str] | None = None, keep_text: bool = False) -> Outcome:
+async def stream_request(
+    session: aiohttp.ClientSession,
+    url: str,
+    payload: dict[str, Any],
+    timeout_s: float,
+    *,
+    headers: dict[str, str] | None = None,
+    keep_text: bool = False,
+) -> Outcome:
     """`keep_text`: also collect the generated text (conversations need it for their history)."""
     outcome = Outcome(sent=time.perf_counter())
     try:
         async with asyncio.timeout(timeout_s):  # no extra task per request, unlike wait_for
-            await _stream(session, url, payload, headers, outcome, keep_text)
+            await _stream(session, url, payload, headers, outcome=outcome, keep_text=keep_text)
     except TimeoutError:
         outcome.ok, outcome.error = False, f"timeout after {timeout_s:g} s"
     except (aiohttp.ClientError, OSError) as exc:
@@ -165,14 +173,24 @@ async def stream_request(session: aiohttp.ClientSession, url: str, payload: dict
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 
-async def _stream(session, url, payload, headers, outcome: Outcome, keep_text: bool) -> None:
+async def _stream(
+    session: aiohttp.ClientSession,
+    url: str,
+    payload: dict[str, Any],
+    headers: dict[str, str] | None,
+    *,
+    outcome: Outcome,
+    keep_text: bool,
+) -> None:
     # orjson: a long-context prompt is a list of 100K+ token ids; stdlib json takes ms to write it.
     body = orjson.dumps(payload)
-    async with session.post(url, data=body, headers={**JSON_HEADERS, **headers} if headers else JSON_HEADERS) as response:
+    async with session.post(
+        url, data=body, headers={**JSON_HEADERS, **headers} if headers else JSON_HEADERS
+    ) as response:
         outcome.http_status = response.status
         if response.status != 200:
-            body = (await response.text(errors="replace"))[:300]
-            outcome.error = f"HTTP {response.status}: {body.strip()}"
+            text = (await response.text(errors="replace"))[:300]
+            outcome.error = f"HTTP {response.status}: {text.strip()}"
             return
         decoder = StreamDecoder(outcome, keep_text)
         async for data in response.content.iter_any():
@@ -187,4 +205,3 @@ async def _stream(session, url, payload, headers, outcome: Outcome, keep_text: b
             outcome.error = "no chunk carried choices"
         else:
             outcome.ok = True
-

@@ -18,11 +18,12 @@ import time
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 from bench.load.level_runner import LevelRunner, sleep_until
-from bench.scenario.schema import Level, Scenario
 from bench.load.stream_client import new_session
 from bench.load.workload import JobFactory
+from bench.scenario.schema import Level, Scenario
 
 EPOCH_LEAD_S = 0.2  # time from "all workers ready" to the shared start: room to wake every loop
 
@@ -37,8 +38,8 @@ class WorkerPlan:
 
     worker: int
     workers: int
-    scenario: dict
-    level: dict
+    scenario: dict[str, Any]
+    level: dict[str, Any]
     seed: int
     base_url: str
     tokenizer: str
@@ -57,18 +58,24 @@ def share(total: int, workers: int, worker: int) -> int:
     return total // workers + (1 if worker < total % workers else 0)
 
 
-def _worker_main(plan: WorkerPlan, epoch, go, out) -> None:
+def _worker_main(plan: WorkerPlan, epoch: Any, go: Any, out: Any) -> None:
     """Runs in the worker process: ready, wait for the shared epoch, run its part, report."""
     asyncio.run(_worker(plan, epoch, go, out))
 
 
-async def _worker(plan: WorkerPlan, epoch, go, out) -> None:
+async def _worker(plan: WorkerPlan, epoch: Any, go: Any, out: Any) -> None:
+    """epoch, go, out: the pool's shared start time (mp.Value), release (mp.Event) and message queue."""
     scenario, level = Scenario.model_validate(plan.scenario), Level.model_validate(plan.level)
-    jobs = JobFactory(scenario.workload, level, Path(plan.tokenizer), plan.served_name, plan.seed).jobs()
+    jobs = JobFactory(scenario.workload, level, Path(plan.tokenizer), plan.served_name, seed=plan.seed).jobs()
     mine = islice(jobs, plan.skip + plan.worker, None, plan.workers)
     async with new_session() as session:
-        runner = LevelRunner(session, plan.base_url, level.label(), plan.timeout_s,
-                             lambda record: out.put(("record", plan.worker, record)))
+        runner = LevelRunner(
+            session,
+            plan.base_url,
+            level.label(),
+            plan.timeout_s,
+            on_record=lambda record: out.put(("record", plan.worker, record)),
+        )
         out.put(("ready", plan.worker, None))
         await asyncio.to_thread(go.wait)
         start = epoch.value
@@ -77,7 +84,7 @@ async def _worker(plan: WorkerPlan, epoch, go, out) -> None:
             await runner.open_loop(mine, plan.offsets, plan.max_concurrency, start_at=start)
         else:
             deadline = start + plan.duration_s if plan.duration_s else None
-            await runner.closed_loop(mine, plan.concurrency, plan.count, deadline, start_at=start)
+            await runner.closed_loop(mine, plan.concurrency or 1, plan.count, deadline, start_at=start)
     r = runner.result
     out.put(("done", plan.worker, (r.finished, r.dispatch_lag_s, r.loop_lag_s, r.client_cpu_fraction)))
 
@@ -89,8 +96,9 @@ class WorkerPool:
         self.plans, self.runner = plans, runner
         context = mp.get_context("spawn")  # fork would copy this process's event loop, threads and sockets
         self.out, self.go, self.epoch = context.Queue(), context.Event(), context.Value("d", 0.0)
-        self.processes = [context.Process(target=_worker_main, args=(p, self.epoch, self.go, self.out), daemon=True)
-                          for p in plans]
+        self.processes = [
+            context.Process(target=_worker_main, args=(p, self.epoch, self.go, self.out), daemon=True) for p in plans
+        ]
 
     async def run(self) -> None:
         for process in self.processes:
@@ -106,7 +114,7 @@ class WorkerPool:
     async def _collect(self) -> None:
         ready, done, result = 0, 0, self.runner.result
         while done < len(self.plans):
-            for kind, worker, payload in await self._next_batch():
+            for kind, _worker, payload in await self._next_batch():
                 if kind == "ready":
                     ready += 1
                     if ready == len(self.plans):
@@ -118,7 +126,7 @@ class WorkerPool:
                     self._merge(payload)
                     done += 1
 
-    def _merge(self, payload: tuple) -> None:
+    def _merge(self, payload: tuple[Any, ...]) -> None:
         finished, dispatch_lag, loop_lag, cpu = payload
         result = self.runner.result
         result.finished = max(result.finished, finished)
@@ -126,7 +134,7 @@ class WorkerPool:
         result.loop_lag_s += loop_lag
         result.client_cpu_fraction = max(result.client_cpu_fraction, cpu)  # the busiest worker's core decides
 
-    async def _next_batch(self) -> list[tuple]:
+    async def _next_batch(self) -> list[tuple[Any, ...]]:
         """Whatever the workers have sent (at least one message, or none after 0.5 s); a dead worker
         is noticed here, between batches, even while the others keep the queue busy."""
         dead = [p.exitcode for p in self.processes if p.exitcode not in (None, 0)]
@@ -134,7 +142,7 @@ class WorkerPool:
             raise LoadWorkerError(f"a load worker process exited with code {dead[0]}")
         return await asyncio.to_thread(self._drain)
 
-    def _drain(self) -> list[tuple]:
+    def _drain(self) -> list[tuple[Any, ...]]:
         try:
             batch = [self.out.get(True, 0.5)]
         except queue_module.Empty:

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -13,12 +14,22 @@ from bench.load.prompts import PromptSource
 from bench.scenario.schema import Level, Tokens, Workload
 
 TOOLS = [
-    {"type": "function", "function": {"name": "search_docs", "description": "Search the documentation.",
-                                      "parameters": {"type": "object", "properties": {"query": {"type": "string"}},
-                                                     "required": ["query"]}}},
-    {"type": "function", "function": {"name": "run_tests", "description": "Run the test suite.",
-                                      "parameters": {"type": "object", "properties": {"path": {"type": "string"}},
-                                                     "required": ["path"]}}},
+    {
+        "type": "function",
+        "function": {
+            "name": "search_docs",
+            "description": "Search the documentation.",
+            "parameters": {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]},
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "run_tests",
+            "description": "Run the test suite.",
+            "parameters": {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]},
+        },
+    },
 ]
 
 
@@ -26,10 +37,10 @@ TOOLS = [
 class Turn:
     """One request of a job: the payload (messages grow with the conversation's history)."""
 
-    payload: dict
+    payload: dict[str, Any]
     expected_input_tokens: int
     expected_output_tokens: int
-    extra_messages: list[dict] = field(default_factory=list)  # appended after this turn's answer
+    extra_messages: list[dict[str, Any]] = field(default_factory=list)  # appended after this turn's answer
 
 
 @dataclass
@@ -42,14 +53,16 @@ class JobFactory:
     """Builds jobs for one level; the level's own seed keeps prompts distinct between levels
     (a prefix cache warmed by an earlier level would otherwise inflate throughput)."""
 
-    def __init__(self, workload: Workload, level: Level, tokenizer_file: Path, model: str, seed: int) -> None:
+    def __init__(self, workload: Workload, level: Level, tokenizer_file: Path, model: str, *, seed: int) -> None:
         """`workload.dataset`, if any, is the path the scenario loader resolved and checked."""
         self.workload, self.model = workload, model
         self.inputs = level.input_tokens or workload.input_tokens
         self.outputs = level.output_tokens or workload.output_tokens
         self.prompts = PromptSource(tokenizer_file, seed)
         self.prefixes = [self.prompts.ids(workload.prefix_tokens) for _ in range(workload.num_prefixes)]
-        self.dataset = _read_dataset(Path(workload.dataset), seed) if workload.kind == "dataset" and workload.dataset else []
+        self.dataset = (
+            _read_dataset(Path(workload.dataset), seed) if workload.kind == "dataset" and workload.dataset else []
+        )
 
     def jobs(self) -> Iterator[Job]:
         index = 0
@@ -69,10 +82,17 @@ class JobFactory:
         if self.workload.api == "completions":
             return Job([Turn(self._payload(prompt=ids, max_tokens=n_out), len(ids), n_out)])
         text = self.prompts.tokenizer.decode(prefix) + self.prompts.text(len(ids) - len(prefix))
-        return Job([Turn(self._payload(messages=[{"role": "user", "content": text}], max_completion_tokens=n_out),
-                         len(ids), n_out)])
+        return Job(
+            [
+                Turn(
+                    self._payload(messages=[{"role": "user", "content": text}], max_completion_tokens=n_out),
+                    len(ids),
+                    n_out,
+                )
+            ]
+        )
 
-    def _payload(self, **body) -> dict:
+    def _payload(self, **body: Any) -> dict[str, Any]:
         payload = {"model": self.model, "stream": True, "stream_options": {"include_usage": True}, **body}
         if self.workload.ignore_eos:
             payload["ignore_eos"] = True
@@ -90,14 +110,19 @@ class JobFactory:
             turns.append(Turn(self._payload(**body), n_in, n_out, extra))
         return turns
 
-    def _tool_exchange(self, turn: int) -> list[dict]:
+    def _tool_exchange(self, turn: int) -> list[dict[str, Any]]:
         """An agent step after the answer: the assistant calls a tool and the tool result comes back."""
         call_id = f"call_{turn}"
-        tool = TOOLS[turn % len(TOOLS)]["function"]["name"]
+        tool = str(TOOLS[turn % len(TOOLS)]["function"]["name"])  # type: ignore[index]
         arguments = json.dumps({"query" if tool == "search_docs" else "path": self.prompts.text(8)})
-        return [{"role": "assistant", "content": "", "tool_calls": [
-                    {"id": call_id, "type": "function", "function": {"name": tool, "arguments": arguments}}]},
-                {"role": "tool", "tool_call_id": call_id, "content": self.prompts.text(self.inputs.mean // 2 or 1)}]
+        return [
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [{"id": call_id, "type": "function", "function": {"name": tool, "arguments": arguments}}],
+            },
+            {"role": "tool", "tool_call_id": call_id, "content": self.prompts.text(self.inputs.mean // 2 or 1)},
+        ]
 
     def _dataset_turn(self, index: int) -> Turn:
         row = self.dataset[index % len(self.dataset)]
@@ -113,7 +138,7 @@ class JobFactory:
         return Turn(self._payload(**body), n_in, n_out)
 
 
-def _read_dataset(path: Path, seed: int) -> list[dict]:
+def _read_dataset(path: Path, seed: int) -> list[dict[str, Any]]:
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     np.random.default_rng(seed).shuffle(rows)
     return rows

@@ -44,13 +44,17 @@ def parse_cache_config(metrics_text: str) -> CacheConfigInfo | None:
             labels = dict(family.samples[0].labels) if family.samples else {}
             util = labels.get("gpu_memory_utilization")
             return CacheConfigInfo(
-                num_gpu_blocks=_int(labels.get("num_gpu_blocks")), block_size=_int(labels.get("block_size")),
+                num_gpu_blocks=_int(labels.get("num_gpu_blocks")),
+                block_size=_int(labels.get("block_size")),
                 kv_cache_size_tokens=_int(labels.get("kv_cache_size_tokens")),
                 kv_cache_memory_bytes=_int(labels.get("kv_cache_memory_bytes")),
                 gpu_memory_utilization=float(util) if util not in (None, "None") else None,
                 cache_dtype=labels.get("cache_dtype"),
-                enable_prefix_caching=labels.get("enable_prefix_caching") == "True" if "enable_prefix_caching" in labels else None,
-                labels=labels)
+                enable_prefix_caching=labels.get("enable_prefix_caching") == "True"
+                if "enable_prefix_caching" in labels
+                else None,
+                labels=labels,
+            )
     return None
 
 

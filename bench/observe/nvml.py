@@ -25,18 +25,28 @@ class Nvml:
         out = []
         for index, handle in enumerate(self.handles):
             memory = self.nvml.nvmlDeviceGetMemoryInfo(handle)
-            out.append({"index": index, "name": _text(self.nvml.nvmlDeviceGetName(handle)),
-                        "memory_total_bytes": int(memory.total),
-                        "driver": _text(self.nvml.nvmlSystemGetDriverVersion())})
+            out.append(
+                {
+                    "index": index,
+                    "name": _text(self.nvml.nvmlDeviceGetName(handle)),
+                    "memory_total_bytes": int(memory.total),
+                    "driver": _text(self.nvml.nvmlSystemGetDriverVersion()),
+                }
+            )
         return out
 
     def sample(self) -> list[dict[str, Any]]:
         rows = []
         for index, handle in enumerate(self.handles):
             memory = self.nvml.nvmlDeviceGetMemoryInfo(handle)
-            rows.append({"index": index, "memory_used_bytes": int(memory.used),
-                         "utilization_pct": int(self.nvml.nvmlDeviceGetUtilizationRates(handle).gpu),
-                         "power_w": self.nvml.nvmlDeviceGetPowerUsage(handle) / 1000.0})
+            rows.append(
+                {
+                    "index": index,
+                    "memory_used_bytes": int(memory.used),
+                    "utilization_pct": int(self.nvml.nvmlDeviceGetUtilizationRates(handle).gpu),
+                    "power_w": self.nvml.nvmlDeviceGetPowerUsage(handle) / 1000.0,
+                }
+            )
         return rows
 
 

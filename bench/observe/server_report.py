@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp
 
 from bench.observe.metrics import CacheConfigInfo, fetch_text, parse_cache_config
@@ -30,7 +32,8 @@ async def served_model_ids(base_url: str) -> list[str]:
     return [m["id"] for m in listing.get("data", []) if isinstance(m, dict) and "id" in m]
 
 
-async def _json(session: aiohttp.ClientSession, url: str, headers: dict | None = None) -> dict:
+async def _json(session: aiohttp.ClientSession, url: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
     async with session.get(url, headers=headers, timeout=aiohttp.ClientTimeout(total=10)) as response:
         response.raise_for_status()
-        return await response.json()
+        data = await response.json()
+    return data if isinstance(data, dict) else {}

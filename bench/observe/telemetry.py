@@ -8,6 +8,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -15,13 +16,14 @@ from bench.observe.metrics import engine_values, fetch_text
 from bench.observe.nvml import Nvml
 from runfolder.telemetry import GPUS, SERVER_RSS, TIME
 
+
 def session_rss_bytes(sid: int) -> int:
     """Resident memory of every process in the server's session (API server, engine, workers)."""
     total = 0
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             stat = Path(f"/proc/{pid}/stat").read_text()
-            if int(stat[stat.rindex(")") + 2:].split()[3]) != sid:
+            if int(stat[stat.rindex(")") + 2 :].split()[3]) != sid:
                 continue
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -32,12 +34,13 @@ def session_rss_bytes(sid: int) -> int:
 
 
 class TelemetrySampler:
-    def __init__(self, base_url: str, out_path: Path, interval_s: float, server_sid: int | None,
-                 gpus: bool = True) -> None:
+    def __init__(
+        self, base_url: str, out_path: Path, interval_s: float, *, server_sid: int | None, gpus: bool = True
+    ) -> None:
         """gpus=False: the server runs elsewhere (Ray), so this machine's GPUs are not its GPUs."""
         self.base_url, self.out_path, self.interval_s, self.server_sid = base_url, out_path, interval_s, server_sid
         self.nvml = Nvml() if gpus else None
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
         self.samples = 0
 
@@ -47,22 +50,26 @@ class TelemetrySampler:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
-        await self._session.close()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
 
     async def counters(self) -> dict[str, float]:
         """Current engine values, for per-level deltas (prefix-cache hit rate, preemptions)."""
+        if self._session is None:  # not entered
+            return {}
         try:
             return engine_values(await fetch_text(self._session, f"{self.base_url}/metrics"))
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+        except (TimeoutError, aiohttp.ClientError, OSError):
             return {}
 
     async def _run(self) -> None:
         start = time.perf_counter()
         with open(self.out_path, "a") as out:
             while True:
-                row = {TIME: round(time.perf_counter() - start, 3), **await self.counters()}
+                row: dict[str, Any] = {TIME: round(time.perf_counter() - start, 3), **await self.counters()}
                 if self.nvml and self.nvml.available:
                     row[GPUS] = self.nvml.sample()
                 elif self.server_sid:

@@ -3,40 +3,46 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from bench.scenario.deployment import DeploymentSpec
+from bench.observe.metrics import CacheConfigInfo
 from bench.observe.nvml import Nvml
 from bench.run.environment import installed_vllm
+from bench.scenario.deployment import DeploymentSpec
 from bench.server.startup_log import StartupFacts
-from bench.observe.metrics import CacheConfigInfo
-from planner import Plan, PlanError, PlanSettings, load_model, plan_capacity, resolve_gpu, resolve_overhead
+from planner import GpuSpec, Plan, PlanError, PlanSettings, load_model, plan_capacity, resolve_gpu, resolve_overhead
 from planner.capacity import default_block_size
 from planner.gpus import match_gpu_name
 from planner.overhead import select_profile
-from runfolder.schema import CapacityComparison
 from planner.units import GIB
-
+from runfolder.schema import CapacityComparison
 
 
 def predict(spec: DeploymentSpec, model_dir: Path, vllm_version: str | None = None) -> Plan:
     """Raises PlanError when no prediction can be made (e.g. GPU type unknown). `vllm_version`
     (default: the installed release) selects a measured overhead profile when one exists."""
     model = load_model(str(model_dir))
+    budget: int | None
     if spec.device == "cpu":
         gpu, budget = resolve_gpu("cpu"), spec.cpu_kvcache_space_gib * GIB
     else:
         gpu, budget = _gpu_type(spec), spec.kv_cache_memory_bytes
     settings = PlanSettings(
-        kv_cache_dtype=spec.kv_cache_dtype, max_model_len=spec.max_model_len,
+        kv_cache_dtype=spec.kv_cache_dtype,
+        max_model_len=spec.max_model_len,
         block_size=spec.block_size or default_block_size(spec.device == "cpu"),
         kv_cache_memory_bytes=budget,
-        overhead=resolve_overhead(spec.overhead_profile or select_profile(model.architecture, vllm_version or (installed_vllm() or (None, None))[1]),
-                                  spec.overhead_gib),
-        **({"gpu_memory_utilization": spec.gpu_memory_utilization} if spec.gpu_memory_utilization else {}))
+        overhead=resolve_overhead(
+            spec.overhead_profile
+            or select_profile(model.architecture, vllm_version or (installed_vllm() or (None, None))[1]),
+            spec.overhead_gib,
+        ),
+        **({"gpu_memory_utilization": spec.gpu_memory_utilization} if spec.gpu_memory_utilization else {}),
+    )
     return plan_capacity(model, gpu, spec.layout, settings)
 
 
-def _gpu_type(spec: DeploymentSpec):
+def _gpu_type(spec: DeploymentSpec) -> GpuSpec:
     """The deployment's GPU type, or the catalog entry matching the first GPU NVML sees."""
     if spec.gpu:
         return resolve_gpu(spec.gpu)
@@ -48,19 +54,33 @@ def _gpu_type(spec: DeploymentSpec):
     return match
 
 
-def compare(plan: Plan | None, prediction_error: str | None, cache: CacheConfigInfo | None,
-            facts: StartupFacts) -> CapacityComparison:
+def compare(
+    plan: Plan | None, prediction_error: str | None, cache: CacheConfigInfo | None, facts: StartupFacts
+) -> CapacityComparison:
     """Reported capacity from /metrics when published there, else from the start-up log."""
-    reported, source, blocks, block_size = None, "none", None, None
+    reported: int | None = None
+    blocks: int | None = None
+    block_size: int | None = None
+    source: Literal["metrics", "log", "none"] = "none"
     if cache is not None and cache.kv_capacity_tokens is not None:
-        reported, source, blocks, block_size = cache.kv_capacity_tokens, "metrics", cache.num_gpu_blocks, cache.block_size
+        reported, source, blocks, block_size = (
+            cache.kv_capacity_tokens,
+            "metrics",
+            cache.num_gpu_blocks,
+            cache.block_size,
+        )
     elif facts.kv_cache_tokens is not None:
         reported, source = facts.kv_cache_tokens, "log"
     predicted = plan.kv_capacity_tokens if plan else None
-    both = predicted is not None and reported is not None
+    difference = reported - predicted if predicted is not None and reported is not None else None
     return CapacityComparison(
-        predicted_tokens=predicted, reported_tokens=reported, predicted_blocks=plan.num_blocks if plan else None,
-        reported_blocks=blocks, block_size=block_size or (plan.block_size if plan else None), reported_source=source,
-        difference_tokens=reported - predicted if both else None,
-        relative_error=(reported - predicted) / reported if both and reported else None,
-        prediction_error=prediction_error)
+        predicted_tokens=predicted,
+        reported_tokens=reported,
+        predicted_blocks=plan.num_blocks if plan else None,
+        reported_blocks=blocks,
+        block_size=block_size or (plan.block_size if plan else None),
+        reported_source=source,
+        difference_tokens=difference,
+        relative_error=difference / reported if difference is not None and reported else None,
+        prediction_error=prediction_error,
+    )

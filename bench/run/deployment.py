@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bench.observe.metrics import CacheConfigInfo
 from bench.observe.server_report import read_server_report
@@ -46,29 +47,48 @@ class Deployment:
         except PlanError as exc:
             plan_error = str(exc)
         record = DeploymentRecord(
-            name=spec.name, status="failed", spec=recorded_spec(spec), model_dir=str(model_dir) if model_dir else None,
-            argv=server.argv, env_set=env_overrides(spec, server.cores) if not server.external else {},
-            base_url=server.base_url, cpu_cores=server.cores.as_record() if server.cores else None,
+            name=spec.name,
+            status="failed",
+            spec=recorded_spec(spec),
+            model_dir=str(model_dir) if model_dir else None,
+            argv=server.argv,
+            env_set=env_overrides(spec, server.cores) if not server.external else {},
+            base_url=server.base_url,
+            cpu_cores=server.cores.as_record() if server.cores else None,
             predicted=plan.model_dump(mode="json") if plan else None,
-            log_file=str(server.log_path.relative_to(run_dir)) if server.log_path else None)
+            log_file=str(server.log_path.relative_to(run_dir)) if server.log_path else None,
+        )
         return cls(spec, server, record, plan, plan_error)
 
     def started(self, cache: CacheConfigInfo | None, version: str | None) -> DeploymentRecord:
         """The server is ready: what it reported of itself, beside the prediction."""
         facts = parse_startup(self.server.log_text())
-        self.record = self.record.model_copy(update={
-            "status": "ok", **self._where_it_ran(), "vllm_version": version or facts.vllm_version,
-            "ready_after_s": self.server.ready_after_s, "ready_via": self.server.ready_via,
-            "startup": facts.model_dump(), "cache_config": cache.model_dump() if cache else None,
-            "capacity": compare(self.plan, self.plan_error, cache, facts)})
+        self.record = self.record.model_copy(
+            update={
+                "status": "ok",
+                **self._where_it_ran(),
+                "vllm_version": version or facts.vllm_version,
+                "ready_after_s": self.server.ready_after_s,
+                "ready_via": self.server.ready_via,
+                "startup": facts.model_dump(),
+                "cache_config": cache.model_dump() if cache else None,
+                "capacity": compare(self.plan, self.plan_error, cache, facts),
+            }
+        )
         return self.record
 
     def failed(self, exc: ServerStartError) -> DeploymentRecord:
-        self.record = self.record.model_copy(update={"error": exc.reason, "hint": exc.hint, **self._where_it_ran(),
-                                                     "startup": parse_startup(self.server.log_text()).model_dump()})
+        self.record = self.record.model_copy(
+            update={
+                "error": exc.reason,
+                "hint": exc.hint,
+                **self._where_it_ran(),
+                "startup": parse_startup(self.server.log_text()).model_dump(),
+            }
+        )
         return self.record
 
-    def _where_it_ran(self) -> dict:
+    def _where_it_ran(self) -> dict[str, Any]:
         """A launcher may pick the node, port and paths only at launch (Ray): record what it picked."""
         return {"argv": self.server.argv, "base_url": self.server.base_url, "ray_node": self.server.launcher.node}
 
@@ -89,23 +109,39 @@ def build_server(spec: DeploymentSpec, model_dir: Path | None, run_dir: Path, wo
     A CPU server launched here gets cores of its own, apart from the client's `workers` processes."""
     if spec.endpoint:
         return VllmServer(spec.endpoint, startup_timeout_s=spec.startup_timeout_s)
+    if model_dir is None:  # only a running server (endpoint) may come without its model folder
+        raise InputError(f"deployments[{spec.name}].model", "a launched server needs its model", "give model")
     log_path = run_dir / "deployments" / spec.name / "server.log"
     if spec.ray:  # the node Ray picks chooses the port; host and model path are rewritten for it at launch
-        launcher = RayLauncher(spec, model_dir, ship_model=isinstance(spec.model, SynthModel))
-        return VllmServer(f"ray://{spec.ray.address}", argv=server_argv(spec, model_dir, spec.port or 0),
-                          env=server_env(spec, {}), log_path=log_path, startup_timeout_s=spec.startup_timeout_s,
-                          launcher=launcher)
+        launcher = RayLauncher(spec, spec.ray, model_dir, ship_model=isinstance(spec.model, SynthModel))
+        return VllmServer(
+            f"ray://{spec.ray.address}",
+            argv=server_argv(spec, model_dir, spec.port or 0),
+            env=server_env(spec, {}),
+            log_path=log_path,
+            startup_timeout_s=spec.startup_timeout_s,
+            launcher=launcher,
+        )
     port = spec.port or free_port(spec.host)
     if port_in_use(spec.host, port):
-        raise InputError(f"deployments[{spec.name}].port", f"{spec.host}:{port} is already in use",
-                         "choose another port, leave port unset for a free one, or stop the other server")
+        raise InputError(
+            f"deployments[{spec.name}].port",
+            f"{spec.host}:{port} is already in use",
+            "choose another port, leave port unset for a free one, or stop the other server",
+        )
     cores = core_split(spec, workers)
-    return VllmServer(f"http://{spec.host}:{port}", argv=server_argv(spec, model_dir, port),
-                      env=server_env(spec, cores=cores), log_path=log_path, startup_timeout_s=spec.startup_timeout_s,
-                      launcher=LocalLauncher(cores.server if cores else None), cores=cores)
+    return VllmServer(
+        f"http://{spec.host}:{port}",
+        argv=server_argv(spec, model_dir, port),
+        env=server_env(spec, cores=cores),
+        log_path=log_path,
+        startup_timeout_s=spec.startup_timeout_s,
+        launcher=LocalLauncher(cores.server if cores else None),
+        cores=cores,
+    )
 
 
-def recorded_spec(spec: DeploymentSpec) -> dict:
+def recorded_spec(spec: DeploymentSpec) -> dict[str, Any]:
     """The deployment as the run folder keeps it: its env values masked where they look secret."""
     data = spec.model_dump(mode="json")
     return data | {"env": redacted(data["env"])}

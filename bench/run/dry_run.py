@@ -5,11 +5,13 @@ from __future__ import annotations
 import shlex
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from bench.run.capacity_check import predict
 from bench.run.model_source import materialize_model
+from bench.scenario.deployment import DeploymentSpec
 from bench.scenario.schema import Scenario
 from bench.server.argv import env_overrides, retarget_argv, server_argv
 from planner import PlanError
@@ -22,7 +24,7 @@ class DryRunDeployment(BaseModel):
     command: str  # shell-quoted; MODEL_DIR and PORT stand for what the run fills in
     where: str  # this machine, an endpoint, or the Ray cluster (and vLLM executor) that will run it
     env: dict[str, str]
-    predicted: dict | None
+    predicted: dict[str, Any] | None
     prediction_error: str | None
     levels: list[str]
 
@@ -40,14 +42,21 @@ def dry_run(scenario: Scenario) -> list[DryRunDeployment]:
                 plan, error = predict(spec, model_dir).model_dump(mode="json"), None
             except PlanError as exc:
                 plan, error = None, str(exc)
-            out.append(DryRunDeployment(name=spec.name, command=shlex.join(argv), where=_where(spec),
-                                        env=env_overrides(spec),
-                                        predicted=plan, prediction_error=error,
-                                        levels=[level.label() for level in scenario.load.all_levels()]))
+            out.append(
+                DryRunDeployment(
+                    name=spec.name,
+                    command=shlex.join(argv),
+                    where=_where(spec),
+                    env=env_overrides(spec),
+                    predicted=plan,
+                    prediction_error=error,
+                    levels=[level.label() for level in scenario.load.all_levels()],
+                )
+            )
     return out
 
 
-def _where(spec) -> str:
+def _where(spec: DeploymentSpec) -> str:
     if spec.endpoint:
         return f"running server at {spec.endpoint}"
     if spec.ray:

@@ -19,12 +19,18 @@ HARNESS_ROOT = Path(__file__).resolve().parents[2]
 def environment() -> EnvironmentInfo:
     host = this_host()
     return EnvironmentInfo(
-        harness_version=_version("vllm-capacity-bench") or "unknown", git_sha=_git_sha(),
-        python=sys.version.split()[0], platform=platform.platform(), cpu_count=os.cpu_count() or 0,
-        cpu_model=host.model, cpu_isa=host.isa, cpu_flags=sorted(host.flags),
+        harness_version=_version("vllm-capacity-bench") or "unknown",
+        git_sha=_git_sha(),
+        python=sys.version.split()[0],
+        platform=platform.platform(),
+        cpu_count=os.cpu_count() or 0,
+        cpu_model=host.model,
+        cpu_isa=host.isa,
+        cpu_flags=sorted(host.flags),
         cpus_allowed=sorted(os.sched_getaffinity(0)),
         vllm_distribution=" ".join(installed_vllm() or ()) or None,
-        gpus=Nvml().devices())
+        gpus=Nvml().devices(),
+    )
 
 
 def installed_vllm() -> tuple[str, str] | None:
@@ -45,8 +51,9 @@ def _git_sha() -> str | None:
     if os.environ.get("BENCH_GIT_SHA"):
         return os.environ["BENCH_GIT_SHA"]
     try:
-        out = subprocess.run(["git", "-C", str(HARNESS_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=5, check=True)
+        out = subprocess.run(
+            ["git", "-C", str(HARNESS_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None

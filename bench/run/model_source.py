@@ -14,12 +14,16 @@ from planner import InputError, load_model, model_from_config
 def materialize_model(spec: DeploymentSpec, run_dir: Path) -> Path:
     """A synthetic model is written into the run folder; a path must hold a config.json."""
     if isinstance(spec.model, SynthModel):
-        return write_synthetic_model(run_dir / "models" / spec.name, spec.model.like, spec.model.sizes,
-                                     spec.model.full, spec.model.config)
+        return write_synthetic_model(
+            run_dir / "models" / spec.name, spec.model.like, spec.model.sizes, spec.model.full, extra=spec.model.config
+        )
     folder = Path(spec.model).expanduser()
     if not (folder / "config.json").is_file():
-        raise InputError(f"deployments[{spec.name}].model", f"model folder {folder} has no config.json",
-                         "point at a local model directory, or use a synthetic model ({like: minimax-m2})")
+        raise InputError(
+            f"deployments[{spec.name}].model",
+            f"model folder {folder} has no config.json",
+            "point at a local model directory, or use a synthetic model ({like: minimax-m2})",
+        )
     return folder.resolve()
 
 

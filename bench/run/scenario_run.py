@@ -7,32 +7,37 @@ folder: finished levels, the interrupted level's partial summary, every request 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
-from bench.server.cpu_host import pin_this_process
-from bench.scenario.deployment import DeploymentSpec
 from bench.load.level import LevelTarget, RecordWriter, run_level
 from bench.load.workers import LoadWorkerError
 from bench.observe.server_report import read_server_report, served_model_ids
-from bench.run.deployment import Deployment
-from bench.run.events import Quiet, RunEvents
-from bench.run.environment import environment
-from bench.run.folder import utc_now
-from runfolder.schema import save_run
-from bench.scenario.schema import Level, Scenario
 from bench.observe.telemetry import TelemetrySampler
+from bench.run.deployment import Deployment
+from bench.run.environment import environment
+from bench.run.events import Quiet, RunEvents
+from bench.run.folder import utc_now
+from bench.scenario.deployment import DeploymentSpec
+from bench.scenario.schema import Level, Scenario
+from bench.server.cpu_host import pin_this_process
 from bench.server.launch.protocol import ServerStartError
 from bench.server.vllm_server import VllmServer
-from runfolder.schema import DeploymentRecord, LevelSummary, RunRecord
-
+from runfolder.schema import DeploymentRecord, LevelSummary, RunRecord, save_run
 
 
 class ScenarioRun:
     def __init__(self, scenario: Scenario, run_dir: Path, events: RunEvents | None = None) -> None:
         self.scenario, self.run_dir = scenario, run_dir
         self.events: RunEvents = events or Quiet()
-        self.record = RunRecord(kind="run", run_id=run_dir.name, created_at=utc_now(), environment=environment(),
-                                scenario=scenario.model_dump(mode="json"))
+        self.record = RunRecord(
+            kind="run",
+            run_id=run_dir.name,
+            created_at=utc_now(),
+            environment=environment(),
+            scenario=scenario.model_dump(mode="json"),
+        )
         self._checkpoint()
 
     def _checkpoint(self) -> None:
@@ -60,62 +65,89 @@ class ScenarioRun:
         summaries: list[LevelSummary] = []
         try:
             async with deployment.server:
-                record = deployment.started(*await read_server_report(deployment.server.base_url)).model_copy(update={
-                    "requests_file": str((folder / "requests.jsonl").relative_to(self.run_dir)),
-                    "telemetry_file": str((folder / "telemetry.jsonl").relative_to(self.run_dir))})
+                record = deployment.started(*await read_server_report(deployment.server.base_url)).model_copy(
+                    update={
+                        "requests_file": str((folder / "requests.jsonl").relative_to(self.run_dir)),
+                        "telemetry_file": str((folder / "telemetry.jsonl").relative_to(self.run_dir)),
+                    }
+                )
                 self._set(record)
                 record = await self._levels(deployment, record, folder, summaries)
         except ServerStartError as exc:
             self._set(deployment.failed(exc))
         except asyncio.CancelledError:
-            self._set(deployment.record.model_copy(update={"status": "incomplete", "error": "interrupted (Ctrl-C "
-                                                           "or SIGTERM)", "levels": list(summaries)}))
+            self._set(
+                deployment.record.model_copy(
+                    update={
+                        "status": "incomplete",
+                        "error": "interrupted (Ctrl-C or SIGTERM)",
+                        "levels": list(summaries),
+                    }
+                )
+            )
             raise
 
-    async def _levels(self, deployment: Deployment, record: DeploymentRecord, folder: Path,
-                      summaries: list[LevelSummary]) -> DeploymentRecord:
-        spec, server = deployment.spec, deployment.server
-        served = spec.served_name
-        if server.external and spec.served_model_name is None:
-            served = next(iter(await served_model_ids(server.base_url)), served)
-        target = LevelTarget(server.base_url, served, Path(record.model_dir or "") / "tokenizer.json")
+    async def _levels(
+        self, deployment: Deployment, record: DeploymentRecord, folder: Path, summaries: list[LevelSummary]
+    ) -> DeploymentRecord:
+        server = deployment.server
+        target = await _target(deployment, record)
         writer = RecordWriter(folder / "requests.jsonl", self.events.request_done)
         local = server.launcher.local  # the server's processes and GPUs are this machine's (not so on Ray)
-        sid = server.process.pid if server.process and local else None
+        telemetry = TelemetrySampler(
+            server.base_url,
+            folder / "telemetry.jsonl",
+            self.scenario.telemetry.interval_s,
+            server_sid=server.process.pid if server.process and local else None,
+            gpus=local,
+        )
         deadline = self.scenario.load.deadline_s
         restore = pin_this_process(server.cores.client) if server.cores else None
         try:
-            async with TelemetrySampler(server.base_url, folder / "telemetry.jsonl",
-                                        self.scenario.telemetry.interval_s, sid,
-                                        gpus=local) as telemetry, \
-                    asyncio.timeout(deadline):
-                for index, level in enumerate(self.scenario.load.all_levels()):
-                    self.events.level_started(spec.name, level, self._planned(level))
-                    work = run_level(self.scenario, level, index, target, write=writer, telemetry=telemetry,
-                                     summaries=summaries)
-                    exit_code = await _unless_server_dies(work, server)
-                    record = record.model_copy(update={"levels": list(summaries)})
-                    if exit_code is not None:
-                        record = record.model_copy(update={"status": "incomplete", "error":
-                                                           f"server exited with code {exit_code} "
-                                                           f"during level {level.label()}"})
-                        self._set(record)
-                        return record
-                    self._set(record)
+            async with telemetry, asyncio.timeout(deadline):
+                return await self._each_level(
+                    deployment, record, target, writer=writer, telemetry=telemetry, summaries=summaries
+                )
         except TimeoutError:
-            record = self._cut_short(record, summaries, f"deadline of {deadline:g} s reached")
+            return self._cut_short(record, summaries, f"deadline of {deadline:g} s reached")
         except LoadWorkerError as exc:
-            record = self._cut_short(record, summaries, str(exc))
+            return self._cut_short(record, summaries, str(exc))
         finally:
             writer.close()
             if restore is not None:  # the next deployment's server may take these cores
                 pin_this_process(restore)
+
+    async def _each_level(
+        self,
+        deployment: Deployment,
+        record: DeploymentRecord,
+        target: LevelTarget,
+        *,
+        writer: RecordWriter,
+        telemetry: TelemetrySampler,
+        summaries: list[LevelSummary],
+    ) -> DeploymentRecord:
+        """Levels in turn; `record` is checkpointed after each. A server that dies ends the deployment."""
+        for index, level in enumerate(self.scenario.load.all_levels()):
+            self.events.level_started(deployment.spec.name, level, self._planned(level))
+            work = run_level(
+                self.scenario, level, index, target, write=writer, telemetry=telemetry, summaries=summaries
+            )
+            exit_code = await _unless_server_dies(work, deployment.server)
+            record = record.model_copy(update={"levels": list(summaries)})
+            if exit_code is not None:
+                why = f"server exited with code {exit_code} during level {level.label()}"
+                record = record.model_copy(update={"status": "incomplete", "error": why})
+            self._set(record)
+            if exit_code is not None:
+                break
         return record
 
     def _cut_short(self, record: DeploymentRecord, summaries: list[LevelSummary], why: str) -> DeploymentRecord:
         level = summaries[-1].name if summaries else "?"
-        record = record.model_copy(update={"levels": list(summaries), "status": "incomplete",
-                                           "error": f"{why} during level {level}"})
+        record = record.model_copy(
+            update={"levels": list(summaries), "status": "incomplete", "error": f"{why} during level {level}"}
+        )
         self._set(record)
         return record
 
@@ -125,8 +157,16 @@ class ScenarioRun:
         return jobs * turns if jobs else None
 
 
+async def _target(deployment: Deployment, record: DeploymentRecord) -> LevelTarget:
+    """Where the levels send: a running server answers to its own model name unless the scenario names it."""
+    spec, server = deployment.spec, deployment.server
+    served = spec.served_name
+    if server.external and spec.served_model_name is None:
+        served = next(iter(await served_model_ids(server.base_url)), served)
+    return LevelTarget(server.base_url, served, Path(record.model_dir or "") / "tokenizer.json")
 
-async def _unless_server_dies(work, server: VllmServer) -> int | None:
+
+async def _unless_server_dies(work: Coroutine[Any, Any, None], server: VllmServer) -> int | None:
     """Run a level; if the server process exits first, cancel the level (its summary is kept by
     run_level) and return the exit code. External servers are not watched."""
     level = asyncio.ensure_future(work)

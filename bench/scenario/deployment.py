@@ -64,12 +64,16 @@ class DeploymentSpec(BaseModel):
     @model_validator(mode="after")
     def _cpu_has_no_gpu_knobs(self) -> DeploymentSpec:
         if self.device == "cpu" and self.gpu_memory_utilization is not None:
-            raise ValueError("gpu_memory_utilization applies to device: gpu; the CPU backend uses cpu_kvcache_space_gib")
+            raise ValueError(
+                "gpu_memory_utilization applies to device: gpu; the CPU backend uses cpu_kvcache_space_gib"
+            )
         if self.ray and self.endpoint:
             raise ValueError("ray launches a server and endpoint uses a running one: give only one of them")
         if self.ray and self.device == "cpu" and self.ray.executor == "ray":
-            raise ValueError("vLLM's CPU platform refuses the Ray executor ('current platform cpu does not support "
-                             "ray': it has no Ray device key); use ray.executor: mp")
+            raise ValueError(
+                "vLLM's CPU platform refuses the Ray executor ('current platform cpu does not support "
+                "ray': it has no Ray device key); use ray.executor: mp"
+            )
         return self
 
     @property

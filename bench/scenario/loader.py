@@ -34,7 +34,9 @@ def load_scenario(path: Path) -> Scenario:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        loc = [p for p in err["loc"] if not (isinstance(p, str) and p in {"str", "SynthModel", "function-after"})]
+        loc: list[object] = [
+            p for p in err["loc"] if not (isinstance(p, str) and p in {"str", "SynthModel", "function-after"})
+        ]
         field = ".".join(str(p) for p in loc) or "scenario"
         raise ScenarioError(path, line_of(root, loc), field, err["msg"]) from None
     if scenario.workload.kind == "dataset" and scenario.workload.dataset:
@@ -47,8 +49,12 @@ def load_scenario(path: Path) -> Scenario:
     return scenario
 
 
-def check_on_this_host(path: Path, scenario: Scenario, refusal: Callable[[DeploymentSpec], tuple[str, str, str] | None],
-                       only: set[str] | None = None) -> None:
+def check_on_this_host(
+    path: Path,
+    scenario: Scenario,
+    refusal: Callable[[DeploymentSpec], tuple[str, str, str] | None],
+    only: set[str] | None = None,
+) -> None:
     """Deployments (of the file as loaded; `only` those names) this host cannot start fail here, before
     any starts: ScenarioError at the field's line. `refusal` gives (field, problem, value that fixes it)."""
     root = None
@@ -58,8 +64,12 @@ def check_on_this_host(path: Path, scenario: Scenario, refusal: Callable[[Deploy
             continue
         field, problem, value = found
         root = root or yaml.compose(Path(path).read_text())
-        raise ScenarioError(path, line_of(root, ["deployments", index, field]), f"deployments.{index}.{field}",
-                            f"{problem}; fix: {field}: {value}")
+        raise ScenarioError(
+            path,
+            line_of(root, ["deployments", index, field]),
+            f"deployments.{index}.{field}",
+            f"{problem}; fix: {field}: {value}",
+        )
 
 
 def dataset_problem(scenario_dir: Path, name: str) -> str | None:
@@ -81,5 +91,5 @@ def dataset_problem(scenario_dir: Path, name: str) -> str | None:
         except json.JSONDecodeError as exc:
             return f"{dataset} row {number}: not JSON ({exc.msg})"
         if not isinstance(row, dict) or not ("prompt" in row or "messages" in row):
-            return f"{dataset} row {number}: needs \"prompt\" or \"messages\""
+            return f'{dataset} row {number}: needs "prompt" or "messages"'
     return None

@@ -93,7 +93,9 @@ class Level(BaseModel):
             return self.name
         if self.concurrency is not None:
             return f"c{self.concurrency}"
-        return f"r{self.rate:g}" if self.rate is not None else f"ramp{self.ramp.start_rate:g}-{self.ramp.end_rate:g}"
+        if self.ramp is not None:
+            return f"ramp{self.ramp.start_rate:g}-{self.ramp.end_rate:g}"
+        return f"r{self.rate:g}"
 
 
 class Sweep(BaseModel):
@@ -124,8 +126,10 @@ class Load(BaseModel):
                 raise ValueError(f"level {level.label()}: bound it by requests and/or duration_s")
             cap = level.concurrency or level.max_concurrency
             if cap is not None and cap < self.workers:
-                raise ValueError(f"level {level.label()}: concurrency {cap} < workers {self.workers} leaves a "
-                                 "worker without a slot; lower workers")
+                raise ValueError(
+                    f"level {level.label()}: concurrency {cap} < workers {self.workers} leaves a "
+                    "worker without a slot; lower workers"
+                )
         return self
 
     def request_count(self, level: Level) -> int | None:
@@ -178,6 +182,8 @@ class Scenario(BaseModel):
             raise ValueError(f"deployment names must be unique, got {names}")
         unknown = [d.name for d in deployments if d.model_unknown]
         if unknown:  # prompts are built with the served model's tokenizer
-            raise ValueError(f"{', '.join(unknown)}: an endpoint deployment needs the served model's folder for its "
-                             "tokenizer; fix: set model: /path/to/the/served/model")
+            raise ValueError(
+                f"{', '.join(unknown)}: an endpoint deployment needs the served model's folder for its "
+                "tokenizer; fix: set model: /path/to/the/served/model"
+            )
         return deployments

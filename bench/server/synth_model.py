@@ -18,16 +18,39 @@ from planner import InputError, catalog_names
 from planner.model_spec import CATALOG_DIR
 
 TOKENIZER_VOCAB = 4096
-SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>",
-                  "<minimax:tool_call>", "</minimax:tool_call>"]
+SPECIAL_TOKENS = [
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<think>",
+    "</think>",
+    "<minimax:tool_call>",
+    "</minimax:tool_call>",
+]
 # Small enough to start in under a minute on 2 CPU cores; each family maps these onto its own keys.
-CPU_DEFAULTS = {"layers": 4, "hidden": 256, "heads": 8, "kv_heads": 2, "head_dim": 64, "experts": 8, "top_k": 2,
-                "intermediate": 512, "max_position": 32768}
-_KEYS = {"layers": ["num_hidden_layers"], "hidden": ["hidden_size"], "heads": ["num_attention_heads"],
-         "kv_heads": ["num_key_value_heads"], "head_dim": ["head_dim"],
-         "experts": ["num_local_experts", "num_experts"], "top_k": ["num_experts_per_tok"],
-         "intermediate": ["moe_intermediate_size", "intermediate_size"], "max_position": ["max_position_embeddings"],
-         "vocab": ["vocab_size"]}
+CPU_DEFAULTS = {
+    "layers": 4,
+    "hidden": 256,
+    "heads": 8,
+    "kv_heads": 2,
+    "head_dim": 64,
+    "experts": 8,
+    "top_k": 2,
+    "intermediate": 512,
+    "max_position": 32768,
+}
+_KEYS = {
+    "layers": ["num_hidden_layers"],
+    "hidden": ["hidden_size"],
+    "heads": ["num_attention_heads"],
+    "kv_heads": ["num_key_value_heads"],
+    "head_dim": ["head_dim"],
+    "experts": ["num_local_experts", "num_experts"],
+    "top_k": ["num_experts_per_tok"],
+    "intermediate": ["moe_intermediate_size", "intermediate_size"],
+    "max_position": ["max_position_embeddings"],
+    "vocab": ["vocab_size"],
+}
 CHAT_TEMPLATE = (
     "{% if tools %}<|im_start|>system\nYou may call these tools:\n{% for t in tools %}{{ t | tojson }}\n{% endfor %}"
     "<|im_end|>\n{% endif %}"
@@ -47,7 +70,9 @@ def family_config(like: str) -> dict[str, Any]:
     return {k: v for k, v in json.loads(path.read_text()).items() if not k.startswith("_")}
 
 
-def synth_config(like: str, overrides: dict[str, int], full: bool = False, extra: dict[str, Any] | None = None) -> dict:
+def synth_config(
+    like: str, overrides: dict[str, int], full: bool = False, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The family's config with size overrides. Without `full`: CPU-safe sizes, softmax routing, no FP8."""
     config = family_config(like)
     is_moe = any(k in config for k in _KEYS["experts"])
@@ -75,22 +100,37 @@ def synth_config(like: str, overrides: dict[str, int], full: bool = False, extra
     return config
 
 
-def write_synthetic_model(out: Path, like: str, overrides: dict[str, int] | None = None, full: bool = False,
-                          extra: dict[str, Any] | None = None) -> Path:
+def write_synthetic_model(
+    out: Path,
+    like: str,
+    overrides: dict[str, int] | None = None,
+    full: bool = False,
+    *,
+    extra: dict[str, Any] | None = None,
+) -> Path:
     """Write config.json, tokenizer.json, tokenizer_config.json and synth.json (what was asked for)."""
     config = synth_config(like, overrides or {}, full, extra)
     if config.get("vocab_size", 0) < TOKENIZER_VOCAB:
-        raise InputError("--vocab", f"{config.get('vocab_size')} is smaller than the tokenizer's {TOKENIZER_VOCAB}",
-                         f"use --vocab >= {TOKENIZER_VOCAB}")
+        raise InputError(
+            "--vocab",
+            f"{config.get('vocab_size')} is smaller than the tokenizer's {TOKENIZER_VOCAB}",
+            f"use --vocab >= {TOKENIZER_VOCAB}",
+        )
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     (out / "tokenizer.json").write_text(trained_tokenizer_json())
-    tokenizer_config = {"tokenizer_class": "PreTrainedTokenizerFast", "eos_token": "<|endoftext|>",
-                        "pad_token": "<|endoftext|>", "bos_token": None,
-                        "model_max_length": config.get("max_position_embeddings", 4096), "chat_template": CHAT_TEMPLATE}
+    tokenizer_config = {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "eos_token": "<|endoftext|>",
+        "pad_token": "<|endoftext|>",
+        "bos_token": None,
+        "model_max_length": config.get("max_position_embeddings", 4096),
+        "chat_template": CHAT_TEMPLATE,
+    }
     (out / "tokenizer_config.json").write_text(json.dumps(tokenizer_config, indent=2) + "\n")
-    (out / "synth.json").write_text(json.dumps({"like": like, "full": full, "overrides": overrides or {},
-                                                "extra": extra or {}}, indent=2) + "\n")
+    (out / "synth.json").write_text(
+        json.dumps({"like": like, "full": full, "overrides": overrides or {}, "extra": extra or {}}, indent=2) + "\n"
+    )
     return out
 
 
@@ -104,7 +144,11 @@ def trained_tokenizer_json() -> str:
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=TOKENIZER_VOCAB, special_tokens=SPECIAL_TOKENS, show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=TOKENIZER_VOCAB,
+        special_tokens=SPECIAL_TOKENS,
+        show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     tokenizer.train(files, trainer)
     return tokenizer.to_str()

@@ -11,6 +11,7 @@ import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -28,7 +29,7 @@ WAIT_REPEAT_S = 30.0
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
-        return sock.getsockname()[1]
+        return int(sock.getsockname()[1])
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -44,9 +45,17 @@ def port_in_use(host: str, port: int) -> bool:
 class VllmServer:
     """`async with VllmServer(base_url, argv=..., ...) as server:` - ready inside the block."""
 
-    def __init__(self, base_url: str, *, argv: list[str] | None = None, env: dict[str, str] | None = None,
-                 log_path: Path | None = None, startup_timeout_s: float = 600.0, launcher: Launcher | None = None,
-                 cores: CoreSplit | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        argv: list[str] | None = None,
+        env: dict[str, str] | None = None,
+        log_path: Path | None = None,
+        startup_timeout_s: float = 600.0,
+        launcher: Launcher | None = None,
+        cores: CoreSplit | None = None,
+    ) -> None:
         """No argv: external mode (a running server at base_url). `cores`: a local CPU server's cores vs
         the client's (bench/server/cpu_host.py), already given to the launcher."""
         self.argv, self.env, self.log_path, self.base_url = argv, env, log_path, base_url.rstrip("/")
@@ -71,18 +80,19 @@ class VllmServer:
     async def start(self) -> None:
         started = time.perf_counter()
         try:
-            if not self.external:
-                await self._launch()
+            if self.argv is not None and self.log_path is not None:  # not external
+                await self._launch(self.argv, self.log_path)
             await self._wait_ready(started)
         except BaseException:  # includes CancelledError from Ctrl-C: never leave a server behind
             await self.stop()
             raise
         self.ready_after_s = time.perf_counter() - started
 
-    async def _launch(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.process, self.argv, base_url = await self.launcher.launch(self.argv, self.env, self.log_path,
-                                                                       self.startup_timeout_s)
+    async def _launch(self, argv: list[str], log_path: Path) -> None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.process, self.argv, base_url = await self.launcher.launch(
+            argv, self.env or {}, log_path, self.startup_timeout_s
+        )
         self.base_url = (base_url or self.base_url).rstrip("/")
 
     async def _wait_ready(self, started: float) -> None:
@@ -106,8 +116,10 @@ class VllmServer:
     def _waiting_for(self, waited_s: float) -> str:
         what = "the server at" if self.external else "vLLM to start:"
         log = "" if self.log_path is None else f"; its log: {self.log_path.name}"
-        return (f"waiting for {what} {self.base_url}/health (or /v1/models) not ready after {waited_s:.0f} of "
-                f"{self.startup_timeout_s:.0f} s{log}")
+        return (
+            f"waiting for {what} {self.base_url}/health (or /v1/models) not ready after {waited_s:.0f} of "
+            f"{self.startup_timeout_s:.0f} s{log}"
+        )
 
     async def _ready(self, session: aiohttp.ClientSession) -> bool:
         """vLLM's /health answers 200 once the engine is up. An OpenAI-compatible server without one
@@ -119,12 +131,15 @@ class VllmServer:
             self.ready_via = "/v1/models"
         return self.ready_via is not None
 
-    async def _status(self, session: aiohttp.ClientSession, route: str, headers: dict | None = None) -> int | None:
+    async def _status(
+        self, session: aiohttp.ClientSession, route: str, headers: dict[str, Any] | None = None
+    ) -> int | None:
         try:
-            async with session.get(f"{self.base_url}{route}", headers=headers,
-                                   timeout=aiohttp.ClientTimeout(total=2)) as response:
+            async with session.get(
+                f"{self.base_url}{route}", headers=headers, timeout=aiohttp.ClientTimeout(total=2)
+            ) as response:
                 return response.status
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+        except (TimeoutError, aiohttp.ClientError, OSError):
             return None
 
     def _failure(self, message: str) -> ServerStartError:

@@ -38,8 +38,9 @@ class Launcher(Protocol):
     local: bool  # the server's processes and GPUs are this machine's (NVML and /proc describe them)
     node: dict[str, Any] | None  # where a remote server ran (ip, node id, workdir), for run.json
 
-    async def launch(self, argv: list[str], env: dict[str, str], log_path: Path,
-                     timeout_s: float) -> tuple[ServerProcess, list[str], str | None]:
+    async def launch(
+        self, argv: list[str], env: dict[str, str], log_path: Path, timeout_s: float
+    ) -> tuple[ServerProcess, list[str], str | None]:
         """Start the server; returns it, the argv as run there and the base URL when the launcher picks it."""
         ...
 

@@ -16,8 +16,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from bench.server.launch.node.process_group import alive, signal_group
+
 
 class ServerHost:
     """A Ray actor (the harness wraps it with ray.remote): one vLLM server on the node Ray placed it."""
@@ -28,17 +30,22 @@ class ServerHost:
         self.supervisor_pid: int | None = None
         self.server_pid: int | None = None
 
-    def where(self) -> dict:
+    def where(self) -> dict[str, Any]:
         import ray  # present on every Ray worker
 
         context = ray.get_runtime_context()
-        return {"ip": ray.util.get_node_ip_address(), "node_id": context.get_node_id(),
-                "gcs_address": context.gcs_address, "workdir": str(self.workdir), "python": sys.executable}
+        return {
+            "ip": ray.util.get_node_ip_address(),  # type: ignore[no-untyped-call]
+            "node_id": context.get_node_id(),
+            "gcs_address": context.gcs_address,
+            "workdir": str(self.workdir),
+            "python": sys.executable,
+        }
 
     def free_port(self) -> int:
         with socket.socket() as sock:
             sock.bind(("0.0.0.0", 0))
-            return sock.getsockname()[1]
+            return int(sock.getsockname()[1])
 
     def write_files(self, files: dict[str, bytes]) -> str:
         """A small model folder (config, tokenizer) copied to this node; returns its path here."""
@@ -52,19 +59,29 @@ class ServerHost:
         return Path(path, "config.json").is_file()
 
     def start(self, argv: list[str], env: dict[str, str], scripts: dict[str, str], grace_s: float) -> int:
-        """Starts the server under bench/server/launch/node/server_supervisor.py (in `scripts` with the module it imports);
+        """Starts the server under server_supervisor.py (shipped in `scripts` with the module it imports);
         returns the server's pid (= its session id)."""
         for name, source in scripts.items():
             (self.workdir / name).write_text(source)
         script = self.workdir / "server_supervisor.py"
         with open(self.log_path, "ab") as log:
-            subprocess.run([argv[0], str(script), str(self.workdir), str(grace_s), "--", *argv],
-                           env={**os.environ, **env}, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                           start_new_session=True, check=True, timeout=60)  # returns once it has forked away
+            subprocess.run(
+                [argv[0], str(script), str(self.workdir), str(grace_s), "--", *argv],
+                env={**os.environ, **env},
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                check=True,
+                timeout=60,
+            )  # returns once it has forked away
         deadline = time.monotonic() + 30
         while not self._file("server.pid") and time.monotonic() < deadline:
             time.sleep(0.05)
-        self.supervisor_pid, self.server_pid = int(self._file("supervisor.pid")), int(self._file("server.pid"))
+        supervisor, server = self._file("supervisor.pid"), self._file("server.pid")
+        if supervisor is None or server is None:
+            raise RuntimeError(f"the server supervisor did not start within 30 s (see {self.log_path})")
+        self.supervisor_pid, self.server_pid = int(supervisor), int(server)
         return self.server_pid
 
     def _file(self, name: str) -> str | None:
@@ -75,8 +92,9 @@ class ServerHost:
         """The server's exit code once the supervisor has torn its session down, else None."""
         if self.supervisor_pid is None:
             return None
-        if self._file("exit_code") is not None:
-            return int(self._file("exit_code"))
+        code = self._file("exit_code")
+        if code is not None:
+            return int(code)
         return None if alive(self.supervisor_pid) else -1
 
     def read_log(self, offset: int) -> bytes:
@@ -97,7 +115,8 @@ class ServerHost:
         deadline = time.monotonic() + grace_s + 10
         while self.poll() is None and time.monotonic() < deadline:
             time.sleep(0.1)
-        signal_group(self.server_pid, signal.SIGKILL)
+        if self.server_pid is not None:
+            signal_group(self.server_pid, signal.SIGKILL)
         return self.poll()
 
     def discard(self) -> None:

@@ -21,10 +21,10 @@ from pathlib import Path
 try:
     from bench.server.launch.node.process_group import group_alive
 except ImportError:  # on a Ray node: the harness is not installed, its process_group.py lies beside this file
-    from process_group import group_alive
+    from process_group import group_alive  # type: ignore[no-redef]
 
 
-def _teardown(server: subprocess.Popen, grace_s: float) -> None:
+def _teardown(server: subprocess.Popen[bytes], grace_s: float) -> None:
     for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(server.pid, sig)
@@ -41,7 +41,7 @@ def _start_time(pid: int) -> str | None:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return text[text.rindex(")") + 2:].split()[19]
+    return text[text.rindex(")") + 2 :].split()[19]
 
 
 def main(args: list[str]) -> int:

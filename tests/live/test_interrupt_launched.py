@@ -1,0 +1,61 @@
+"""SIGTERM to `bench run` while its own vLLM is serving a level: nothing of ours survives, the folder
+is readable and `bench report` calls it partial (real CPU vLLM)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from bench.cli import app
+from runfolder.schema import load_run
+from tests.live.fast_start import EAGER
+from tests.live.process_sessions import children_of, session_members
+from tests.paths import REPO
+
+pytestmark = pytest.mark.server
+
+
+def test_sigterm_mid_level_with_a_launched_server(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "term",
+                "deployments": [
+                    {"name": "own", "model": {"like": "minimax-m2"}, "max_model_len": 4096, "extra_args": EAGER}
+                ],
+                "workload": {"input_tokens": 64, "output_tokens": 64},
+                "load": {"warmup_requests": 0, "requests": 1000, "levels": [{"concurrency": 1}]},
+            }
+        )
+    )
+    bench = subprocess.Popen(
+        [sys.executable, "-m", "bench.cli", "run", str(path), "--out", str(tmp_path / "runs")],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    leader, deadline = None, time.monotonic() + 240
+    while time.monotonic() < deadline:
+        leader = next((c for c in children_of(bench.pid) if session_members(c)), leader)
+        files = list((tmp_path / "runs").glob("*/deployments/own/requests.jsonl"))
+        if leader and files and len(files[0].read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.2)
+    bench.send_signal(signal.SIGTERM)
+    _, stderr = bench.communicate(timeout=90)
+    assert bench.returncode == 130 and "partial results kept" in stderr
+    assert leader is not None and session_members(leader) == []  # API server, engine core, workers: all gone
+    run_dir = next((tmp_path / "runs").iterdir())
+    record = load_run(run_dir)
+    assert not record.complete and record.deployments[0].status == "incomplete"
+    assert record.deployments[0].levels[0].metrics["completed"] >= 3
+    result = CliRunner().invoke(app, ["report", str(run_dir), "-o", str(tmp_path / "report")])
+    assert result.exit_code == 0 and "PARTIAL" in (tmp_path / "report" / "report.md").read_text()

@@ -1,0 +1,95 @@
+"""Reading Hugging Face configs; parameter totals checked against published safetensors counts."""
+
+from __future__ import annotations
+
+import pytest
+
+from planner import InputError, Layout, load_model
+from planner.kv_cache import kv_bytes_per_token
+from planner.weights import weights_per_rank, weights_total
+
+LLAMA_LIKE = {
+    "architectures": ["LlamaForCausalLM"],
+    "model_type": "llama",
+    "num_hidden_layers": 2,
+    "hidden_size": 256,
+    "intermediate_size": 512,
+    "num_attention_heads": 8,
+    "vocab_size": 1000,
+    "torch_dtype": "bfloat16",
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "published_params"),
+    [
+        ("llama-3.1-70b", 70_553_706_496),  # dense GQA
+        ("mixtral-8x7b", 46_702_792_704),  # MoE, 8 experts top-2
+        ("qwen3-30b-a3b", 30_532_122_624),  # MoE, 128 experts, per-head qk-norm
+        ("qwen3-32b", 32_762_123_264),  # dense GQA, explicit head_dim
+    ],
+)
+def test_bf16_catalog_weights_equal_published_parameter_counts(name, published_params):
+    assert weights_total(load_model(name)) == 2 * published_params
+
+
+def test_minimax_parameters_without_fp8_match_published_count(minimax):
+    # 228,689,764,864 parameters (shared/reference/minimax-m2.md); router kept 16-bit for the count.
+    bf16 = minimax.model_copy(update={"quant": None, "moe": minimax.moe.model_copy(update={"router_dtype_bytes": 2})})
+    assert weights_total(bf16) == 2 * 228_689_764_864
+
+
+def test_fp8_block_scales_add_one_fp32_per_block(minimax):
+    per_tensor = minimax.model_copy(update={"quant": minimax.quant.model_copy(update={"block": None})})
+    # 13,880,064 block scales in the checkpoint vs one scale per weight matrix (62 x (4 + 256 x 3)).
+    assert weights_total(minimax) - weights_total(per_tensor) == 4 * (13_880_064 - 62 * (4 + 256 * 3))
+
+
+def test_mha_default_kv_heads_and_head_dim(write_config):
+    model = load_model(str(write_config(LLAMA_LIKE)))
+    assert (model.num_kv_heads, model.head_dim) == (8, 32)
+    assert kv_bytes_per_token(model) == 2 * 2 * 8 * 32 * 2
+
+
+def test_mqa_and_explicit_head_dim(write_config):
+    model = load_model(str(write_config({**LLAMA_LIKE, "multi_query": True, "head_dim": 64})))
+    assert (model.num_kv_heads, model.head_dim) == (1, 64)
+
+
+def test_tied_embeddings_hold_one_vocab_matrix(write_config):
+    untied = load_model(str(write_config(LLAMA_LIKE, "untied")))
+    tied = load_model(str(write_config({**LLAMA_LIKE, "tie_word_embeddings": True}, "tied")))
+    vocab_matrix = 1024 * 256 * 2  # vocab padded to a multiple of 64
+    assert weights_total(untied) - weights_total(tied) == vocab_matrix
+    # Under PP the last stage owns its own LM head even when tied.
+    assert weights_per_rank(tied, Layout(pp=2), 1).lm_head == vocab_matrix
+
+
+def test_unquantized_modules_stay_16_bit(write_config):
+    quant = {"quant_method": "fp8", "weight_block_size": [128, 128], "modules_to_not_convert": ["self_attn"]}
+    fp8_mlp = load_model(str(write_config({**LLAMA_LIKE, "quantization_config": quant})))
+    assert fp8_mlp.quant.attention_quantized is False and fp8_mlp.quant.mlp_quantized is True
+
+
+def test_multimodal_uses_text_config(write_config):
+    model = load_model(str(write_config({"architectures": ["X"], "text_config": LLAMA_LIKE})))
+    assert model.num_layers == 2 and any("text_config" in n for n in model.notes)
+
+
+def test_missing_field_names_file_and_key(write_config):
+    config = {k: v for k, v in LLAMA_LIKE.items() if k != "num_hidden_layers"}
+    with pytest.raises(InputError) as info:
+        load_model(str(write_config(config)))
+    assert "config.json: num_hidden_layers" in info.value.field
+    assert "num_hidden_layers" in info.value.fix
+
+
+@pytest.mark.parametrize("ref", ["no-such-model", "/nonexistent/dir"])
+def test_unknown_model(ref):
+    with pytest.raises(InputError, match="MODEL"):
+        load_model(ref)
+
+
+def test_unsupported_quantization_is_named(write_config):
+    with pytest.raises(InputError, match="quant_method"):
+        load_model(str(write_config({**LLAMA_LIKE, "quantization_config": {"quant_method": "awq"}})))

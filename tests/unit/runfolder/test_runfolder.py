@@ -1,0 +1,56 @@
+"""The run folder's format as both sides see it: rows written by bench read back by reports."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from runfolder.atomic import write_atomic
+from runfolder.requests import RequestRecord, read_requests
+from runfolder.schema import SCHEMA_VERSION, load_run
+from runfolder.versioned import RunFolderError
+
+
+def record(**changes) -> RequestRecord:
+    fields = dict(
+        level="c1",
+        index=0,
+        warmup=False,
+        conversation=None,
+        turn=0,
+        scheduled_s=None,
+        sent_s=0.0,
+        queue_s=0.0,
+        ok=True,
+        error=None,
+        http_status=200,
+        ttft_s=0.1,
+        itl_s=[0.02, 0.03],
+        e2el_s=0.15,
+        prompt_tokens=8,
+        completion_tokens=3,
+        expected_input_tokens=8,
+        expected_output_tokens=3,
+    )
+    return RequestRecord(**(fields | changes))
+
+
+def test_rows_round_trip_and_a_torn_last_line_or_a_newer_key_is_no_failure(tmp_path):
+    path = tmp_path / "requests.jsonl"
+    newer = json.loads(record(index=1).json_line()) | {"a_field_from_a_newer_writer": 1}
+    path.write_bytes(record().json_line() + (json.dumps(newer) + "\n").encode() + b'{"level": "c1", "ind')
+    rows = read_requests(path)
+    assert [r.index for r in rows] == [0, 1] and rows[0] == record()
+
+
+def test_tpot_is_defined_for_successful_requests_with_two_or_more_tokens():
+    assert record(e2el_s=0.5, ttft_s=0.1, completion_tokens=5).tpot_s == pytest.approx(0.1)
+    assert record(completion_tokens=1).tpot_s is None and record(ok=False).tpot_s is None
+
+
+def test_a_newer_run_json_is_refused_with_the_fix(tmp_path):
+    write_atomic(tmp_path / "run.json", json.dumps({"schema_version": SCHEMA_VERSION + 1}))
+    with pytest.raises(RunFolderError, match="newer than this harness reads.*fix: upgrade"):
+        load_run(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["run.json"]  # no temporary file left beside it
