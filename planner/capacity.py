@@ -258,6 +258,11 @@ def _assumptions(model: ModelSpec, gpu: GpuSpec, layout: Layout, settings: PlanS
         )
     if layout.dp > 1:
         notes.append(f"dp={layout.dp}: each DP engine has its own KV cache; one request fits in one engine")
+    if layout.dp > 1 and not layout.ep and model.moe:
+        notes.append(
+            f"MoE layers without EP: every expert split over tp x dp = {layout.moe_tp} ranks, as vLLM "
+            "flattens TP across DP there"
+        )
     if layout.gpus > settings.gpus_per_node:
         notes.append(
             f"{layout.gpus} GPUs span {ceil(layout.gpus / settings.gpus_per_node)} nodes of {settings.gpus_per_node}"

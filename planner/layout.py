@@ -25,6 +25,12 @@ class Layout(BaseModel):
         """vLLM spreads experts over every TP x DP rank of a stage when expert parallel is on."""
         return self.tp * self.dp if self.ep else 1
 
+    @property
+    def moe_tp(self) -> int:
+        """The TP size of the MoE layers: without EP vLLM flattens TP across DP there, so every expert is
+        split over tp x dp ranks (FusedMoEParallelConfig.make); with EP experts are whole (1)."""
+        return 1 if self.ep else self.tp * self.dp
+
     def label(self) -> str:
         """Short form for tables: TP4, TP2 PP2, TP8 EP8, TP4 DP2 EP8."""
         parts = [f"TP{self.tp}"] + [f"{k}{v}" for k, v in (("PP", self.pp), ("DP", self.dp)) if v > 1]
@@ -131,9 +137,10 @@ def _check_fp8_blocks(model: ModelSpec, quant: QuantSpec, block: tuple[int, int]
     if quant.mlp_quantized:
         if model.dense_layers and model.intermediate_size:
             shards += _mlp_shards("MLP", model.intermediate_size // tp, tp, block_n=block_n, block_k=block_k)
-        if model.moe and not layout.ep:
+        if model.moe and not layout.ep:  # split over tp x dp: vLLM flattens TP across DP in MoE layers
+            moe_tp = layout.moe_tp
             shards += _mlp_shards(
-                "experts", model.moe.expert_intermediate_size // tp, tp, block_n=block_n, block_k=block_k
+                "experts", model.moe.expert_intermediate_size // moe_tp, moe_tp, block_n=block_n, block_k=block_k
             )
         if model.moe and model.moe.shared_expert_intermediate_size:
             shards += _mlp_shards(
@@ -143,8 +150,18 @@ def _check_fp8_blocks(model: ModelSpec, quant: QuantSpec, block: tuple[int, int]
         if size % multiple:
             fix = "add --ep (experts are then split whole)" if what.startswith("experts") else "use a smaller --tp"
             raise LayoutRejected(
-                "--tp", f"tp={tp}: {what} per shard = {size} is not a multiple of the FP8 weight block {multiple}", fix
+                "--tp",
+                f"{_sharding(layout, what)}: {what} per shard = {size} is not a multiple of the FP8 weight block "
+                f"{multiple}",
+                fix,
             )
+
+
+def _sharding(layout: Layout, what: str) -> str:
+    """How a weight is split, for the refusal: experts over tp x dp without EP, the rest over tp."""
+    if what.startswith("experts") and layout.dp > 1:
+        return f"tp x dp = {layout.tp} x {layout.dp}"
+    return f"tp={layout.tp}"
 
 
 def _mlp_shards(what: str, per_shard: int, tp: int, *, block_n: int, block_k: int) -> list[tuple[str, int, int]]:

@@ -2,7 +2,8 @@
 
 Column-parallel weights (QKV, gate/up) split their output over TP ranks, row-parallel ones
 (o_proj, down) their input; embedding and LM head are split by (64-padded) vocabulary; norms and
-MoE routers are replicated. Without expert parallel every rank holds every expert's 1/tp slice;
+MoE routers are replicated. Without expert parallel every rank holds every expert's 1/(tp x dp) slice
+(vLLM flattens TP across DP in MoE layers);
 with it each rank holds whole experts (ceil(E / (tp x dp)) on the fullest rank). FP8 block
 quantization stores one byte per weight plus one fp32 scale per (block_n x block_k) block.
 """
@@ -106,7 +107,7 @@ def moe_layer_bytes(model: ModelSpec, layout: Layout) -> int:
     if layout.ep:
         local_experts, shard = ceil(moe.num_experts / layout.ep_size), moe.expert_intermediate_size
     else:
-        local_experts, shard = moe.num_experts, moe.expert_intermediate_size // layout.tp
+        local_experts, shard = moe.num_experts, moe.expert_intermediate_size // layout.moe_tp
     experts = local_experts * dense_mlp_bytes(model, shard, 1)
     shared = (
         dense_mlp_bytes(model, moe.shared_expert_intermediate_size, layout.tp)

@@ -94,44 +94,16 @@ def test_an_avx512_host_accepts_the_same_scenario(tmp_path, host):
     assert result.exit_code == 0, result.output
 
 
+PLAN_FP8_ON_CPU = "plan llama-3.1-70b --gpu cpu --cpu-kvcache-space 1 --kv-cache-dtype fp8 --max-model-len 4096"
+
+
 def test_plan_and_probe_refuse_fp8_kv_on_cpu_of_an_avx2_host(tmp_path, host):
     host(AVX2)
-    plan = runner.invoke(
-        app,
-        [
-            "plan",
-            "llama-3.1-70b",
-            "--gpu",
-            "cpu",
-            "--cpu-kvcache-space",
-            "1",
-            "--kv-cache-dtype",
-            "fp8",
-            "--max-model-len",
-            "4096",
-        ],
-    )
+    plan = runner.invoke(app, PLAN_FP8_ON_CPU.split())
     assert plan.exit_code == 2 and "error: --kv-cache-dtype: fp8 KV cache on CPU needs AVX-512" in plan.output
     assert "fix: --kv-cache-dtype auto" in plan.output
     probe = runner.invoke(app, ["probe", "--kv-cache-dtype", "fp8", "--out", str(tmp_path / "runs")])
     assert probe.exit_code == 2 and "fix: --kv-cache-dtype auto" in probe.output
     assert not (tmp_path / "runs").exists()
     host(AVX512)
-    assert (
-        runner.invoke(
-            app,
-            [
-                "plan",
-                "llama-3.1-70b",
-                "--gpu",
-                "cpu",
-                "--cpu-kvcache-space",
-                "1",
-                "--kv-cache-dtype",
-                "fp8",
-                "--max-model-len",
-                "4096",
-            ],
-        ).exit_code
-        == 0
-    )
+    assert runner.invoke(app, PLAN_FP8_ON_CPU.split()).exit_code == 0
