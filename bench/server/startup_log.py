@@ -21,6 +21,8 @@ _PATTERNS = {
     "non_torch_gib": re.compile(_NUM + r" GiB for non-torch memory"),
     "cudagraph_estimate_gib": re.compile(r"Estimated CUDA graph memory: " + _NUM + r" GiB"),
     "cudagraph_actual_gib": re.compile(r"CUDA graph pool memory: " + _NUM + r" GiB \(actual\)"),
+    # a refusal: KV memory cannot hold one request of max_model_len (vllm/v1/core/kv_cache_utils.py)
+    "estimated_max_model_len": re.compile(r"the estimated maximum model length is (\d+)"),
 }
 HINTS = [
     (
@@ -69,6 +71,7 @@ class StartupFacts(BaseModel):
     non_torch_gib: float | None = None
     cudagraph_estimate_gib: float | None = None
     cudagraph_actual_gib: float | None = None
+    estimated_max_model_len: int | None = None
 
 
 def parse_startup(log: str) -> StartupFacts:
@@ -84,7 +87,7 @@ def parse_startup(log: str) -> StartupFacts:
             facts["max_concurrency"] = float(last[1].replace(",", ""))
         elif key == "vllm_version":
             facts[key] = last
-        elif key == "kv_cache_tokens":
+        elif key in ("kv_cache_tokens", "estimated_max_model_len"):
             facts[key] = int(last.replace(",", ""))
         else:
             facts[key] = float(last.replace(",", ""))
