@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # On the GPU machine (after device_setup.sh): run several deployments of a scenario in turn within one
-# device call, each into its own run folder, packed into $OUT as soon as it ends (a call cut at its
-# limit still returns every deployment that finished). A deployment starts only if SECONDS_LEFT allows
+# device call, each into its own run folder, appended to $OUT/runs.tar as soon as it ends (a call cut
+# at its limit still returns every deployment that finished; one archive, because the device tool
+# returns at most a few files per call). A deployment starts only if SECONDS_LEFT allows
 # a whole one (PER_DEPLOYMENT_S, default 240 s); vLLM's torch.compile cache is shared between them.
 #   usage: device_runs.sh SCENARIO SECONDS NAME...
 set -uo pipefail
@@ -19,7 +20,8 @@ for name in "$@"; do
         > "$out/bench-$name.txt" 2>&1
     echo "exit $? after $(( $(date +%s) - end + budget ))s" >> "$out/bench-$name.txt"
     run=$(ls -d /tmp/runs-one/*/ | head -1)
-    [ -n "$run" ] && tar -C /tmp/runs-one -czf "$out/run-$name.tar.gz" "$(basename "$run")"
+    [ -n "$run" ] && cp "$out/bench-$name.txt" "$run" && tar -C /tmp/runs-one -rf "$out/runs.tar" "$(basename "$run")"
+    rm -f "$out/bench-$name.txt"
 done
-nvidia-smi --query-gpu=name,memory.total --format=csv > "$out/gpu.txt"
-ls -la "$out"
+nvidia-smi --query-gpu=name,memory.total --format=csv
+tar -tf "$out/runs.tar" | grep -c server.log
