@@ -1,105 +1,114 @@
-"""Per-GPU memory vLLM keeps out of the KV budget, as named profiles tied to where they came from.
+"""Per-GPU memory vLLM keeps out of the KV budget besides the weights, as terms computed from the
+server's settings (vLLM V1, gpu_worker.determine_available_memory):
 
-vLLM (V1, gpu_worker.determine_available_memory) subtracts from `total x utilization`: the weights,
-the activation peak of its profiling forward pass, non-torch growth (NCCL, cuBLAS workspaces) and,
-in newer releases, its CUDA-graph memory estimate. None of the last three is a constant of nature:
-they move with max_num_batched_tokens, the vLLM version and TP size, so each profile states its source.
+- activation: the peak of the profile run, a forward pass over max_num_batched_tokens tokens and a
+  sampler pass over max_num_seqs sequences:
+      k_token x max_num_batched_tokens x token_bytes + k_seq x max_num_seqs x logits_bytes
+  token_bytes is one token's working set in the widest layer of this rank: dtype bytes x (3 x hidden
+  + the widest of: MoE top_k x (max(2 x I, hidden) + I) with I the expert intermediate size over the
+  MoE TP size (fused-MoE workspaces 1/3 and 2), dense MLP 3 x intermediate / tp, attention
+  (2 x q heads + 2 x KV heads on this rank) x head_dim); logits_bytes is the padded vocabulary x 4
+  (fp32 logits, gathered on every rank; on the last pipeline stage only).
+- non_torch: NCCL and cuBLAS buffers and the like: a constant per vLLM release (measured at TP1 only).
+- cudagraph: vLLM's estimate of CUDA-graph memory, in the budget since 0.21:
+      k_cudagraph x graph sets x layers on this rank x largest capture size x hidden x dtype bytes
+  graph sets: 2 for FULL_AND_PIECEWISE, 1 for PIECEWISE / FULL / FULL_DECODE_ONLY, 0 eager or NONE.
+
+k_token, k_seq, k_cudagraph and non_torch come from a calibration fitted on measured runs
+(planner/calibration.py); each multiplies a size derived from the model, so one calibration carries
+to other models, layouts and settings.
 """
 
 from __future__ import annotations
 
+from math import ceil
+
 from pydantic import BaseModel, ConfigDict
 
-from planner.errors import InputError
+from planner.kv_cache import kv_heads_per_gpu
+from planner.layout import Layout
+from planner.model_spec import ModelSpec
+from planner.server_settings import ResolvedSettings
 from planner.units import GIB
 
+VOCAB_PADDING = 64  # vLLM's DEFAULT_VOCAB_PADDING_SIZE
+LOGITS_BYTES = 4  # fp32
+GRAPH_SETS = {"FULL_AND_PIECEWISE": 2, "PIECEWISE": 1, "FULL": 1, "FULL_DECODE_ONLY": 1, "NONE": 0}
 
-class OverheadProfile(BaseModel):
+
+class OverheadCoefficients(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str
-    activation_peak_gib: float
+    k_token: float
+    k_seq: float
+    k_cudagraph: float
     non_torch_gib: float
-    cudagraph_gib: float
-    vllm_version: str
-    source: str
-    architecture: str | None = None  # the model class it was measured on, for automatic selection
 
-    @property
-    def total_gib(self) -> float:
-        return self.activation_peak_gib + self.non_torch_gib + self.cudagraph_gib
+
+class OverheadTerms(BaseModel):
+    """Bytes per GPU of one pipeline stage, each term named with where it came from."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    activation_bytes: int
+    non_torch_bytes: int
+    cudagraph_bytes: int
+    source: str
 
     @property
     def total_bytes(self) -> int:
-        return round(self.total_gib * GIB)
+        return self.activation_bytes + self.non_torch_bytes + self.cudagraph_bytes
 
 
-# Fitted from the real TP4 log (4x RTX PRO 6000, shared/reference/minimax-m2.md):
-# 0.9 x 94.97 GiB - 53.75 GiB weights - 399,424 tokens x 63,488 B/token = 8.11 GiB, not split by kind.
-_SEED_FIT = round(0.9 * 94.97 - 53.75 - 399_424 * 63_488 / GIB, 2)
-
-PROFILES: dict[str, OverheadProfile] = {
-    p.name: p
-    for p in (
-        OverheadProfile(
-            name="minimax-m2-tp4-fit",
-            activation_peak_gib=_SEED_FIT,
-            non_torch_gib=0.0,
-            cudagraph_gib=0.0,
-            vllm_version="unknown (seed log)",
-            source="fitted to a real MiniMax-M2 TP4 log on 4x96 GB: 399,424 KV tokens with 53.75 GiB of weights "
-            "at utilization 0.9; the three terms are lumped under activation",
-        ),
-        OverheadProfile(
-            name="h100-vllm-0.26.0",
-            activation_peak_gib=3.61,
-            non_torch_gib=0.25,
-            cudagraph_gib=1.06,
-            vllm_version="0.26.0",
-            architecture="MiniMaxM2ForCausalLM",
-            source="measured by bench on the lent H100 80GB HBM3, vLLM 0.26.0: MiniMax-M2 attention shape with 32 "
-            "experts, TP1, max_model_len 131072 (the 'Free memory on device' and 'Estimated CUDA graph memory' "
-            "lines of results/gpu_single/*/deployments/bf16-u090/server.log; fp8 KV at 0.8 checks it)",
-        ),
-        OverheadProfile(
-            name="none",
-            activation_peak_gib=0.0,
-            non_torch_gib=0.0,
-            cudagraph_gib=0.0,
-            vllm_version="any",
-            source="no overhead: an upper bound on capacity",
-        ),
-    )
-}
-DEFAULT_PROFILE = "minimax-m2-tp4-fit"
+def token_bytes(model: ModelSpec, layout: Layout) -> int:
+    """One token's activation working set on one rank (see the module docstring)."""
+    tp = layout.tp
+    widest = [(2 * model.num_heads // tp + 2 * kv_heads_per_gpu(model, tp)) * model.head_dim]
+    if model.dense_layers and model.intermediate_size:
+        widest.append(3 * model.intermediate_size // tp)
+    if model.moe:
+        inter = model.moe.expert_intermediate_size // layout.moe_tp
+        widest.append(model.moe.top_k * (max(2 * inter, model.hidden_size) + inter))
+    return model.param_bytes * (3 * model.hidden_size + max(widest))
 
 
-def select_profile(architecture: str, vllm_version: str | None) -> str | None:
-    """A profile measured on this model class with this vLLM version, if one exists."""
-    return next(
-        (
-            p.name
-            for p in PROFILES.values()
-            if p.architecture == architecture and vllm_version and p.vllm_version == vllm_version
-        ),
-        None,
+def logits_bytes(model: ModelSpec) -> int:
+    return ceil(model.vocab_size / VOCAB_PADDING) * VOCAB_PADDING * LOGITS_BYTES
+
+
+def cudagraph_unit_bytes(model: ModelSpec, layers: int, settings: ResolvedSettings) -> int:
+    """graph sets x layers x largest capture size x hidden x dtype: what k_cudagraph multiplies."""
+    largest = max(settings.capture_sizes, default=0)
+    sets = GRAPH_SETS[settings.cudagraph_mode] if settings.cudagraph_in_budget else 0
+    return sets * layers * largest * model.hidden_size * model.param_bytes
+
+
+def overhead_terms(
+    model: ModelSpec,
+    layout: Layout,
+    settings: ResolvedSettings,
+    coefficients: OverheadCoefficients,
+    *,
+    layers: int,
+    last_stage: bool,
+    source: str,
+) -> OverheadTerms:
+    activation = coefficients.k_token * settings.max_num_batched_tokens * token_bytes(model, layout)
+    if last_stage:
+        activation += coefficients.k_seq * settings.max_num_seqs * logits_bytes(model)
+    return OverheadTerms(
+        activation_bytes=round(activation),
+        non_torch_bytes=round(coefficients.non_torch_gib * GIB),
+        cudagraph_bytes=round(coefficients.k_cudagraph * cudagraph_unit_bytes(model, layers, settings)),
+        source=source,
     )
 
 
-def resolve_overhead(profile: str | None = None, total_gib: float | None = None) -> OverheadProfile:
-    """A named profile, or an explicit total (--overhead-gib) which wins."""
-    if total_gib is not None:
-        if total_gib < 0:
-            raise InputError("--overhead-gib", f"{total_gib} is negative", "give a size in GiB >= 0")
-        return OverheadProfile(
-            name="explicit",
-            activation_peak_gib=total_gib,
-            non_torch_gib=0.0,
-            cudagraph_gib=0.0,
-            vllm_version="any",
-            source=f"given: --overhead-gib {total_gib}",
-        )
-    name = profile or DEFAULT_PROFILE
-    if name not in PROFILES:
-        raise InputError("--overhead-profile", f"unknown profile '{name}'", f"use one of {', '.join(PROFILES)}")
-    return PROFILES[name]
+def explicit_overhead(total_gib: float) -> OverheadTerms:
+    """--overhead-gib: one given total, booked as activation."""
+    return OverheadTerms(
+        activation_bytes=round(total_gib * GIB),
+        non_torch_bytes=0,
+        cudagraph_bytes=0,
+        source=f"given: --overhead-gib {total_gib}",
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bench.cli import baseline, compare, deploy, gate, model, plan, probe, report, run
+from bench.cli import baseline, calibrate, compare, deploy, gate, model, plan, probe, report, run
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Capacity planning and benchmarking for vLLM deployments."
@@ -16,6 +16,7 @@ for name, command in (
     ("report", report.report),
     ("compare", compare.compare),
     ("gate", gate.gate),
+    ("calibrate", calibrate.calibrate),
 ):
     app.command(name)(command)
 for name, group in (("model", model.app), ("baseline", baseline.app), ("deploy", deploy.app)):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -20,13 +21,14 @@ from planner import (
     Target,
     catalog_names,
     layout_from_flags,
+    load_calibration,
     load_model,
     plan_capacity,
     resolve_gpu,
-    resolve_overhead,
     search_layouts,
 )
-from planner.capacity import VLLM_DEFAULT_UTILIZATION, default_block_size
+from planner.server_flags import parse_server_flags
+from planner.server_settings import ServerSettings, default_block_size
 from planner.units import GIB
 
 
@@ -44,15 +46,21 @@ def plan(
     pp: Annotated[int, typer.Option(help="Pipeline-parallel size.")] = 1,
     kv_cache_dtype: Annotated[str, typer.Option(help="auto (model dtype) or fp8.")] = "auto",
     gpu_memory_utilization: Annotated[
-        float, typer.Option(help="vLLM's fraction of each GPU.")
-    ] = VLLM_DEFAULT_UTILIZATION,
+        float | None, typer.Option(help="vLLM's fraction of each GPU (default: the release's, 0.92).")
+    ] = None,
     max_model_len: Annotated[int | None, typer.Option(help="Default: the model's max_position_embeddings.")] = None,
     block_size: Annotated[int | None, typer.Option(help="KV block size (default 16 on GPU, 128 on CPU).")] = None,
     cpu_kvcache_space: Annotated[int | None, typer.Option(help="--gpu cpu: VLLM_CPU_KVCACHE_SPACE in GiB.")] = None,
     kv_cache_memory_bytes: Annotated[
         int | None, typer.Option(help="Fixed KV budget per rank (skips profiling).")
     ] = None,
-    overhead_profile: Annotated[str | None, typer.Option(help="Named overhead profile.")] = None,
+    vllm_version: Annotated[str | None, typer.Option(help="The server's vLLM: its defaults and calibration.")] = None,
+    enforce_eager: Annotated[bool, typer.Option("--enforce-eager", help="No CUDA graphs (vLLM's flag).")] = False,
+    max_num_batched_tokens: Annotated[int | None, typer.Option(help="vLLM's flag (default: by GPU).")] = None,
+    max_num_seqs: Annotated[int | None, typer.Option(help="vLLM's flag (default: by GPU).")] = None,
+    cudagraph_mode: Annotated[str | None, typer.Option(help="FULL_AND_PIECEWISE (default), PIECEWISE, ...")] = None,
+    compilation_config: Annotated[str | None, typer.Option(help="vLLM's --compilation-config JSON.")] = None,
+    calibration: Annotated[Path | None, typer.Option(help="A calibration file (bench calibrate).")] = None,
     overhead_gib: Annotated[float | None, typer.Option(help="Explicit overhead per GPU in GiB.")] = None,
     target_context: Annotated[int | None, typer.Option(help="Inverse: total KV tokens wanted.")] = None,
     target_concurrency: Annotated[int | None, typer.Option(help="Inverse: requests of max-model-len at once.")] = None,
@@ -70,13 +78,16 @@ def plan(
             raise InputError("--kv-cache-dtype", refusal, "--kv-cache-dtype auto")
         if cpu_kvcache_space is not None:
             kv_cache_memory_bytes = cpu_kvcache_space * GIB
+        server = _server_flags(enforce_eager, max_num_batched_tokens, max_num_seqs, cudagraph_mode, compilation_config)
         settings = PlanSettings(
             kv_cache_dtype=kv_cache_dtype,
             gpu_memory_utilization=gpu_memory_utilization,
             max_model_len=max_model_len,
             block_size=block_size or default_block_size(on_cpu),
             kv_cache_memory_bytes=kv_cache_memory_bytes,
-            overhead=resolve_overhead(overhead_profile, overhead_gib),
+            server=server.model_copy(update={"vllm_version": vllm_version}),
+            calibration=load_calibration(calibration) if calibration else None,
+            overhead_gib=overhead_gib,
             gpus_per_node=gpus_per_node,
         )
         if target_context is not None or target_concurrency is not None:
@@ -123,3 +134,24 @@ def _inverse(
     else:
         print_inverse(plans, target)
     sys.stdout.flush()
+
+
+def _server_flags(  # noqa: PLR0917 - the CLI's own flags, passed on as given
+    enforce_eager: bool,
+    max_num_batched_tokens: int | None,
+    max_num_seqs: int | None,
+    cudagraph_mode: str | None,
+    compilation_config: str | None,
+) -> ServerSettings:
+    """The flags as vLLM's command line would carry them, read by the one parser of such lines."""
+    if cudagraph_mode and (enforce_eager or compilation_config):
+        raise InputError(
+            "--cudagraph-mode", "given with --enforce-eager or --compilation-config", "give the CUDA-graph choice once"
+        )
+    args = ["--enforce-eager"] if enforce_eager else []
+    args += ["--max-num-batched-tokens", str(max_num_batched_tokens)] if max_num_batched_tokens else []
+    args += ["--max-num-seqs", str(max_num_seqs)] if max_num_seqs else []
+    if cudagraph_mode:
+        compilation_config = json.dumps({"cudagraph_mode": cudagraph_mode})
+    args += ["--compilation-config", compilation_config] if compilation_config else []
+    return parse_server_flags(args, field="--compilation-config" if compilation_config else "flags")

@@ -34,7 +34,12 @@ def print_forward(plan: Plan, console: Console | None = None) -> None:
     table.add_row("GPU memory (runtime total)", f"{plan.gpu_memory_gib:.2f} GiB", plan.gpu)
     table.add_row(f"x gpu_memory_utilization {plan.gpu_memory_utilization}", _gib(plan.requested_bytes_per_gpu), "")
     table.add_row("- weights", _gib(binding.weights_bytes), f"whole model {_gib(plan.weights_bytes_total)}")
-    table.add_row("- overhead", _gib(plan.overhead_bytes_per_gpu), f"profile {plan.overhead_profile}")
+    server = plan.server
+    batch = f"max_num_batched_tokens {server.max_num_batched_tokens}, max_num_seqs {server.max_num_seqs}"
+    graphs = f"{server.cudagraph_mode}, {len(server.capture_sizes)} capture sizes" if server.capture_sizes else "eager"
+    table.add_row("- activation peak", _gib(binding.activation_bytes), batch)
+    table.add_row("- non-torch", _gib(binding.non_torch_bytes), "NCCL, cuBLAS (measured at TP1)")
+    table.add_row("- CUDA graphs", _gib(binding.cudagraph_bytes), graphs)
     table.add_row("= KV budget", _gib(binding.kv_budget_bytes), f"stage {binding.stage} binds" if plan.pp > 1 else "")
     table.add_row(
         f"/ KV per token ({plan.kv_cache_dtype})",

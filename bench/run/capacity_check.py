@@ -9,35 +9,42 @@ from bench.observe.metrics import CacheConfigInfo
 from bench.observe.nvml import Nvml
 from bench.run.environment import installed_vllm
 from bench.scenario.deployment import DeploymentSpec
-from bench.server.startup_log import StartupFacts
-from planner import GpuSpec, Plan, PlanError, PlanSettings, load_model, plan_capacity, resolve_gpu, resolve_overhead
-from planner.capacity import default_block_size
+from planner import (
+    GpuSpec,
+    Plan,
+    PlanError,
+    PlanSettings,
+    default_block_size,
+    load_calibration,
+    load_model,
+    plan_capacity,
+    resolve_gpu,
+)
 from planner.gpus import match_gpu_name
-from planner.overhead import select_profile
 from planner.units import GIB
 from runfolder.schema import CapacityComparison
+from runfolder.server_log import StartupFacts
 
 
 def predict(spec: DeploymentSpec, model_dir: Path, vllm_version: str | None = None) -> Plan:
     """Raises PlanError when no prediction can be made (e.g. GPU type unknown). `vllm_version`
-    (default: the installed release) selects a measured overhead profile when one exists."""
+    (default: the installed release) picks the release's defaults and calibration."""
     model = load_model(str(model_dir))
     budget: int | None
     if spec.device == "cpu":
         gpu, budget = resolve_gpu("cpu"), spec.cpu_kvcache_space_gib * GIB
     else:
         gpu, budget = _gpu_type(spec), spec.kv_cache_memory_bytes
+    version = vllm_version or (installed_vllm() or (None, None))[1]
     settings = PlanSettings(
         kv_cache_dtype=spec.kv_cache_dtype,
         max_model_len=spec.max_model_len,
         block_size=spec.block_size or default_block_size(spec.device == "cpu"),
         kv_cache_memory_bytes=budget,
-        overhead=resolve_overhead(
-            spec.overhead_profile
-            or select_profile(model.architecture, vllm_version or (installed_vllm() or (None, None))[1]),
-            spec.overhead_gib,
-        ),
-        **({"gpu_memory_utilization": spec.gpu_memory_utilization} if spec.gpu_memory_utilization else {}),
+        gpu_memory_utilization=spec.gpu_memory_utilization,
+        server=spec.server_settings(version),
+        calibration=load_calibration(Path(spec.calibration)) if spec.calibration else None,
+        overhead_gib=spec.overhead_gib,
     )
     return plan_capacity(model, gpu, spec.layout, settings)
 

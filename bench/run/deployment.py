@@ -17,10 +17,10 @@ from bench.server.launch.local import LocalLauncher
 from bench.server.launch.protocol import ServerStartError
 from bench.server.launch.ray_cluster import RayLauncher
 from bench.server.secrets import redacted
-from bench.server.startup_log import parse_startup
 from bench.server.vllm_server import VllmServer, free_port, port_in_use
 from planner import InputError, Plan, PlanError
 from runfolder.schema import DeploymentRecord
+from runfolder.server_log import parse_startup
 
 NO_MODEL = "external endpoint: pass the served model's folder (model) to predict"
 

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from planner import Layout
+from planner import Layout, ServerSettings, parse_server_flags
 
 
 class SynthModel(BaseModel):
@@ -58,8 +58,18 @@ class DeploymentSpec(BaseModel):
     python: str | None = None  # interpreter with vLLM installed; default: this one
     endpoint: str | None = None  # external mode: use a running server, launch nothing
     ray: RayTarget | None = None  # launch on a node of this Ray cluster instead of here
-    overhead_profile: str | None = None
-    overhead_gib: float | None = Field(None, ge=0)
+    calibration: str | None = None  # a calibration file (bench calibrate); default: the shipped one for the vLLM
+    overhead_gib: float | None = Field(None, ge=0)  # an explicit overhead per GPU instead of the computed terms
+
+    @model_validator(mode="after")
+    def _extra_args_are_understood(self) -> DeploymentSpec:
+        """Flags the deployment owns are refused in extra_args (they would contradict the prediction)."""
+        self.server_settings()
+        return self
+
+    def server_settings(self, vllm_version: str | None = None) -> ServerSettings:
+        """The memory-relevant vLLM settings in extra_args (planner/server_flags.py)."""
+        return parse_server_flags(self.extra_args).model_copy(update={"vllm_version": vllm_version})
 
     @model_validator(mode="after")
     def _cpu_has_no_gpu_knobs(self) -> DeploymentSpec:

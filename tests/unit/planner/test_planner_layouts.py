@@ -72,8 +72,9 @@ def test_weights_that_do_not_fit_are_rejected_with_a_fix(minimax):
 
 def test_max_model_len_larger_than_capacity_is_rejected(minimax):
     with pytest.raises(LayoutRejected) as info:
-        plan_capacity(minimax, resolve_gpu("h100"), Layout(tp=4))
+        plan_capacity(minimax, resolve_gpu("h100"), Layout(tp=4), PlanSettings(gpu_memory_utilization=0.8))
     assert info.value.field == "--max-model-len" and "--max-model-len <=" in info.value.fix
+    assert "estimated maximum model length is" in info.value.problem  # vLLM's own words for the refusal
 
 
 def test_max_model_len_beyond_the_model_is_rejected(minimax, h200):

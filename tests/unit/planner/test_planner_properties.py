@@ -6,7 +6,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner import GpuSpec, Layout, LayoutRejected, PlanSettings, model_from_config, plan_capacity
-from planner.overhead import resolve_overhead
 
 
 @st.composite
@@ -31,7 +30,7 @@ layouts = st.builds(
     Layout, tp=st.sampled_from([1, 2, 4, 8]), pp=st.sampled_from([1, 2]), dp=st.sampled_from([1, 2]), ep=st.booleans()
 )
 gpu_sizes = st.floats(20, 200)
-SETTINGS = PlanSettings(max_model_len=1024, overhead=resolve_overhead(total_gib=2.0))
+SETTINGS = PlanSettings(max_model_len=1024, overhead_gib=2.0)
 
 
 def capacity(model, gib, layout, kv="auto"):

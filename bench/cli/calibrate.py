@@ -1,0 +1,57 @@
+"""`bench calibrate RUN_DIR... -o FILE`: fit the memory model's coefficients on GPU run folders and judge
+every point leave-one-out (read only; one file written)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bench.cli.errors import usage_error
+from planner import PlanError
+from runfolder.atomic import write_atomic
+from runfolder.versioned import RunFolderError
+
+
+def calibrate(
+    run_dirs: Annotated[list[Path], typer.Argument(help="Run folders of GPU deployments (their server logs).")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Calibration file to write.")],
+    name: Annotated[str | None, typer.Option(help="Its name (default: the file's stem).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the leave-one-out residuals as JSON.")] = False,
+) -> None:
+    """Fit the overhead coefficients on the runs' logged memory terms; predict each run without it."""
+    from reports.calibration import calibrate as fit_calibration
+    from reports.calibration import cases, leave_one_out
+    from reports.run_data import open_runs
+
+    try:
+        found = cases(open_runs(run_dirs))
+        calibration = fit_calibration(found, name or out.stem)
+        residuals = leave_one_out(found, calibration.name)
+    except (RunFolderError, PlanError) as exc:
+        raise usage_error(exc) from None
+    write_atomic(out, json.dumps(calibration.model_dump(mode="json"), indent=1) + "\n")
+    if as_json:
+        typer.echo(json.dumps([r.model_dump() for r in residuals], indent=2))
+        return
+    table = Table(
+        title=f"{out}: {len(found)} points, vLLM {calibration.vllm_version}; each predicted without itself",
+        title_justify="left",
+    )
+    for column in ("deployment", "GPU", "settings", "vLLM KV tokens", "predicted", "error", "weights error"):
+        table.add_column(column, justify="right")
+    for r in residuals:
+        reported = f"{r.reported:,}" + (" (refused: its estimate)" if r.refused_as_vllm is not None else "")
+        weights = f"{r.weights_error:+.2%}" if r.weights_error is not None else "-"
+        table.add_row(r.deployment, r.gpu, r.changed, reported, f"{r.predicted:,}", f"{r.error:+.2%}", weights)
+    Console(width=170).print(table)
+    c = calibration.coefficients
+    typer.echo(
+        f"coefficients: k_token {c.k_token:.3f}, k_seq {c.k_seq:.3f}, k_cudagraph {c.k_cudagraph:.3f}, "
+        f"non-torch {c.non_torch_gib:.3f} GiB; worst leave-one-out error "
+        f"{max(abs(r.error) for r in residuals):.2%}"
+    )

@@ -1,0 +1,141 @@
+"""Calibrations: the overhead coefficients of one vLLM release (planner/overhead.py), fitted on measured
+server starts, kept with every point they were fitted on. `bench calibrate` writes them from run
+folders; the planner ships one per release it was measured on (planner/calibrations/) and picks it by
+the server's vLLM version.
+
+Each coefficient is fitted on the term vLLM itself logged for it ("Actual usage is ... GiB for peak
+activation, ... GiB for non-torch memory", "Estimated CUDA graph memory"), never on the KV capacity it
+is then judged by:
+- k_token, k_seq: least squares of the activation peak on max_num_batched_tokens x token_bytes and
+  max_num_seqs x logits_bytes (no intercept: with none, a run that changes one of the two sizes still
+  predicts the other);
+- non_torch_gib: the mean of the non-torch figures;
+- k_cudagraph: least squares through the origin of the CUDA-graph estimate on its unit.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from planner.errors import InputError
+from planner.overhead import OverheadCoefficients
+from planner.server_settings import version_tuple
+from planner.units import GIB
+
+CALIBRATION_FORMAT = 1
+CALIBRATIONS_DIR = Path(__file__).parent / "calibrations"
+
+
+class MeasuredPoint(BaseModel):
+    """One server start: the sizes the coefficients multiply, and what vLLM logged about them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    run: str
+    deployment: str
+    gpu: str
+    vllm_version: str | None
+    settings: dict[str, object]  # the resolved server settings it ran with, for provenance
+    token_bytes: int
+    logits_bytes: int
+    max_num_batched_tokens: int
+    max_num_seqs: int
+    cudagraph_unit_bytes: int
+    activation_gib: float | None = None
+    non_torch_gib: float | None = None
+    cudagraph_estimate_gib: float | None = None
+    kv_tokens: int | None = None  # what vLLM reported (the figure predictions are judged by)
+    estimated_max_model_len: int | None = None  # a refusal: vLLM's own estimate
+
+
+class Calibration(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    format_version: int = CALIBRATION_FORMAT
+    name: str
+    vllm_version: str
+    coefficients: OverheadCoefficients
+    points: list[MeasuredPoint] = Field(min_length=1)
+    notes: list[str] = Field(default_factory=list)
+
+
+def fit(points: list[MeasuredPoint]) -> tuple[OverheadCoefficients, list[str]]:
+    """The coefficients, and notes on what the points could not determine."""
+    notes: list[str] = []
+    act = [p for p in points if p.activation_gib is not None]
+    rows = np.array(
+        [[p.max_num_batched_tokens * p.token_bytes / GIB, p.max_num_seqs * p.logits_bytes / GIB] for p in act]
+    )
+    if len(act) < 2 or np.linalg.matrix_rank(rows) < 2:
+        raise InputError(
+            "run folders",
+            "the activation peak needs runs at two settings of max_num_batched_tokens or max_num_seqs",
+            "add a run that changes one of them (scenarios/gpu_memory.yaml)",
+        )
+    k_token, k_seq = np.linalg.lstsq(rows, np.array([p.activation_gib for p in act]), rcond=None)[0]
+    non_torch = [p.non_torch_gib for p in points if p.non_torch_gib is not None]
+    graphs = [p for p in points if p.cudagraph_estimate_gib is not None and p.cudagraph_unit_bytes > 0]
+    k_cudagraph = 0.0
+    if graphs:
+        units = np.array([p.cudagraph_unit_bytes / GIB for p in graphs])
+        k_cudagraph = float(units @ np.array([p.cudagraph_estimate_gib for p in graphs]) / (units @ units))
+    else:
+        notes.append("no run with CUDA graphs: their memory is taken as 0")
+    return OverheadCoefficients(
+        k_token=float(k_token),
+        k_seq=float(k_seq),
+        k_cudagraph=k_cudagraph,
+        non_torch_gib=float(np.mean(non_torch)) if non_torch else 0.0,
+    ), notes
+
+
+def load_calibration(path: Path) -> Calibration:
+    """A calibration file; another format version, unreadable or malformed -> InputError with the fix."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(
+            "--calibration", f"{path}: cannot read ({exc})", "give a file written by bench calibrate"
+        ) from None
+    version = data.get("format_version") if isinstance(data, dict) else None
+    if version != CALIBRATION_FORMAT:
+        raise InputError(
+            "--calibration",
+            f"{path}: format_version {version!r}, this planner reads {CALIBRATION_FORMAT}",
+            "rewrite it with this harness: bench calibrate RUN_DIR... -o FILE",
+        )
+    try:
+        return Calibration.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise InputError(
+            "--calibration",
+            f"{path}: {'.'.join(map(str, err['loc']))}: {err['msg']}",
+            "rewrite it with bench calibrate",
+        ) from None
+
+
+@functools.cache
+def _shipped() -> tuple[Calibration, ...]:
+    """The package's calibrations, oldest release first (read once: a layout search plans hundreds of times)."""
+    files = (load_calibration(p) for p in CALIBRATIONS_DIR.glob("*.json"))
+    return tuple(sorted(files, key=lambda c: version_tuple(c.vllm_version) or ()))
+
+
+def shipped_calibration(vllm_version: str | None) -> tuple[Calibration, str]:
+    """The shipped calibration for this release, or the newest one at or before it (else the oldest),
+    and a note saying which was used for which release."""
+    shipped = _shipped()
+    wanted = version_tuple(vllm_version)
+    earlier = [c for c in shipped if wanted is None or (version_tuple(c.vllm_version) or ()) <= wanted]
+    chosen = earlier[-1] if earlier else shipped[0]
+    if vllm_version is None:
+        return chosen, f"calibration {chosen.name} (vLLM {chosen.vllm_version}; server version not given)"
+    if chosen.vllm_version == vllm_version:
+        return chosen, f"calibration {chosen.name} (vLLM {chosen.vllm_version})"
+    return chosen, f"calibration {chosen.name} measured on vLLM {chosen.vllm_version}, applied to vLLM {vllm_version}"

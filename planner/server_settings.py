@@ -1,0 +1,105 @@
+"""The vLLM server settings that move its memory budget, as the server receives them, and what each
+becomes when left unset (the release's default).
+
+Defaults, each from vLLM's source or from a measured run:
+- gpu_memory_utilization 0.92: measured on vLLM 0.26.0 (results/gpu_memory, eager-util-default:
+  "Desired GPU memory utilization is (0.92, ...)") and in 0.32.0's vllm/config/cache.py; releases
+  before 0.26 are not known to the planner and are treated alike (0.6.x documented 0.9).
+- max_num_batched_tokens / max_num_seqs for the OpenAI server (vllm/engine/arg_utils.py,
+  `_set_default_max_num_seqs_and_batched_tokens_args`): 16384 / 1024 on GPUs with >= 160 GiB,
+  8192 / 1024 on others with >= 70 GiB except A100s, 2048 / 256 below.
+- CUDA graphs (vllm/config/vllm.py `_set_cudagraph_sizes`): FULL_AND_PIECEWISE unless eager; capture
+  sizes 1, 2, 4, 8..248 by 8, 256..max by 16, max = min(2 x max_num_seqs, 512), none above
+  max_num_batched_tokens. Since vLLM 0.21 the estimated CUDA-graph memory is part of the budget.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+CudaGraphMode = Literal["FULL_AND_PIECEWISE", "PIECEWISE", "FULL", "FULL_DECODE_ONLY", "NONE"]
+DEFAULT_UTILIZATION = 0.92
+CUDAGRAPH_PROFILING_SINCE = (0, 21, 0)  # "CUDA graph memory profiling is enabled (default since v0.21.0)"
+MAX_CAPTURE_SIZE = 512
+GPU_BLOCK_SIZE = 16  # vLLM's default KV block on GPU attention backends
+CPU_BLOCK_SIZE = 128  # vLLM's CPU platform default (vllm/platforms/cpu.py)
+
+
+def default_block_size(on_cpu: bool) -> int:
+    return CPU_BLOCK_SIZE if on_cpu else GPU_BLOCK_SIZE
+
+
+class ServerSettings(BaseModel):
+    """What the server is told; None means the release's default."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    vllm_version: str | None = None
+    max_num_batched_tokens: int | None = Field(None, ge=1)
+    max_num_seqs: int | None = Field(None, ge=1)
+    enforce_eager: bool = False
+    cudagraph_mode: CudaGraphMode | None = None
+    max_cudagraph_capture_size: int | None = Field(None, ge=1)
+    unmodelled: tuple[str, ...] = ()  # memory-relevant flags the planner cannot model, named in the plan
+
+
+class ResolvedSettings(BaseModel):
+    """ServerSettings with every default filled in for one GPU."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    vllm_version: str | None
+    gpu_memory_utilization: float
+    max_num_batched_tokens: int
+    max_num_seqs: int
+    cudagraph_mode: CudaGraphMode
+    capture_sizes: tuple[int, ...]  # empty: no CUDA graphs
+    cudagraph_in_budget: bool  # the CUDA-graph estimate is subtracted (vLLM >= 0.21)
+    defaulted: tuple[str, ...]  # settings taken from the release's defaults, for the plan's assumptions
+
+
+def version_tuple(version: str | None) -> tuple[int, ...] | None:
+    if not version:
+        return None
+    parts = []
+    for piece in version.split("+")[0].split(".")[:3]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits or 0))
+    return tuple(parts)
+
+
+def resolve(
+    settings: ServerSettings, utilization: float | None, *, gpu_memory_gib: float, gpu_name: str
+) -> ResolvedSettings:
+    """`utilization`: the deployment's gpu_memory_utilization, None for the release's default."""
+    defaulted = []
+    big = gpu_memory_gib >= 70 and "a100" not in gpu_name  # vLLM's name test: an A800 counts as big
+    mnbt, mns = (16384, 1024) if gpu_memory_gib >= 160 else (8192, 1024) if big else (2048, 256)
+    if settings.max_num_batched_tokens is None:
+        defaulted.append(f"max_num_batched_tokens {mnbt}")
+    if settings.max_num_seqs is None:
+        defaulted.append(f"max_num_seqs {mns}")
+    if utilization is None:
+        defaulted.append(f"gpu_memory_utilization {DEFAULT_UTILIZATION}")
+    mnbt, mns = settings.max_num_batched_tokens or mnbt, settings.max_num_seqs or mns
+    mode: CudaGraphMode = "NONE" if settings.enforce_eager else settings.cudagraph_mode or "FULL_AND_PIECEWISE"
+    version = version_tuple(settings.vllm_version)
+    return ResolvedSettings(
+        vllm_version=settings.vllm_version,
+        gpu_memory_utilization=utilization or DEFAULT_UTILIZATION,
+        max_num_batched_tokens=mnbt,
+        max_num_seqs=mns,
+        cudagraph_mode=mode,
+        capture_sizes=() if mode == "NONE" else capture_sizes(mns, mnbt, settings.max_cudagraph_capture_size),
+        cudagraph_in_budget=version is None or version >= CUDAGRAPH_PROFILING_SINCE,
+        defaulted=tuple(defaulted),
+    )
+
+
+def capture_sizes(max_num_seqs: int, max_num_batched_tokens: int, largest: int | None = None) -> tuple[int, ...]:
+    """vLLM's default CUDA-graph capture sizes (one token per request: no speculative decoding)."""
+    top = min(largest or min(2 * max_num_seqs, MAX_CAPTURE_SIZE), max_num_batched_tokens)
+    grid = [1, 2, 4, *range(8, 256, 8), *range(256, top + 1, 16)]
+    return tuple(size for size in grid if size <= top)

@@ -1,0 +1,67 @@
+"""`deployments/NAME/server.log`: the facts vLLM prints about itself at start-up (version, weights, the
+terms of its memory budget, KV capacity, a refusal's estimate), read by bench when a server starts
+and by reports (bench calibrate) from committed run folders."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict
+
+_NUM = r"([0-9][0-9,]*(?:\.[0-9]+)?)"
+_PATTERNS = {
+    "vllm_version": re.compile(r"version (\d+\.\d+\.\d+\S*)"),
+    "weights_gib": re.compile(r"Model loading took " + _NUM + r" ?GiB"),
+    "available_kv_gib": re.compile(r"Available KV cache memory: " + _NUM + r" ?GiB"),
+    "kv_cache_tokens": re.compile(r"(?:GPU|CPU) KV cache size: " + _NUM + r" tokens"),
+    "max_concurrency": re.compile(r"Maximum concurrency for " + _NUM + r" tokens per request: " + _NUM + r"x"),
+    "explicit_kv_gib": re.compile(r"Explicitly set \(" + _NUM + r"/"),
+    # GPU worker (vLLM >= 0.21): the budget's terms, as vLLM itself measured them
+    "gpu_total_gib": re.compile(r"Free memory on device \([0-9.]+/" + _NUM + r" GiB\)"),
+    "requested_gib": re.compile(r"Desired GPU memory utilization is \([0-9.]+, " + _NUM + r" GiB\)"),
+    "activation_peak_gib": re.compile(_NUM + r" GiB for peak activation"),
+    "non_torch_gib": re.compile(_NUM + r" GiB for non-torch memory"),
+    "cudagraph_estimate_gib": re.compile(r"Estimated CUDA graph memory: " + _NUM + r" GiB"),
+    "cudagraph_actual_gib": re.compile(r"CUDA graph pool memory: " + _NUM + r" GiB \(actual\)"),
+    # a refusal: KV memory cannot hold one request of max_model_len (vllm/v1/core/kv_cache_utils.py)
+    "estimated_max_model_len": re.compile(r"the estimated maximum model length is (\d+)"),
+}
+
+
+class StartupFacts(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    vllm_version: str | None = None
+    weights_gib: float | None = None
+    available_kv_gib: float | None = None
+    explicit_kv_gib: float | None = None
+    kv_cache_tokens: int | None = None
+    max_concurrency_len: int | None = None
+    max_concurrency: float | None = None
+    gpu_total_gib: float | None = None
+    requested_gib: float | None = None
+    activation_peak_gib: float | None = None
+    non_torch_gib: float | None = None
+    cudagraph_estimate_gib: float | None = None
+    cudagraph_actual_gib: float | None = None
+    estimated_max_model_len: int | None = None
+
+
+def parse_startup(log: str) -> StartupFacts:
+    """Last occurrence of each fact wins (a restarted engine prints them again)."""
+    facts: dict[str, object] = {}
+    for key, pattern in _PATTERNS.items():
+        matches = pattern.findall(log)
+        if not matches:
+            continue
+        last = matches[-1]
+        if key == "max_concurrency":
+            facts["max_concurrency_len"] = int(last[0].replace(",", ""))
+            facts["max_concurrency"] = float(last[1].replace(",", ""))
+        elif key == "vllm_version":
+            facts[key] = last
+        elif key in ("kv_cache_tokens", "estimated_max_model_len"):
+            facts[key] = int(last.replace(",", ""))
+        else:
+            facts[key] = float(last.replace(",", ""))
+    return StartupFacts(**facts)
