@@ -7,6 +7,7 @@ from typing import Literal
 
 from bench.observe.metrics import CacheConfigInfo
 from bench.observe.nvml import Nvml
+from bench.observe.server_report import ServerReport
 from bench.run.environment import installed_vllm
 from bench.scenario.deployment import DeploymentSpec
 from planner import (
@@ -47,6 +48,29 @@ def predict(spec: DeploymentSpec, model_dir: Path, vllm_version: str | None = No
         overhead_gib=spec.overhead_gib,
     )
     return plan_capacity(model, gpu, spec.layout, settings)
+
+
+def predict_running(spec: DeploymentSpec, model_dir: Path, report: ServerReport) -> Plan:
+    """A running server's prediction from what it reports of itself (utilization, KV dtype, block size and
+    CPU KV budget from vllm:cache_config_info, max_model_len from /v1/models, its version); settings it
+    does not report (batch sizes, CUDA graphs) are the release's defaults, and the plan says so."""
+    cache, known = report.cache, {}
+    if cache is not None:
+        known = {
+            "gpu_memory_utilization": cache.gpu_memory_utilization if spec.device == "gpu" else None,
+            "kv_cache_dtype": cache.cache_dtype,
+            "block_size": cache.block_size,
+        }
+        if spec.device == "cpu" and cache.kv_cache_memory_bytes:
+            known["cpu_kvcache_space_gib"] = cache.kv_cache_memory_bytes // GIB
+    known["max_model_len"] = report.max_model_len()
+    known = {k: v for k, v in known.items() if v is not None}
+    plan = predict(spec.model_copy(update=known), model_dir, report.version)
+    note = (
+        f"a running server: {', '.join(f'{k} {v}' for k, v in known.items()) or 'nothing'} read from it; "
+        "max_num_batched_tokens, max_num_seqs and CUDA graphs are not reported: its release's defaults assumed"
+    )
+    return plan.model_copy(update={"assumptions": [note, *plan.assumptions]})
 
 
 def _gpu_type(spec: DeploymentSpec) -> GpuSpec:

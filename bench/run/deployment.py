@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.observe.metrics import CacheConfigInfo
-from bench.observe.server_report import read_server_report
-from bench.run.capacity_check import compare, predict
+from bench.observe.server_report import ServerReport, read_server_report
+from bench.run.capacity_check import compare, predict, predict_running
 from bench.run.model_source import materialize_model
 from bench.scenario.deployment import DeploymentSpec, SynthModel
 from bench.server.argv import core_split, env_overrides, server_argv, server_env
@@ -60,9 +59,13 @@ class Deployment:
         )
         return cls(spec, server, record, plan, plan_error)
 
-    def started(self, cache: CacheConfigInfo | None, version: str | None) -> DeploymentRecord:
-        """The server is ready: what it reported of itself, beside the prediction."""
+    def started(self, report: ServerReport) -> DeploymentRecord:
+        """The server is ready: what it reported of itself, beside the prediction (for a running server,
+        made now from the settings it reports)."""
         facts = parse_startup(self.server.log_text())
+        cache, version = report.cache, report.version
+        if self.server.external and self.record.model_dir:
+            self._predict_running(report)
         self.record = self.record.model_copy(
             update={
                 "status": "ok",
@@ -76,6 +79,15 @@ class Deployment:
             }
         )
         return self.record
+
+    def _predict_running(self, report: ServerReport) -> None:
+        try:
+            self.plan, self.plan_error = predict_running(self.spec, Path(str(self.record.model_dir)), report), None
+        except PlanError as exc:
+            self.plan, self.plan_error = None, str(exc)
+        self.record = self.record.model_copy(
+            update={"predicted": self.plan.model_dump(mode="json") if self.plan else None}
+        )
 
     def failed(self, exc: ServerStartError) -> DeploymentRecord:
         self.record = self.record.model_copy(
@@ -101,7 +113,7 @@ async def probe_deployment(spec: DeploymentSpec, run_dir: Path) -> DeploymentRec
             report = await read_server_report(deployment.server.base_url)
     except ServerStartError as exc:
         return deployment.failed(exc)
-    return deployment.started(*report)
+    return deployment.started(report)
 
 
 def build_server(spec: DeploymentSpec, model_dir: Path | None, run_dir: Path, workers: int = 1) -> VllmServer:

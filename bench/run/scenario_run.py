@@ -65,7 +65,7 @@ class ScenarioRun:
         summaries: list[LevelSummary] = []
         try:
             async with deployment.server:
-                record = deployment.started(*await read_server_report(deployment.server.base_url)).model_copy(
+                record = deployment.started(await read_server_report(deployment.server.base_url)).model_copy(
                     update={
                         "requests_file": str((folder / "requests.jsonl").relative_to(self.run_dir)),
                         "telemetry_file": str((folder / "telemetry.jsonl").relative_to(self.run_dir)),

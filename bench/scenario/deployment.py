@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from planner import Layout, ServerSettings, parse_server_flags
+from planner import Layout, PlanError, ServerSettings, parse_server_flags
 
 
 class SynthModel(BaseModel):
@@ -61,11 +61,15 @@ class DeploymentSpec(BaseModel):
     calibration: str | None = None  # a calibration file (bench calibrate); default: the shipped one for the vLLM
     overhead_gib: float | None = Field(None, ge=0)  # an explicit overhead per GPU instead of the computed terms
 
-    @model_validator(mode="after")
-    def _extra_args_are_understood(self) -> DeploymentSpec:
+    @field_validator("extra_args")
+    @classmethod
+    def _extra_args_are_understood(cls, args: list[str]) -> list[str]:
         """Flags the deployment owns are refused in extra_args (they would contradict the prediction)."""
-        self.server_settings()
-        return self
+        try:
+            parse_server_flags(args)
+        except PlanError as exc:
+            raise ValueError(f"{exc.problem}; fix: {exc.fix}") from None
+        return args
 
     def server_settings(self, vllm_version: str | None = None) -> ServerSettings:
         """The memory-relevant vLLM settings in extra_args (planner/server_flags.py)."""

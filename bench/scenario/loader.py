@@ -38,7 +38,8 @@ def load_scenario(path: Path) -> Scenario:
             p for p in err["loc"] if not (isinstance(p, str) and p in {"str", "SynthModel", "function-after"})
         ]
         field = ".".join(str(p) for p in loc) or "scenario"
-        raise ScenarioError(path, line_of(root, loc), field, err["msg"]) from None
+        message = str(err["msg"]).removeprefix("Value error, ")  # pydantic's label for a validator's ValueError
+        raise ScenarioError(path, line_of(root, loc), field, message) from None
     if scenario.workload.kind == "dataset" and scenario.workload.dataset:
         problem = dataset_problem(path.resolve().parent, scenario.workload.dataset)
         if problem:

@@ -22,7 +22,8 @@ pytestmark = pytest.mark.server
 
 
 def test_shape_a_bf16_prediction_equals_server(cpu_server):
-    cache, version = asyncio.run(read_server_report(cpu_server.base_url))
+    report = asyncio.run(read_server_report(cpu_server.base_url))
+    cache, version = report.cache, report.version
     plan = predict(cpu_server.spec, cpu_server.model_dir)
     assert version and cache is not None
     assert plan.kv_capacity_tokens == cache.kv_capacity_tokens
@@ -64,11 +65,24 @@ def test_shape_b_fp8_kv_prediction_equals_server_and_is_recorded(tmp_path):
     assert (tmp_path / record.log_file).read_text().count("CPU KV cache size") == 1
 
 
-def test_external_endpoint_launches_nothing_and_still_reads_metrics(cpu_server, tmp_path):
-    spec = cpu_server.spec.model_copy(update={"endpoint": cpu_server.base_url, "model": str(cpu_server.model_dir)})
+def test_external_endpoint_launches_nothing_and_is_predicted_from_what_it_reports(cpu_server, tmp_path):
+    """The scenario's guesses (2 GiB of KV, max_model_len 2048) yield to the server's own report (1 GiB, 4096)."""
+    spec = cpu_server.spec.model_copy(
+        update={
+            "endpoint": cpu_server.base_url,
+            "model": str(cpu_server.model_dir),
+            "cpu_kvcache_space_gib": 2,
+            "max_model_len": 2048,
+        }
+    )
     record = asyncio.run(probe_deployment(spec, tmp_path))
     assert record.status == "ok" and record.argv is None and record.log_file is None
     assert record.capacity.predicted_tokens == record.capacity.reported_tokens == 524_288
+    assert record.predicted["max_model_len"] == 4096
+    assert (
+        "max_model_len 4096" in record.predicted["assumptions"][0]
+        and "read from it" in record.predicted["assumptions"][0]
+    )
     unknown = asyncio.run(
         probe_deployment(cpu_server.spec.model_copy(update={"endpoint": cpu_server.base_url}), tmp_path)
     )

@@ -89,3 +89,54 @@ def test_config_missing_a_field_names_it(write_config):
     folder = write_config({"num_hidden_layers": 2, "hidden_size": 64, "vocab_size": 100})
     result = run(str(folder), "--gpu", "h100")
     assert result.exit_code == 2 and "num_attention_heads" in result.output
+
+
+def test_server_flags_move_the_budget_term_by_term():
+    base = json.loads(run("minimax-m2", "--gpu", "h200", "--tp", "8", "--ep", "--json").output)
+    eager = json.loads(run("minimax-m2", "--gpu", "h200", "--tp", "8", "--ep", "--enforce-eager", "--json").output)
+    small = json.loads(run("minimax-m2", "--gpu", "h200", "--tp", "8", "--ep", "--max-num-seqs", "256",
+                           "--max-num-batched-tokens", "2048", "--json").output)  # fmt: skip
+    assert eager["cudagraph_bytes_per_gpu"] == 0 < base["cudagraph_bytes_per_gpu"]
+    assert small["activation_bytes_per_gpu"] < base["activation_bytes_per_gpu"]
+    assert (
+        eager["kv_capacity_tokens"] > base["kv_capacity_tokens"]
+        and small["kv_capacity_tokens"] > base["kv_capacity_tokens"]
+    )
+    assert base["server"]["max_num_batched_tokens"] == 8192 and base["gpu_memory_utilization"] == 0.92  # H200 defaults
+    assert "--enforce-eager" in eager["vllm_flags"] and "--max-num-seqs 256" in small["vllm_flags"]
+
+
+def test_cudagraph_mode_as_a_flag_or_as_vllms_json_is_the_same_plan():
+    flag = json.loads(run("minimax-m2", "--gpu", "h200", "--tp", "8", "--ep", "--cudagraph-mode", "PIECEWISE",
+                          "--json").output)  # fmt: skip
+    config = json.loads(run("minimax-m2", "--gpu", "h200", "--tp", "8", "--ep", "--compilation-config",
+                            '{"cudagraph_mode": "PIECEWISE"}', "--json").output)  # fmt: skip
+    assert (
+        flag["kv_capacity_tokens"] == config["kv_capacity_tokens"] and flag["server"]["cudagraph_mode"] == "PIECEWISE"
+    )
+
+
+@pytest.mark.parametrize(("args", "field"), [
+    (["--cudagraph-mode", "SOMETIMES"], "--compilation-config"),
+    (["--cudagraph-mode", "PIECEWISE", "--enforce-eager"], "--cudagraph-mode"),
+    (["--compilation-config", "{not json"], "--compilation-config"),
+])  # fmt: skip
+def test_bad_server_flags_are_one_line_exit_2(args, field):
+    result = run("minimax-m2", "--gpu", "h200", "--tp", "8", "--ep", *args)
+    assert result.exit_code == 2 and result.output.startswith(f"error: {field}") and "fix:" in result.output
+
+
+def test_a_calibration_file_of_another_format_is_refused(tmp_path):
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps({"format_version": 0, "name": "old"}))
+    result = run("minimax-m2", "--gpu", "h200", "--tp", "8", "--ep", "--calibration", str(path))
+    assert result.exit_code == 2 and "format_version 0, this planner reads 1" in result.output
+    assert "bench calibrate" in result.output
+
+
+def test_the_plan_names_its_calibration_and_what_it_defaulted():
+    result = json.loads(run("minimax-m2", "--gpu", "h100", "--tp", "8", "--ep", "--vllm-version", "0.32.0",
+                            "--json").output)  # fmt: skip
+    notes = " ".join(result["assumptions"])
+    assert "calibration vllm-0.26.0 measured on vLLM 0.26.0, applied to vLLM 0.32.0" in notes
+    assert "vLLM 0.32.0 defaults: max_num_batched_tokens 8192, max_num_seqs 1024, gpu_memory_utilization 0.92" in notes

@@ -114,3 +114,15 @@ def test_dataset_paths_stay_inside_the_scenario_folder(tmp_path):
         )
         with pytest.raises(ScenarioError, match="outside the scenario's folder"):
             load_scenario(path)
+
+
+def test_extra_args_that_contradict_the_deployment_are_refused_at_their_line(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "name: s\ndeployments:\n  - name: a\n    extra_args: [--max-model-len, '8192']\n"
+        "load: {levels: [{concurrency: 1}]}\n"
+    )
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert info.value.line == 4 and "--max-model-len is the deployment's own setting" in info.value.problem
+    assert "set max_model_len instead" in info.value.problem
