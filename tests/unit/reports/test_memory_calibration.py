@@ -88,3 +88,15 @@ def test_checks_whose_logs_were_lost(found):
     for name, (model, changes) in checks.items():
         plan = plan_capacity(model, resolve_gpu("h100"), Layout(), shipped.model_copy(update=changes))
         assert abs(plan.kv_capacity_tokens - reported[name]) / reported[name] < 0.02, name
+
+
+def test_run_folders_without_gpu_logs_are_refused(tmp_path):
+    from typer.testing import CliRunner
+
+    from bench.cli import app
+
+    result = CliRunner().invoke(
+        app, ["calibrate", str(REPO / "tests/data/golden/run_a"), "-o", str(tmp_path / "c.json")]
+    )
+    assert result.exit_code == 2 and "none holds a GPU deployment with vLLM's memory log lines" in result.output
+    assert not (tmp_path / "c.json").exists()
