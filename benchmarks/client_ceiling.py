@@ -108,7 +108,7 @@ def timed(client, base_url: str) -> dict:
 
 
 async def dispatch_lag(base_url: str) -> tuple[float, float, int]:
-    offsets = schedule(RATE_REQUESTS, None, TARGET_RATE, arrival="poisson", seed=9)
+    offsets = schedule(RATE_REQUESTS, None, TARGET_RATE, process="poisson", seed=9)
     jobs = iter(lambda: Job([Turn(payload() | {"max_tokens": 16}, 3, 16)]), None)
     async with new_session() as session:
         runner = LevelRunner(session, base_url, "rate", 30.0, on_record=lambda record: None)

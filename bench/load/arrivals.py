@@ -1,8 +1,13 @@
 """Seeded arrival schedules: absolute send offsets in seconds from the level's start, never relative sleeps.
 
-Gaps follow `vllm bench serve`: gamma with shape = burstiness and scale = 1 / (rate x burstiness)
-(burstiness 1 is Poisson); `constant` spaces requests exactly 1/rate apart. A ramp moves the rate
-linearly from start to end over the requests.
+The schedule is `vllm bench serve`'s (vllm/benchmarks/serve.py, `get_request`): request i waits its own
+gap, drawn from a gamma with shape = burstiness and scale = 1 / (rate x burstiness) (burstiness 1 is
+Poisson) from numpy's seeded legacy generator, as vLLM draws it; the cumulative delays are then
+rescaled so that the last request leaves at exactly N / rate (vLLM's normalization, which keeps the
+offered rate from drifting with the seed). `constant` spaces requests exactly 1 / rate apart. A ramp
+moves the rate linearly from start to end over the requests and, as in vLLM, is not rescaled; nor is
+a level bounded by duration alone (its N is not known). `normalize: false` keeps the pure renewal
+process.
 """
 
 from __future__ import annotations
@@ -12,10 +17,10 @@ import numpy as np
 MAX_REQUESTS = 1_000_000
 
 
-def _gaps(rates: np.ndarray, arrival: str, burstiness: float, rng: np.random.Generator) -> np.ndarray:
-    if arrival == "constant":
+def _gaps(rates: np.ndarray, process: str, burstiness: float, rng: np.random.RandomState) -> np.ndarray:
+    if process == "constant":
         return 1.0 / rates
-    shape = 1.0 if arrival == "poisson" else burstiness
+    shape = 1.0 if process == "poisson" else burstiness
     return rng.gamma(shape=shape, scale=1.0 / (rates * shape))
 
 
@@ -24,24 +29,24 @@ def schedule(
     duration_s: float | None,
     rate: float,
     *,
-    arrival: str = "poisson",
+    process: str = "poisson",
     burstiness: float = 1.0,
     seed: int = 0,
     end_rate: float | None = None,
+    normalize: bool = True,
 ) -> list[float]:
-    """Send offsets for `count` requests and/or until `duration_s`, whichever comes first.
-
-    First request at 0; request i+1 follows request i by one gap drawn at request i's rate.
-    """
+    """Send offsets for `count` requests and/or until `duration_s`, whichever comes first."""
     if count is not None:
         n = count
     elif duration_s is not None:
         n = min(MAX_REQUESTS, int(np.ceil(duration_s * max(rate, end_rate or rate) * 2)) + 16)
     else:
         raise ValueError("a schedule needs a request count or a duration")
-    rng = np.random.default_rng(seed)
+    rng = np.random.RandomState(seed)  # vLLM's own (legacy) generator: the same draws for the same seed
     rates = np.full(n, float(rate)) if end_rate is None else np.linspace(rate, end_rate, n)
-    offsets = np.concatenate([[0.0], np.cumsum(_gaps(rates, arrival, burstiness, rng))[:-1]])
+    offsets = np.cumsum(_gaps(rates, process, burstiness, rng))
+    if normalize and end_rate is None and count is not None and offsets[-1] > 0:
+        offsets *= (count / rate) / offsets[-1]
     if duration_s is not None:
         offsets = offsets[offsets < duration_s]
     return [float(x) for x in offsets]

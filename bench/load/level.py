@@ -109,7 +109,16 @@ async def _drive(
 def _offsets(level: Level, count: int | None, duration: float | None, seed: int) -> list[float]:
     """An open loop's send times from the level start (seeded; the same for one process or many)."""
     rate, end = (level.rate or 0.0, None) if level.ramp is None else (level.ramp.start_rate, level.ramp.end_rate)
-    return schedule(count, duration, rate, arrival=level.arrival, burstiness=level.burstiness, seed=seed, end_rate=end)
+    return schedule(
+        count,
+        duration,
+        rate,
+        process=level.arrival.process,
+        burstiness=level.burstiness,
+        seed=seed,
+        end_rate=end,
+        normalize=level.arrival.normalize,
+    )
 
 
 async def _drive_in_workers(

@@ -61,6 +61,19 @@ class Ramp(BaseModel):
     end_rate: float = Field(gt=0)
 
 
+class Arrival(BaseModel):
+    """An open loop's arrival process; a plain string in YAML names the process."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    process: Literal["poisson", "gamma", "constant"] = "poisson"
+    normalize: bool = True  # vLLM's rescaling of the cumulative delays to N / rate (bench/load/arrivals.py)
+
+
+def _arrival(value: object) -> object:
+    return {"process": value} if isinstance(value, str) else value
+
+
 class Level(BaseModel):
     """One load level: fixed concurrency (closed loop), or an arrival rate / ramp (open loop)."""
 
@@ -69,7 +82,7 @@ class Level(BaseModel):
     name: str | None = None
     concurrency: int | None = Field(None, ge=1)
     rate: float | None = Field(None, gt=0)
-    arrival: Literal["poisson", "gamma", "constant"] = "poisson"
+    arrival: Arrival = Arrival()
     burstiness: float = Field(1.0, gt=0)  # gamma shape; 1 = Poisson
     ramp: Ramp | None = None
     max_concurrency: int | None = Field(None, ge=1)  # cap on in-flight requests for rate levels
@@ -80,6 +93,7 @@ class Level(BaseModel):
     output_tokens: Tokens | None = None
 
     _coerce = field_validator("input_tokens", "output_tokens", mode="before")(_tokens)
+    _coerce_arrival = field_validator("arrival", mode="before")(_arrival)
 
     @model_validator(mode="after")
     def _one_driver(self) -> Level:

@@ -142,7 +142,7 @@ def test_closed_loop_keeps_exactly_n_in_flight(fake):
 
 
 def test_open_loop_follows_the_schedule(fake):
-    offsets = schedule(60, None, rate=100.0, arrival="poisson", seed=4)
+    offsets = schedule(60, None, rate=100.0, process="poisson", seed=4)
     result, records = run_level(fake.base_url, lambda r: r.open_loop(jobs(), offsets, None))
     assert sorted(r.scheduled_s for r in records) == pytest.approx(offsets)
     # Lag is measured for every dispatch and never negative (nothing is sent early); how small it
