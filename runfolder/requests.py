@@ -38,6 +38,8 @@ class RequestRecord:
     completion_tokens: int | None
     expected_input_tokens: int
     expected_output_tokens: int
+    # what vllm bench serve would count (ok is stricter: [DONE] required, an error event fails)
+    vllm_ok: bool | None = None
 
     @property
     def output_tokens(self) -> int:

@@ -101,6 +101,7 @@ class LevelRunner:
             completion_tokens=o.completion_tokens if o.completion_tokens is not None else (o.chunks if o.ok else None),
             expected_input_tokens=turn.expected_input_tokens,
             expected_output_tokens=turn.expected_output_tokens,
+            vllm_ok=o.vllm_ok,
         )
         self._count += 1
         if not warmup:

@@ -48,6 +48,8 @@ def summarize(
         "duration": duration_s,
         "completed": len(good),
         "failed": failed,
+        # vllm bench serve's count: any event with choices succeeds ([DONE] not needed, error events ignored)
+        "vllm_completed": sum(1 for r in records if r.vllm_ok and not r.warmup),
         "total_input_tokens": inputs,
         "total_output_tokens": sum(outputs),
         "request_throughput": len(good) / duration,

@@ -36,6 +36,7 @@ class Outcome:
     completion_tokens: int | None = None
     chunks: int = 0
     text: str = ""
+    vllm_ok: bool = False  # what vllm bench serve would count: any event with choices, [DONE] or not
 
 
 class StreamDecoder:
@@ -47,7 +48,8 @@ class StreamDecoder:
     within a string value is always escaped), they are token events and only their times are kept.
     Every other read (usage, errors, comments, multi-line events, anything when the text is wanted)
     is decoded with orjson and validated; an undecodable event fails the request as malformed.
-    Whether an event carries choices thus means what it means to vLLM's client.
+    Whether an event carries choices thus means what it means to vLLM's client. An error event fails
+    the request here but, as in vLLM's client, does not end the stream: later events are still timed.
     """
 
     DONE = b"data: [DONE]"
@@ -55,19 +57,40 @@ class StreamDecoder:
 
     def __init__(self, outcome: Outcome, keep_text: bool = False) -> None:
         self.outcome, self.keep_text = outcome, keep_text
-        self.buffer, self.done = b"", False
+        self.buffer, self.done, self.malformed = b"", False, False
         self.times: list[float] = []  # arrival of each event carrying choices
         self.texts: list[str] = []
 
     def feed(self, now: float, data: bytes) -> None:
-        if self.done or self.outcome.error:
+        if self.done or self.malformed:
             return
         buffer = self.buffer + (data.replace(b"\r\n", b"\n") if b"\r" in data else data)
         cut = buffer.rfind(b"\n\n")
         if cut < 0:
             self.buffer = buffer
+            self._unterminated(now)
             return
         complete, self.buffer = buffer[:cut], buffer[cut + 2 :]
+        self._events(now, complete)
+        self._unterminated(now)
+
+    def _unterminated(self, now: float) -> None:
+        """A read that ends with a whole event but not yet its blank line: vLLM's client takes the event
+        now if it parses (its StreamedResponseHandler), so its time is this read's here too."""
+        tail = self.buffer.strip()
+        if self.done or self.malformed or not tail.startswith(b"data: ") or b"\n" in tail:
+            return
+        if tail != self.DONE:
+            if not tail.endswith(b"}"):
+                return
+            try:
+                orjson.loads(tail[6:])
+            except orjson.JSONDecodeError:
+                return
+        self.buffer = b""
+        self._general(now, tail)
+
+    def _events(self, now: float, complete: bytes) -> None:
         if complete.endswith(self.DONE) and complete.count(self.DONE) == 1:
             complete, self.done = complete[: -len(self.DONE)].rstrip(b"\n"), True
         separators = complete.count(b"\n\ndata: ")
@@ -95,7 +118,7 @@ class StreamDecoder:
         return sum(body.count(mark) for mark in self.TOKEN_MARKS)
 
     def close(self, now: float) -> None:
-        if not self.done and not self.outcome.error and self.buffer.strip():
+        if not self.done and not self.malformed and self.buffer.strip():
             self._general(now, self.buffer)
         self.buffer = b""
 
@@ -114,13 +137,15 @@ class StreamDecoder:
         try:
             decoded = orjson.loads(part) if single else orjson.loads(b"[" + part + b"]")
         except orjson.JSONDecodeError:
-            outcome.error = f"malformed SSE data: {part[:120]!r}"
+            outcome.error, self.malformed = f"malformed SSE data: {part[:120]!r}", True
             return False
         for event in [decoded] if single else decoded:
-            if type(event) is not dict or "error" in event:
-                detail = event.get("error") if type(event) is dict else event
-                outcome.error = f"server error in stream: {str(detail)[:200]}"
+            if type(event) is not dict:
+                outcome.error, self.malformed = f"malformed SSE data: {str(event)[:120]}", True
                 return False
+            if "error" in event:
+                outcome.error = outcome.error or f"server error in stream: {str(event['error'])[:200]}"
+                continue
             if choices := event.get("choices"):
                 self.times.append(now)
                 if self.keep_text and (text := _text(choices[0])):
@@ -197,6 +222,7 @@ async def _stream(
             decoder.feed(time.perf_counter(), data)
         decoder.close(time.perf_counter())
         decoder.finish()
+        outcome.vllm_ok = outcome.chunks > 0 and not decoder.malformed
         if outcome.error:
             return
         if not decoder.done:
