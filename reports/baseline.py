@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from statistics import mean, stdev
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -10,7 +11,8 @@ from reports.run_data import RunData, open_runs
 from reports.samples import level_samples
 from runfolder.versioned import RunFolderError, load_versioned
 
-BASELINE_VERSION = 1
+# 2: ITL samples and the planner's residual per deployment (version 1 files are still read)
+BASELINE_VERSION = 2
 
 
 class BaselineRun(BaseModel):
@@ -19,7 +21,8 @@ class BaselineRun(BaseModel):
     run_id: str
     metrics: dict[str, dict[str, dict[str, float | int | None]]]  # deployment -> level -> metric -> value
     capacity: dict[str, int | None]  # deployment -> reported KV capacity (tokens)
-    samples: dict[str, dict[str, dict[str, list[float]]]]  # deployment -> level -> ttft/tpot/e2el -> ms
+    samples: dict[str, dict[str, dict[str, list[float]]]]  # deployment -> level -> ttft/tpot/itl/e2el -> ms
+    residual: dict[str, float | None] = {}  # deployment -> (reported - predicted) / reported KV tokens
 
 
 class Baseline(BaseModel):
@@ -37,10 +40,27 @@ def baseline_run(run: RunData) -> BaselineRun:
         capacity[d.name] = d.capacity.reported_tokens if d.capacity else None
         requests = run.requests(d)
         samples[d.name] = {
-            level.name: {k: v.tolist() for k, v in level_samples(requests, level.name).items() if k != "itl"}
-            for level in d.levels
+            level.name: {k: v.tolist() for k, v in level_samples(requests, level.name).items()} for level in d.levels
         }
-    return BaselineRun(run_id=run.record.run_id, metrics=metrics, capacity=capacity, samples=samples)
+    residual = {d.name: d.capacity.relative_error if d.capacity else None for d in run.record.deployments}
+    return BaselineRun(run_id=run.record.run_id, metrics=metrics, capacity=capacity, samples=samples, residual=residual)
+
+
+def run_to_run_spread(baseline: Baseline, metrics: tuple[str, ...]) -> dict[str, float]:
+    """Per metric, the largest relative spread (sample sd / mean over the runs) of any (deployment, level):
+    what a `sigma` limit multiplies. Empty with fewer than two runs."""
+    if len(baseline.runs) < 2:
+        return {}
+    spread: dict[str, float] = {}
+    for deployment, levels in baseline.runs[0].metrics.items():
+        for level in levels:
+            for metric in metrics:
+                values = [
+                    v for run in baseline.runs if (v := run.metrics.get(deployment, {}).get(level, {}).get(metric))
+                ]
+                if len(values) >= 2 and mean(values):
+                    spread[metric] = max(spread.get(metric, 0.0), stdev(values) / mean(values))
+    return spread
 
 
 def scenario_name(run: RunData) -> str:

@@ -14,15 +14,24 @@ def _n(value: float | None) -> str:
     return "-" if value is None else f"{value:,.2f}"
 
 
-def markdown_summary(findings: list[Finding], baseline: Baseline, current: Baseline) -> str:
-    verdict = "REGRESSION" if exit_code(findings) else "pass"
+def _failing(strict: bool) -> set[str]:
+    return {"regression", "missing"} | ({"inconclusive"} if strict else set())
+
+
+def markdown_summary(findings: list[Finding], baseline: Baseline, current: Baseline, *, strict: bool = False) -> str:
+    verdict = (
+        ("REGRESSION" if any(f.verdict == "regression" for f in findings) else "FAIL")
+        if exit_code(findings, strict)
+        else "pass"
+    )
     counts = {v: sum(f.verdict == v for f in findings) for v in MARK}
     lines = [
         f"## bench gate: {verdict}",
         "",
         f"Scenario `{baseline.scenario}`: baseline {', '.join(r.run_id for r in baseline.runs)}; "
         f"candidate {', '.join(r.run_id for r in current.runs)}. "
-        + ", ".join(f"{n} {v}" for v, n in counts.items() if n),
+        + ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+        + (" (--strict: inconclusive fails)" if strict else ""),
         "",
         "| deployment | level | metric | rule | baseline | candidate | change | verdict | how |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -36,13 +45,14 @@ def markdown_summary(findings: list[Finding], baseline: Baseline, current: Basel
     return "\n".join(lines)
 
 
-def junit_xml(findings: list[Finding]) -> str:
+def junit_xml(findings: list[Finding], *, strict: bool = False) -> str:
+    failing = _failing(strict)
     suite = ET.Element(
         "testsuite",
         name="bench gate",
         tests=str(len(findings)),
-        failures=str(sum(f.verdict in ("regression", "missing") for f in findings)),
-        skipped=str(sum(f.verdict == "inconclusive" for f in findings)),
+        failures=str(sum(f.verdict in failing for f in findings)),
+        skipped=str(sum(f.verdict == "inconclusive" and f.verdict not in failing for f in findings)),
     )
     for f in findings:
         case = ET.SubElement(suite, "testcase", classname=f"bench.gate.{f.deployment}", name=f"{f.level}/{f.metric}")
@@ -50,7 +60,7 @@ def junit_xml(findings: list[Finding]) -> str:
             f"{f.rule}: baseline {_n(f.baseline)}, candidate {_n(f.current)}, "
             f"change {f'{f.change:+.1%}' if f.change is not None else '-'} ({f.method})"
         )
-        if f.verdict in ("regression", "missing"):
+        if f.verdict in failing:
             ET.SubElement(case, "failure", message=f"{f.verdict}: {detail}")
         elif f.verdict == "inconclusive":
             ET.SubElement(case, "skipped", message=f"inconclusive: {detail}")

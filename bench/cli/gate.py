@@ -23,12 +23,14 @@ def gate(
     rules: Annotated[
         Path | None,
         typer.Option(
-            help="Rules YAML; default: p99 TTFT +10%, median TPOT +10%, output throughput -5%, KV capacity unchanged."
+            help="Rules YAML; default: p99 TTFT +10%, median TPOT +10%, output throughput -5%, KV capacity "
+            "unchanged, planner within 2% of the server."
         ),
     ] = None,
     junit: Annotated[Path | None, typer.Option(help="Also write JUnit XML here.")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail when the data cannot decide a rule.")] = False,
 ) -> None:
-    """Exit 0 pass (inconclusive included), 1 regression, 2 usage error; Markdown summary on stdout."""
+    """Exit 0 pass (inconclusive included unless --strict), 1 regression, 2 usage error; Markdown on stdout."""
     from reports.baseline import load_baseline, make_baseline
     from reports.gate import evaluate, exit_code
     from reports.gate_output import junit_xml, markdown_summary
@@ -46,10 +48,10 @@ def gate(
             "fix: gate against a baseline of the same scenario"
         )
     findings = evaluate(rule_set, base, current)
-    typer.echo(markdown_summary(findings, base, current))
+    typer.echo(markdown_summary(findings, base, current, strict=strict))
     if junit:
-        write_atomic(junit, junit_xml(findings))
-    raise typer.Exit(exit_code(findings))
+        write_atomic(junit, junit_xml(findings, strict=strict))
+    raise typer.Exit(exit_code(findings, strict))
 
 
 def _rules(path: Path | None) -> Rules:

@@ -32,6 +32,14 @@ def run(
     deployment: Annotated[list[str] | None, typer.Option(help="Run only this deployment (repeatable).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print run.json instead of tables.")] = False,
     dry: Annotated[bool, typer.Option("--dry-run", help="Print commands and predictions; launch nothing.")] = False,
+    repeat: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Runs of the scenario, each in its own run folder with fresh "
+            "servers (for baselines with run-to-run spread).",
+        ),
+    ] = 1,
     api_key: Annotated[
         str | None,
         typer.Option(
@@ -46,13 +54,16 @@ def run(
     if dry:
         _print_dry_run(scenario, as_json)
         return
-    run_dir = new_run_dir(out, scenario.name)
-    record = _execute(scenario, scenario_file, run_dir, quiet=as_json)
+    records = []
+    for _ in range(repeat):  # each run starts its deployments' servers afresh, so runs are independent
+        run_dir = new_run_dir(out, scenario.name)
+        records.append(_execute(scenario, scenario_file, run_dir, quiet=as_json))
+        if not as_json:
+            print_run(records[-1], str(run_dir))
     if as_json:
-        typer.echo(json.dumps(record.model_dump(mode="json"), indent=2))
-    else:
-        print_run(record, str(run_dir))
-    raise typer.Exit(0 if all(d.status == "ok" for d in record.deployments) else 1)
+        dumped = [r.model_dump(mode="json") for r in records]
+        typer.echo(json.dumps(dumped[0] if repeat == 1 else dumped, indent=2))
+    raise typer.Exit(0 if all(d.status == "ok" for r in records for d in r.deployments) else 1)
 
 
 def _selected(scenario_file: Path, names: list[str] | None, endpoint: str | None) -> Scenario:

@@ -79,18 +79,13 @@ class JobFactory:
         prefix = self.prefixes[index % len(self.prefixes)] if kind == "shared_prefix" else []
         n_in, n_out = self.prompts.count(self.inputs), self.prompts.count(self.outputs)
         ids = prefix + self.prompts.ids(max(1, n_in - len(prefix)))
-        if self.workload.api == "completions":
+        if self.workload.api == "completions" and self.workload.prompt_format == "token_ids":
             return Job([Turn(self._payload(prompt=ids, max_tokens=n_out), len(ids), n_out)])
         text = self.prompts.tokenizer.decode(prefix) + self.prompts.text(len(ids) - len(prefix))
-        return Job(
-            [
-                Turn(
-                    self._payload(messages=[{"role": "user", "content": text}], max_completion_tokens=n_out),
-                    len(ids),
-                    n_out,
-                )
-            ]
-        )
+        if self.workload.api == "completions":
+            return Job([Turn(self._payload(prompt=text, max_tokens=n_out), len(ids), n_out)])
+        chat = {"messages": [{"role": "user", "content": text}], "max_completion_tokens": n_out}
+        return Job([Turn(self._payload(**chat), len(ids), n_out)])
 
     def _payload(self, **body: Any) -> dict[str, Any]:
         payload = {"model": self.model, "stream": True, "stream_options": {"include_usage": True}, **body}

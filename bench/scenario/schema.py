@@ -40,6 +40,9 @@ class Workload(BaseModel):
     tools: bool = False  # multi_turn: send tool definitions and tool-call / tool-result turns
     dataset: str | None = None  # dataset: JSONL of {"prompt": ...} or {"messages": [...]}, optional "output_tokens"
     ignore_eos: bool = True  # synthetic prompts: generate exactly output_tokens
+    # completions: send token ids (the server sees exactly input_tokens) or text decoded to that many
+    # tokens, as vllm bench serve's random dataset does (the server then tokenizes it: it costs TTFT)
+    prompt_format: Literal["token_ids", "text"] = "token_ids"
 
     _coerce = field_validator("input_tokens", "output_tokens", mode="before")(_tokens)
 

@@ -20,7 +20,7 @@ ALLOWED = {
     "planner": {"planner"},
     "runfolder": {"runfolder"},
     "reports": {"reports", "planner", "runfolder"},
-    "tools": {"tools"},
+    "tools": {"tools", "reports", "runfolder", "planner"},  # never bench
 }
 NODE = "bench.server.launch.node"  # shipped to cluster nodes: the standard library, its siblings, and ray
 NODE_HAS = {"ray"}  # every Ray node runs ray; nothing else of ours or of PyPI's is there

@@ -54,3 +54,29 @@ def test_probe_of_a_server_that_never_answers_prints_the_failure(tmp_path):
     )
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "probe: http://127.0.0.1:9/health not ready after 1 s" in result.output
+
+
+def test_repeat_makes_independent_runs_and_their_baseline_has_a_spread(tmp_path):
+    """--repeat against the FAKE server (the runs' content is not the point, their number and baseline are)."""
+    import json
+
+    import yaml
+
+    from bench.server.synth_model import write_synthetic_model
+    from tools.fake_openai import FakeOpenAI
+
+    model = write_synthetic_model(tmp_path / "model", "minimax-m2")
+    with FakeOpenAI(chunk_delay_s=0.001) as fake:
+        path = tmp_path / "s.yaml"
+        path.write_text(yaml.safe_dump({
+            "name": "rep", "deployments": [{"name": "d", "model": str(model), "endpoint": fake.base_url,
+                                            "served_model_name": "ok"}],
+            "workload": {"input_tokens": 16, "output_tokens": 8},
+            "load": {"warmup_requests": 0, "requests": 8, "levels": [{"concurrency": 2}]}}))  # fmt: skip
+        result = runner.invoke(app, ["run", str(path), "--repeat", "3", "--json", "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    records = json.loads(result.output)
+    folders = sorted((tmp_path / "runs").iterdir())
+    assert len(records) == len(folders) == 3 and len({r["run_id"] for r in records}) == 3
+    out = ok("baseline", "save", *map(str, folders), "-o", str(tmp_path / "b.json"))
+    assert "3 run(s)" in out and "run-to-run spread (sd / mean, worst level): median_ttft_ms" in out

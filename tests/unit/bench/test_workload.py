@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from tokenizers import Tokenizer
 
 from bench.load.workload import JobFactory
 from bench.scenario.errors import ScenarioError
@@ -78,3 +79,14 @@ def test_bad_datasets_fail_at_load_time(tmp_path, content, problem):
     with pytest.raises(ScenarioError) as info:
         load_scenario(path)
     assert info.value.field == "workload.dataset" and info.value.line == 5 and problem in info.value.problem
+
+
+def test_completions_as_text_like_vllm_bench_serve(tokenizer_file):
+    """prompt_format: text sends a string of the requested length (vLLM's random dataset does the same);
+    the default sends the token ids themselves."""
+    ids = factory(tokenizer_file, input_tokens=64, output_tokens=4).job(0).turns[0].payload["prompt"]
+    text_turn = factory(tokenizer_file, input_tokens=64, output_tokens=4, prompt_format="text").job(0).turns[0]
+    tokenizer = Tokenizer.from_file(str(tokenizer_file))
+    assert isinstance(ids, list) and len(ids) == 64
+    assert isinstance(text_turn.payload["prompt"], str) and text_turn.expected_input_tokens == 64
+    assert len(tokenizer.encode(text_turn.payload["prompt"], add_special_tokens=False).ids) == 64

@@ -74,19 +74,23 @@ def test_compare_a_run_with_itself_is_zero():
 
 
 def test_a_run_gated_against_itself_passes(base_a):
+    """16 requests a level cannot bound a p99 within 10%: such rules say so (inconclusive), and pass."""
     findings = evaluate(DEFAULT_RULES, base_a, base_a)
-    assert findings and {f.verdict for f in findings} == {"pass"} and exit_code(findings) == 0
+    assert findings and "regression" not in {f.verdict for f in findings} and exit_code(findings) == 0
+    assert {f.verdict for f in findings if f.metric in ("kv_capacity_tokens", "planner_residual")} == {"pass"}
+    assert exit_code(findings, strict=True) == (1 if any(f.verdict == "inconclusive" for f in findings) else 0)
 
 
-def test_a_real_slowdown_is_a_regression_by_mann_whitney(base_a):
-    findings = evaluate(Rules(rules=[Rule(metric="p99_ttft_ms", max_increase_pct=10)]), base_a, scaled(base_a, 3.0))
-    assert {f.verdict for f in findings} == {"regression"} and all("Mann-Whitney" in f.method for f in findings)
-    assert exit_code(findings) == 1
+def test_a_real_slowdown_is_a_regression_by_its_quantile_interval(base_a):
+    findings = evaluate(Rules(rules=[Rule(metric="median_ttft_ms", max_increase="10%")]), base_a, scaled(base_a, 3.0,
+                        "median_ttft_ms"))  # fmt: skip
+    assert {f.verdict for f in findings} == {"regression"} and all("bootstrap of the p50" in f.method for f in findings)
+    assert all(f.interval and f.interval[0] > 0.1 for f in findings) and exit_code(findings) == 1
 
 
-def test_a_change_within_the_limit_passes(base_a):
+def test_a_change_within_the_limit_is_never_a_regression(base_a):
     findings = evaluate(Rules(rules=[Rule(metric="p99_ttft_ms", max_increase_pct=10)]), base_a, scaled(base_a, 1.05))
-    assert {f.verdict for f in findings} == {"pass"}
+    assert "regression" not in {f.verdict for f in findings}
 
 
 def test_repeated_runs_use_welch_and_say_inconclusive_when_noise_wins(base_a):
@@ -123,8 +127,8 @@ def test_cli_gate_catches_a_regression_from_a_rules_file(tmp_path):
         app, ["gate", str(RUN_A), "--baseline", str(baseline), "--rules", str(rules), "--junit", str(junit)]
     )
     assert result.exit_code == 1 and result.output.startswith("## bench gate: REGRESSION")
-    assert result.output.count("REGRESSION |") == 3  # one per load level
-    assert ET.parse(junit).getroot().get("failures") == "3"
+    regressions = result.output.count("REGRESSION |")  # at most one per load level; a heavy-tailed level may not decide
+    assert regressions >= 2 and ET.parse(junit).getroot().get("failures") == str(regressions)
 
 
 @pytest.mark.parametrize(
