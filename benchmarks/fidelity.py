@@ -63,8 +63,9 @@ def vllm_bench_serve(target: dict, work: dict, out: Path, *, seed: int) -> dict:
             "--model", target["served"], "--tokenizer", target["model_dir"], "--dataset-name", "random",
             "--random-input-len", str(work["input"]), "--random-output-len", str(work["output"]),
             "--random-range-ratio", "0", "--num-prompts", str(work["requests"]), *load, "--ignore-eos",
-            "--num-warmups", str(WARMUPS), "--ready-check-timeout-sec", "0", "--seed", str(seed), "--percentile-metrics", "ttft,tpot,itl,e2el",
-            "--metric-percentiles", "50,99", "--disable-tqdm", "--save-result", "--result-dir", str(out),
+            "--num-warmups", str(WARMUPS), "--ready-check-timeout-sec", "0", "--seed", str(seed),
+            "--percentile-metrics", "ttft,tpot,itl,e2el", "--metric-percentiles", "50,99", "--disable-tqdm",
+            "--save-result", "--result-dir", str(out),
             "--result-filename", name]  # fmt: skip
     subprocess.run([sys.executable, "-c", VLLM_BENCH, *args], check=True, capture_output=True, text=True)
     return json.loads((out / name).read_text())
