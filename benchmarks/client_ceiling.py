@@ -155,7 +155,8 @@ def main() -> None:
         base_url = f"http://127.0.0.1:{fake.stdout.readline().strip()}"
         import vllm.benchmarks.lib.endpoint_request_func  # noqa: F401  (import cost outside the timings)
 
-        for _tokens, _requests in STREAMS:
+        for stream in STREAMS:
+            TOKENS, REQUESTS = stream  # read by every client above
             report(compare(base_url))
         p50, p99, sent = asyncio.run(dispatch_lag(base_url))
     finally:

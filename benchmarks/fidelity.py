@@ -6,7 +6,9 @@ and near the server's saturation, measured first as the short workload's request
 workload runs REPS pairs, the two clients back to back in alternating order, so the server's drift
 hits both alike. On CPU (default) the server is the embedded default's and runs on cores of its own,
 apart from both clients (bench/server/cpu_host.py); `--endpoint URL --model DIR` measures a running
-server instead (the GPU machine: scripts/gpu).
+server instead, and `--scenario FILE --deployment NAME` starts one of a scenario's deployments (the GPU
+machine: scripts/gpu/device_fidelity.sh). `--only a,b` runs some workloads; the open-loop ones then take
+the saturation from `--saturation REQ_PER_S` when short-c16 is not among them.
 
 Both clients send the same kind of prompt (text: `prompt_format: text`; the harness's default, token
 ids, skips the server's tokenization and so lowers TTFT) and neither warms up (vllm bench serve's
@@ -15,7 +17,8 @@ ready check and warm-ups reuse the first measured prompt, which then hits the pr
 Prints, per workload and metric, the median of the per-pair ratios ours / vLLM's, vLLM's own
 pair-to-pair spread (max/min of its runs - 1), and the targets of issue 17: TPOT, ITL and both
 throughputs within 2%, open-loop duration within 2%, TTFT within 5% or within vLLM's own spread.
-`--out FILE.json` keeps every run's metrics and the summary.
+`--out FILE.json` keeps every run's metrics and the summary, rewritten after each workload (a run cut
+short keeps the workloads it finished).
 Run: .venv/bin/python benchmarks/fidelity.py [--reps 3] [--out results/fidelity/cpu.json]
 """
 
@@ -25,16 +28,19 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
 
 from bench.run.deployment import Deployment
 from bench.scenario.deployment import DeploymentSpec, SynthModel
+from bench.scenario.loader import load_scenario
 
 WORKLOADS = [  # name, input, output, requests, concurrency or rate factor of saturation
     {"name": "short-c16", "input": 512, "output": 128, "requests": 64, "concurrency": 16},
@@ -90,14 +96,15 @@ def bench_run(target: dict, work: dict, out: Path, *, seed: int) -> dict:
 
 
 def pairs(target: dict, work: dict, out: Path, reps: int) -> list[dict]:
-    runs = []
+    """Seeds differ between workloads too: the same seed and prompt length make the same prompts."""
+    runs, first_seed = [], 100 * [w["name"] for w in WORKLOADS].index(work["name"])
     for rep in range(reps):
         theirs = ours = None
         for client in ("vllm", "ours") if rep % 2 == 0 else ("ours", "vllm"):
             if client == "vllm":
-                theirs = vllm_bench_serve(target, work, out, seed=rep)
+                theirs = vllm_bench_serve(target, work, out, seed=first_seed + rep)
             else:
-                ours = bench_run(target, work, out, seed=rep)
+                ours = bench_run(target, work, out, seed=first_seed + rep)
         runs.append({"rep": rep, "vllm": theirs, "ours": ours})
         print(f"  {work['name']} pair {rep}: done", file=sys.stderr, flush=True)
     return runs
@@ -117,9 +124,15 @@ def summary(work: dict, runs: list[dict]) -> dict:
     return rows
 
 
-async def on_cpu(reps: int, work_dir: Path) -> tuple[dict, list[dict]]:
+def cpu_spec() -> DeploymentSpec:
     model = SynthModel(sizes={"max_position": 40_960})  # room for the 32K-token prompts
-    spec = DeploymentSpec(name="fidelity", model=model, max_model_len=33_792, startup_timeout_s=600)
+    # No prefix cache: a prompt seen before (the same seed in another workload) would skip its prefill.
+    return DeploymentSpec(name="fidelity", model=model, max_model_len=33_792, startup_timeout_s=600,
+                          extra_args=["--no-enable-prefix-caching"])  # fmt: skip
+
+
+async def on_deployment(spec: DeploymentSpec, run: Runner, work_dir: Path, *, log_copy: Path | None) -> None:
+    """log_copy: where the server's log is kept (its version, its GPU, its settings) once it stops."""
     deployment = Deployment.prepare(spec, work_dir)  # a CPU server gets cores apart from the client's
     server = deployment.server
     await server.start()
@@ -127,22 +140,30 @@ async def on_cpu(reps: int, work_dir: Path) -> tuple[dict, list[dict]]:
         os.sched_setaffinity(0, set(server.cores.client))  # both clients, launched from here on
     try:
         target = {"base_url": server.base_url, "served": spec.served_name, "model_dir": deployment.record.model_dir}
-        return target, await asyncio.to_thread(measure, target, reps, work_dir)
+        await asyncio.to_thread(run, target)
     finally:
         await server.stop()
+        if log_copy and server.log_path and server.log_path.exists():
+            shutil.copyfile(server.log_path, log_copy)
 
 
-def measure(target: dict, reps: int, work_dir: Path) -> list[dict]:
-    results, saturation = [], None
-    for work in WORKLOADS:
-        work = dict(work)
+Runner = Callable[[dict], None]
+
+
+def measure(target: dict, reps: int, work_dir: Path, *, only: list[str], saturation: float | None,
+            done: Callable[[list[dict]], None]) -> None:  # fmt: skip
+    """done(results so far) after each workload."""
+    results: list[dict] = []
+    for work in (dict(next(w for w in WORKLOADS if w["name"] == name)) for name in only):  # in the order given
         if "saturation" in work:
-            work["rate"] = round(work["saturation"] * (saturation or 1.0), 2)
+            if saturation is None:
+                raise SystemExit("open-loop workloads need short-c16 first, or --saturation")
+            work["rate"] = round(work["saturation"] * saturation, 2)
         runs = pairs(target, work, work_dir, reps)
         if work["name"] == "short-c16":
             saturation = statistics.median(r["vllm"]["request_throughput"] for r in runs)
         results.append({"workload": work, "runs": runs, "summary": summary(work, runs)})
-    return results
+        done(results)
 
 
 def report(results: list[dict]) -> str:
@@ -163,20 +184,41 @@ def main() -> None:
     parser.add_argument("--endpoint", help="a running server instead of the embedded CPU one")
     parser.add_argument("--model", help="with --endpoint: the served model's folder (its tokenizer)")
     parser.add_argument("--served-name", default="default")
+    parser.add_argument("--scenario", type=Path, help="start this scenario's --deployment instead")
+    parser.add_argument("--deployment", help="with --scenario: which deployment")
+    parser.add_argument("--only", default=",".join(w["name"] for w in WORKLOADS), help="workloads, comma-separated")
+    parser.add_argument("--saturation", type=float, help="req/s for the open-loop rates without short-c16")
     args = parser.parse_args()
+    only = args.only.split(",")
+    unknown = set(only) - {w["name"] for w in WORKLOADS}
+    if unknown:
+        parser.error(f"--only: unknown workloads {sorted(unknown)}")
+
+    def done(results: list[dict]) -> None:
+        text = report(results)
+        print(text, flush=True)
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps({"command": " ".join(sys.argv), "results": results}, indent=1) + "\n")
+            args.out.with_suffix(".txt").write_text(f"$ {' '.join(sys.argv)}\n{text}\n")
+
+    log_copy = args.out.with_suffix(".server.log") if args.out else None
     with tempfile.TemporaryDirectory() as tmp:
+        run: Runner = lambda target: measure(target, args.reps, Path(tmp), only=only,  # noqa: E731
+                                             saturation=args.saturation, done=done)  # fmt: skip
         if args.endpoint:
-            target = {"base_url": args.endpoint, "served": args.served_name, "model_dir": args.model}
-            results = measure(target, args.reps, Path(tmp))
+            run({"base_url": args.endpoint, "served": args.served_name, "model_dir": args.model})
+        elif args.scenario:
+            spec = next((d for d in load_scenario(args.scenario).deployments if d.name == args.deployment), None)
+            if spec is None:
+                parser.error(f"{args.scenario}: no deployment named {args.deployment!r}")
+            asyncio.run(on_deployment(spec, run, Path(tmp), log_copy=log_copy))
         else:
-            target, results = asyncio.run(on_cpu(args.reps, Path(tmp)))
-    text = report(results)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"command": " ".join(sys.argv), "results": results}, indent=1) + "\n")
-        args.out.with_suffix(".txt").write_text(f"$ {' '.join(sys.argv)}\n{text}\n")
+            asyncio.run(on_deployment(cpu_spec(), run, Path(tmp), log_copy=log_copy))
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:  # a device call's deadline: --out already holds every finished workload
+        sys.exit("interrupted: the workloads finished so far are in --out")

@@ -17,7 +17,7 @@ from bench.load.level_runner import LevelResult, LevelRunner
 from bench.load.serving_metrics import summarize
 from bench.load.stream_client import new_session
 from bench.load.workers import WorkerPlan, WorkerPool, share
-from bench.load.workload import Job, JobFactory, tokens_label
+from bench.load.workload import Job, JobFactory, made_ahead, tokens_label
 from bench.observe.telemetry import TelemetrySampler
 from bench.scenario.schema import Level, Scenario
 from runfolder.requests import RequestRecord
@@ -100,10 +100,12 @@ async def _drive(
     runner: LevelRunner, jobs: Iterator[Job], level: Level, *, count: int | None, duration: float | None, seed: int
 ) -> None:
     if level.concurrency is not None:
+        jobs = made_ahead(jobs, count)
         deadline = time.perf_counter() + duration if duration else None
         await runner.closed_loop(jobs, level.concurrency, count, deadline)
         return
-    await runner.open_loop(jobs, _offsets(level, count, duration, seed), level.max_concurrency)
+    offsets = _offsets(level, count, duration, seed)
+    await runner.open_loop(made_ahead(jobs, len(offsets)), offsets, level.max_concurrency)
 
 
 def _offsets(level: Level, count: int | None, duration: float | None, seed: int) -> list[float]:

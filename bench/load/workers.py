@@ -22,7 +22,7 @@ from typing import Any
 
 from bench.load.level_runner import LevelRunner, sleep_until
 from bench.load.stream_client import new_session
-from bench.load.workload import JobFactory
+from bench.load.workload import JobFactory, made_ahead
 from bench.scenario.schema import Level, Scenario
 
 EPOCH_LEAD_S = 0.2  # time from "all workers ready" to the shared start: room to wake every loop
@@ -67,7 +67,8 @@ async def _worker(plan: WorkerPlan, epoch: Any, go: Any, out: Any) -> None:
     """epoch, go, out: the pool's shared start time (mp.Value), release (mp.Event) and message queue."""
     scenario, level = Scenario.model_validate(plan.scenario), Level.model_validate(plan.level)
     jobs = JobFactory(scenario.workload, level, Path(plan.tokenizer), plan.served_name, seed=plan.seed).jobs()
-    mine = islice(jobs, plan.skip + plan.worker, None, plan.workers)
+    mine_count = len(plan.offsets) if plan.offsets is not None else plan.count
+    mine = made_ahead(islice(jobs, plan.skip + plan.worker, None, plan.workers), mine_count)
     async with new_session() as session:
         runner = LevelRunner(
             session,
