@@ -64,6 +64,7 @@ class Plan(BaseModel):
     weights_bytes_per_gpu: int
     kv_bytes_per_token: int
     kv_bytes_per_token_per_gpu: int
+    experts_per_gpu: int | None = None  # MoE: the most experts one rank holds (whole with EP, sliced without)
     requested_bytes_per_gpu: int
     activation_bytes_per_gpu: int
     non_torch_bytes_per_gpu: int
@@ -159,6 +160,7 @@ def _plan(  # noqa: PLR0917 - model, GPU, layout and settings are the plan's own
         weights_bytes_per_gpu=max(s.weights_bytes for s in stages),
         kv_bytes_per_token=kv_bytes_per_token(model, settings.kv_cache_dtype),
         kv_bytes_per_token_per_gpu=max(s.kv_bytes_per_token for s in stages),
+        experts_per_gpu=layout.local_experts(model.moe.num_experts) if model.moe else None,
         requested_bytes_per_gpu=inputs.requested_bytes,
         activation_bytes_per_gpu=fullest.activation_bytes,
         non_torch_bytes_per_gpu=fullest.non_torch_bytes,

@@ -31,6 +31,12 @@ class Layout(BaseModel):
         split over tp x dp ranks (FusedMoEParallelConfig.make); with EP experts are whole (1)."""
         return 1 if self.ep else self.tp * self.dp
 
+    def local_experts(self, num_experts: int) -> int:
+        """The most experts one rank holds: with EP vLLM's linear placement gives each of the ep_size
+        ranks num_experts // ep_size, the first (num_experts % ep_size) ranks one more
+        (fused_moe determine_expert_map); without EP every rank holds a slice of every expert."""
+        return -(-num_experts // self.ep_size) if self.ep else num_experts
+
     def label(self) -> str:
         """Short form for tables: TP4, TP2 PP2, TP8 EP8, TP4 DP2 EP8."""
         parts = [f"TP{self.tp}"] + [f"{k}{v}" for k, v in (("PP", self.pp), ("DP", self.dp)) if v > 1]

@@ -48,12 +48,17 @@ def build_report(runs: list[RunData], attainment: float = 0.99, target_rps: floa
 
 DEPLOYMENT_COLUMNS = ["deployment", "status", "device", "GPU", "layout", "GPUs", "weights/GPU predicted GiB",
                       "weights/GPU reported GiB", "KV tokens predicted", "KV tokens reported", "difference",
-                      "vLLM"]  # fmt: skip
+                      "KV B/token/GPU predicted", "KV B/token/GPU reported", "experts/GPU predicted",
+                      "experts/GPU reported", "vLLM"]  # fmt: skip
 
 
 def _deployments(doc: Document, runs: list[RunData]) -> None:
     doc.heading("Deployments")
     doc.table(DEPLOYMENT_COLUMNS, [_deployment_row(run, d) for run in runs for d in run.record.deployments])
+    for run in runs:
+        for d in run.record.deployments:
+            if d.error:
+                doc.text(f"{run.label(d.name)} {d.status}: {d.error}" + (f" (hint: {d.hint})" if d.hint else ""))
 
 
 def _deployment_row(run: RunData, d: DeploymentRecord) -> list[object]:
@@ -71,6 +76,10 @@ def _deployment_row(run: RunData, d: DeploymentRecord) -> list[object]:
         cap.predicted_tokens if cap else None,
         cap.reported_tokens if cap else None,
         f"{cap.relative_error:+.2%}" if cap and cap.relative_error is not None else "-",
+        cap.predicted_kv_bytes_per_token if cap else None,
+        cap.reported_kv_bytes_per_token if cap else None,
+        cap.predicted_experts if cap else None,
+        cap.reported_experts if cap else None,
         d.vllm_version,
     ]
 

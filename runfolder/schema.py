@@ -14,7 +14,18 @@ from runfolder.versioned import load_versioned
 
 # 2: the host's CPU (model, ISA, flags, usable cores) in environment; per deployment, the cores of a
 #    local CPU server vs the client (cpu_cores) and the readiness route that answered (ready_via).
-SCHEMA_VERSION = 2
+# 3: cpu_cores.ranks (a multi-rank CPU server's cores per rank); startup facts of every rank.
+SCHEMA_VERSION = 3
+
+
+class CpuCores(BaseModel):
+    """A local CPU server's cores vs the client's (disjoint), and each server rank's share."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    server: list[int]
+    client: list[int]
+    ranks: list[list[int]] = Field(default_factory=list)  # absent before schema 3
 
 
 class CapacityComparison(BaseModel):
@@ -29,6 +40,12 @@ class CapacityComparison(BaseModel):
     difference_tokens: int | None = None  # reported - predicted
     relative_error: float | None = None  # (reported - predicted) / reported
     prediction_error: str | None = None  # why the planner gave no prediction
+    # per rank (schema 3): what one rank holds, predicted vs reported
+    ranks: int | None = None  # tp x pp x dp
+    predicted_kv_bytes_per_token: int | None = None  # per rank
+    reported_kv_bytes_per_token: int | None = None  # KV budget / tokens, where the server reports its budget (CPU)
+    predicted_experts: int | None = None  # the fullest rank's experts (sliced without EP, whole with it)
+    reported_experts: int | None = None  # from the ranks' "Local/global number of experts" lines (EP only)
 
 
 class ClientCheck(BaseModel):
@@ -78,9 +95,7 @@ class DeploymentRecord(BaseModel):
     vllm_version: str | None = None
     ready_after_s: float | None = None
     ready_via: str | None = None  # /health (vLLM), or /v1/models for a server without /health
-    cpu_cores: dict[str, list[int]] | None = (
-        None  # {server: [...], client: [...]}: disjoint, when the harness split them
-    )
+    cpu_cores: CpuCores | None = None  # when the harness split them
     startup: dict[str, Any] = Field(default_factory=dict)
     cache_config: dict[str, Any] | None = None
     predicted: dict[str, Any] | None = None

@@ -25,6 +25,8 @@ _PATTERNS = {
     "cudagraph_actual_gib": re.compile(r"CUDA graph pool memory: " + _NUM + r" GiB \(actual\)"),
     # a refusal: KV memory cannot hold one request of max_model_len (vllm/v1/core/kv_cache_utils.py)
     "estimated_max_model_len": re.compile(r"the estimated maximum model length is (\d+)"),
+    # expert parallel: each rank logs its share (vllm/model_executor/layers/fused_moe, expert map)
+    "local_experts": re.compile(r"Local/global number of experts: (\d+)/(\d+)"),
 }
 
 
@@ -45,6 +47,8 @@ class StartupFacts(BaseModel):
     cudagraph_estimate_gib: float | None = None
     cudagraph_actual_gib: float | None = None
     estimated_max_model_len: int | None = None
+    local_experts: int | None = None  # with EP: the most experts a rank logged holding (0.32 logs rank 0's)
+    global_experts: int | None = None
 
 
 def parse_startup(log: str) -> StartupFacts:
@@ -55,7 +59,10 @@ def parse_startup(log: str) -> StartupFacts:
         if not matches:
             continue
         last = matches[-1]
-        if key == "max_concurrency":
+        if key == "local_experts":  # one line per rank: the fullest rank
+            facts["local_experts"] = max(int(local) for local, _ in matches)
+            facts["global_experts"] = int(last[1])
+        elif key == "max_concurrency":
             facts["max_concurrency_len"] = int(last[0].replace(",", ""))
             facts["max_concurrency"] = float(last[1].replace(",", ""))
         elif key == "vllm_version":

@@ -33,7 +33,8 @@ def print_forward(plan: Plan, console: Console | None = None) -> None:
     table.add_column("note")
     table.add_row("GPU memory (runtime total)", f"{plan.gpu_memory_gib:.2f} GiB", plan.gpu)
     table.add_row(f"x gpu_memory_utilization {plan.gpu_memory_utilization}", _gib(plan.requested_bytes_per_gpu), "")
-    table.add_row("- weights", _gib(binding.weights_bytes), f"whole model {_gib(plan.weights_bytes_total)}")
+    experts = f"; {plan.experts_per_gpu} experts per GPU (EP)" if plan.ep and plan.experts_per_gpu else ""
+    table.add_row("- weights", _gib(binding.weights_bytes), f"whole model {_gib(plan.weights_bytes_total)}{experts}")
     server = plan.server
     batch = f"max_num_batched_tokens {server.max_num_batched_tokens}, max_num_seqs {server.max_num_seqs}"
     graphs = f"{server.cudagraph_mode}, {len(server.capture_sizes)} capture sizes" if server.capture_sizes else "eager"

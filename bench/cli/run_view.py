@@ -9,7 +9,7 @@ from rich.table import Table
 
 from bench.scenario.schema import Level
 from runfolder.requests import RequestRecord
-from runfolder.schema import DeploymentRecord, RunRecord
+from runfolder.schema import CapacityComparison, DeploymentRecord, RunRecord
 
 
 class RunProgress:
@@ -122,8 +122,11 @@ def _notes(d: DeploymentRecord) -> list[str]:
             )
             + (f" - no prediction: {escape(c.prediction_error)}" if c.prediction_error else "")
         )
+        if c.ranks and c.ranks > 1:
+            notes.append(escape(f"{d.name}: per rank of {c.ranks}: {_per_rank(c)}"))
     if d.cpu_cores:
-        notes.append(f"{escape(d.name)}: server on cores {d.cpu_cores['server']}, client on {d.cpu_cores['client']}")
+        ranks = f" (per rank: {' | '.join(map(str, d.cpu_cores.ranks))})" if len(d.cpu_cores.ranks) > 1 else ""
+        notes.append(f"{escape(d.name)}: server on cores {d.cpu_cores.server}{ranks}, client on {d.cpu_cores.client}")
     if d.error:
         hint = f"\n  hint: {escape(d.hint)}" if d.hint else ""
         notes.append(f"[red]{escape(f'{d.name}: {d.error}')}[/red]{hint}")
@@ -133,3 +136,10 @@ def _notes(d: DeploymentRecord) -> list[str]:
         for warning in level.client.warnings
     ]
     return notes
+
+
+def _per_rank(c: CapacityComparison) -> str:
+    parts = [f"KV {_n(c.predicted_kv_bytes_per_token)} vs {_n(c.reported_kv_bytes_per_token)} bytes/token"]
+    if c.predicted_experts is not None or c.reported_experts is not None:
+        parts.append(f"experts {_n(c.predicted_experts)} vs {_n(c.reported_experts)}")
+    return "; ".join(parts) + " (predicted vs reported)"

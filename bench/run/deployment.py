@@ -90,12 +90,16 @@ class Deployment:
         )
 
     def failed(self, exc: ServerStartError) -> DeploymentRecord:
+        """What the server printed before it failed still counts (e.g. its expert placement)."""
+        facts = parse_startup(self.server.log_text())
         self.record = self.record.model_copy(
             update={
                 "error": exc.reason,
                 "hint": exc.hint,
                 **self._where_it_ran(),
-                "startup": parse_startup(self.server.log_text()).model_dump(),
+                "startup": facts.model_dump(),
+                "vllm_version": facts.vllm_version,
+                "capacity": compare(self.plan, self.plan_error, None, facts),
             }
         )
         return self.record

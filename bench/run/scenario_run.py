@@ -23,8 +23,12 @@ from bench.scenario.deployment import DeploymentSpec
 from bench.scenario.schema import Level, Scenario
 from bench.server.cpu_host import pin_this_process
 from bench.server.launch.protocol import ServerStartError
+from bench.server.startup_log import crash_reason, failure_hint
 from bench.server.vllm_server import VllmServer
 from runfolder.schema import DeploymentRecord, LevelSummary, RunRecord, save_run
+
+# after a level with failed requests, how long a server whose /health no longer answers may take to exit
+DEATH_GRACE_S = 15.0
 
 
 class ScenarioRun:
@@ -134,10 +138,11 @@ class ScenarioRun:
                 self.scenario, level, index, target, write=writer, telemetry=telemetry, summaries=summaries
             )
             exit_code = await _unless_server_dies(work, deployment.server)
+            if exit_code is None and summaries and summaries[-1].metrics.get("failed"):
+                exit_code = await deployment.server.exit_after_failures(DEATH_GRACE_S)
             record = record.model_copy(update={"levels": list(summaries)})
             if exit_code is not None:
-                why = f"server exited with code {exit_code} during level {level.label()}"
-                record = record.model_copy(update={"status": "incomplete", "error": why})
+                record = _server_died(deployment, record, exit_code, level.label())
             self._set(record)
             if exit_code is not None:
                 break
@@ -155,6 +160,18 @@ class ScenarioRun:
         jobs = self.scenario.load.request_count(level)
         turns = self.scenario.workload.turns if self.scenario.workload.kind == "multi_turn" else 1
         return jobs * turns if jobs else None
+
+
+def _server_died(deployment: Deployment, record: DeploymentRecord, exit_code: int, level: str) -> DeploymentRecord:
+    """Failed when nothing was served before the server died (e.g. a kernel that crashes on the first
+    request), incomplete when some levels were measured; vLLM's own reason and a hint from its log."""
+    log = deployment.server.log_text()
+    reason = crash_reason(log)
+    served = any(summary.metrics.get("completed") for summary in record.levels)
+    why = f"server exited with code {exit_code} during level {level}" + (f": {reason}" if reason else "")
+    return record.model_copy(
+        update={"status": "incomplete" if served else "failed", "error": why, "hint": failure_hint(log)}
+    )
 
 
 async def _target(deployment: Deployment, record: DeploymentRecord) -> LevelTarget:

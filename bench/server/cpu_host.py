@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from runfolder.schema import CpuCores
+
 CPUINFO = Path("/proc/cpuinfo")
 # A recorded /proc/cpuinfo to read instead of this host's: lets one host rehearse another's
 # decisions (the tests use it to check what an AVX2-only host refuses). Never set in normal use.
@@ -85,27 +87,41 @@ def cpu_kv_refusal(kv_cache_dtype: str, head_dim: int, host: CpuHost) -> str | N
 
 @dataclass(frozen=True)
 class CoreSplit:
-    """Disjoint cores for a local CPU server and for the client (this process and its load workers)."""
+    """Disjoint cores for a local CPU server and for the client (this process and its load workers);
+    `ranks` is the server's number of worker processes (TP x PP), each bound to its own share."""
 
     server: tuple[int, ...]
     client: tuple[int, ...]
+    ranks: int = 1
 
-    def as_record(self) -> dict[str, list[int]]:
-        return {"server": list(self.server), "client": list(self.client)}
+    def as_record(self) -> CpuCores:
+        return CpuCores(server=list(self.server), client=list(self.client), ranks=[list(r) for r in self.per_rank()])
+
+    def per_rank(self) -> list[tuple[int, ...]]:
+        """The server's cores dealt out to its ranks: contiguous equal shares when there are enough
+        (the remainder to the first ranks), else one core each, ranks sharing cores in turn (vLLM's CPU
+        workers run where they are bound, so several ranks on one core time-share it)."""
+        cores, ranks = self.server, self.ranks
+        if len(cores) < ranks:
+            return [(cores[i % len(cores)],) for i in range(ranks)]
+        size, extra = divmod(len(cores), ranks)
+        starts = [i * size + min(i, extra) for i in range(ranks + 1)]
+        return [cores[starts[i] : starts[i + 1]] for i in range(ranks)]
 
     def omp_bind(self) -> str:
-        """VLLM_CPU_OMP_THREADS_BIND for a one-rank server: its cores, comma-separated."""
-        return ",".join(map(str, self.server))
+        """VLLM_CPU_OMP_THREADS_BIND: each rank's cores comma-separated, ranks separated by '|'
+        (vllm/v1/worker/cpu_worker.py picks the entry of its local rank)."""
+        return "|".join(",".join(map(str, rank)) for rank in self.per_rank())
 
 
-def split_cores(allowed: set[int] | None = None, client_cores: int = 1) -> CoreSplit | None:
-    """The last `client_cores` allowed cores for the client, the rest for the server; None on fewer
-    than two cores (nothing to split: both must share)."""
+def split_cores(allowed: set[int] | None = None, client_cores: int = 1, ranks: int = 1) -> CoreSplit | None:
+    """The last `client_cores` allowed cores for the client, the rest for the server's `ranks`; None on
+    fewer than two cores (nothing to split: both must share)."""
     cores = sorted(allowed if allowed is not None else os.sched_getaffinity(0))
     if len(cores) < 2:
         return None
     client = max(1, min(client_cores, len(cores) // 2))
-    return CoreSplit(server=tuple(cores[:-client]), client=tuple(cores[-client:]))
+    return CoreSplit(server=tuple(cores[:-client]), client=tuple(cores[-client:]), ranks=ranks)
 
 
 def pin_this_process(cores: set[int] | tuple[int, ...]) -> set[int]:

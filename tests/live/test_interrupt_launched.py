@@ -1,5 +1,6 @@
-"""SIGTERM to `bench run` while its own vLLM is serving a level: nothing of ours survives, the folder
-is readable and `bench report` calls it partial (real CPU vLLM)."""
+"""SIGTERM to `bench run` while its own vLLM is serving a level: nothing of ours survives (one rank,
+or two TP ranks each with its own worker process), the folder is readable and `bench report` calls
+it partial (real CPU vLLM)."""
 
 from __future__ import annotations
 
@@ -21,14 +22,21 @@ from tests.paths import REPO
 pytestmark = pytest.mark.server
 
 
-def test_sigterm_mid_level_with_a_launched_server(tmp_path):
+@pytest.mark.parametrize("tp", [1, 2])
+def test_sigterm_mid_level_with_a_launched_server(tmp_path, tp):
     path = tmp_path / "s.yaml"
     path.write_text(
         yaml.safe_dump(
             {
                 "name": "term",
                 "deployments": [
-                    {"name": "own", "model": {"like": "minimax-m2"}, "max_model_len": 4096, "extra_args": EAGER}
+                    {
+                        "name": "own",
+                        "model": {"like": "minimax-m2"},
+                        "tp": tp,
+                        "max_model_len": 4096,
+                        "extra_args": EAGER,
+                    }
                 ],
                 "workload": {"input_tokens": 64, "output_tokens": 64},
                 "load": {"warmup_requests": 0, "requests": 1000, "levels": [{"concurrency": 1}]},

@@ -81,11 +81,12 @@ def test_every_deployment_kind_prints_a_summary_and_the_cpu_server_has_its_own_c
     assert launched.levels[0].metrics["completed"] == 4 and launched.ready_via == "/health"
     allowed = sorted(os.sched_getaffinity(0))
     if len(allowed) >= 2:  # the server's cores and the client's are disjoint, and vLLM binds to the server's
-        assert launched.cpu_cores == {"server": allowed[:-1], "client": allowed[-1:]}
+        assert launched.cpu_cores is not None
+        assert (launched.cpu_cores.server, launched.cpu_cores.client) == (allowed[:-1], allowed[-1:])
         assert launched.env_set["VLLM_CPU_OMP_THREADS_BIND"] == ",".join(map(str, allowed[:-1]))
         assert f"launched: server on cores {allowed[:-1]}, client on {allowed[-1:]}" in out
     assert run.environment.cpu_isa in {"AMX", "AVX-512", "AVX2"} and run.environment.cpu_flags
-    assert json.loads((next((tmp_path / "runs").iterdir()) / "run.json").read_text())["schema_version"] == 2
+    assert json.loads((next((tmp_path / "runs").iterdir()) / "run.json").read_text())["schema_version"] == 3
 
 
 def test_probe_of_a_running_server(cpu_server, tmp_path):

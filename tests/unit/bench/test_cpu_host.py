@@ -49,11 +49,22 @@ def test_fp8_kv_needs_avx512_and_a_head_dim_multiple_of_32():
 
 
 def test_cores_split_disjoint_with_one_for_the_client():
-    assert split_cores({0, 1}) is not None and split_cores({0, 1}).as_record() == {"server": [0], "client": [1]}
+    two = split_cores({0, 1})
+    assert two is not None and (two.as_record().server, two.as_record().client) == ([0], [1])
     assert split_cores({3}) is None  # one core: nothing to split
     split = split_cores(set(range(8)), client_cores=3)
     assert split.client == (5, 6, 7) and split.server == (0, 1, 2, 3, 4) and split.omp_bind() == "0,1,2,3,4"
     assert len(split_cores(set(range(4)), client_cores=9).client) == 2  # the server keeps at least half
+
+
+def test_ranks_get_shares_of_the_servers_cores_or_share_them():
+    eight = split_cores(set(range(8)), ranks=2)  # server 0-6, client 7
+    assert eight.omp_bind() == "0,1,2,3|4,5,6"  # contiguous, the remainder to the first rank
+    assert eight.as_record().ranks == [[0, 1, 2, 3], [4, 5, 6]]
+    two = split_cores({0, 1}, ranks=4)  # one server core for four ranks: they take turns on it
+    assert two.omp_bind() == "0|0|0|0" and two.client == (1,)
+    four = split_cores(set(range(4)), ranks=8)  # three server cores, eight ranks: dealt round-robin
+    assert four.omp_bind() == "0|1|2|0|1|2|0|1"
 
 
 def fp8_scenario(tmp_path: Path) -> Path:

