@@ -73,12 +73,12 @@ def load_format(spec: DeploymentSpec) -> str | None:
 
 def core_split(spec: DeploymentSpec, workers: int = 1) -> CoreSplit | None:
     """Cores of a CPU server launched here vs the load generator's (`workers` processes), so neither
-    slows the other; a multi-rank server's share is dealt out to its TP x PP ranks. None where the
+    slows the other; a multi-rank server's share is dealt out to its DP x PP x TP ranks. None where the
     harness does not place the server: an endpoint, a Ray node, or a scenario that binds vLLM's threads
     itself (its env names the bind)."""
     if spec.device != "cpu" or spec.endpoint or spec.ray or OMP_BIND_ENV in spec.env:
         return None
-    return split_cores(client_cores=workers, ranks=spec.tp * spec.pp)
+    return split_cores(client_cores=workers, ranks=spec.layout.gpus)
 
 
 def server_env(

@@ -88,7 +88,7 @@ def cpu_kv_refusal(kv_cache_dtype: str, head_dim: int, host: CpuHost) -> str | N
 @dataclass(frozen=True)
 class CoreSplit:
     """Disjoint cores for a local CPU server and for the client (this process and its load workers);
-    `ranks` is the server's number of worker processes (TP x PP), each bound to its own share."""
+    `ranks` is the server's number of worker processes (DP x PP x TP), each bound to its own share."""
 
     server: tuple[int, ...]
     client: tuple[int, ...]
@@ -109,8 +109,9 @@ class CoreSplit:
         return [cores[starts[i] : starts[i + 1]] for i in range(ranks)]
 
     def omp_bind(self) -> str:
-        """VLLM_CPU_OMP_THREADS_BIND: each rank's cores comma-separated, ranks separated by '|'
-        (vllm/v1/worker/cpu_worker.py picks the entry of its local rank)."""
+        """VLLM_CPU_OMP_THREADS_BIND: each rank's cores comma-separated, ranks separated by '|', in
+        vLLM's [DP, PP, TP] order (vllm/utils/ompmultiprocessing.py: each DP engine takes its slice, each
+        worker the entry of its local rank)."""
         return "|".join(",".join(map(str, rank)) for rank in self.per_rank())
 
 

