@@ -105,8 +105,6 @@ def model_from_config(config: dict[str, Any], *, name: str, source: str) -> Mode
     heads = field.int("num_attention_heads")
     kv_heads = 1 if config.get("multi_query") else field.int("num_key_value_heads", default=heads)
     head_dim = field.int("head_dim", default=hidden // heads)
-    if config.get("sliding_window") and config.get("use_sliding_window", True):
-        notes.append("sliding-window layers counted as full attention (upper bound on KV)")
     moe = _moe_spec(config, field, layers)
     return ModelSpec(
         name=name,
@@ -132,14 +130,41 @@ def model_from_config(config: dict[str, Any], *, name: str, source: str) -> Mode
     )
 
 
+MODELLED = "full attention (MHA / GQA / MQA), dense or MoE, unquantized or fp8"
+FULL_LAYER_TYPES = {"full_attention"}  # HF `layer_types` values the planner sizes as they are
+# hybrid-model keys whose non-attention entries vLLM sizes as fixed per-sequence state (Mamba, linear attention)
+HYBRID_KEYS = {"layers_block_type": "attention", "hybrid_override_pattern": "*"}
+
+
 def _refuse_unmodelled(config: dict[str, Any], source: str) -> None:
-    """Attention kinds the planner would size wrongly are refused, never planned as something else."""
-    if config.get("kv_lora_rank"):
+    """Attention kinds the planner would size wrongly are refused, naming the field and what is
+    modelled; never planned as full attention."""
+    for field, problem in _unmodelled(config)[:1]:
         raise InputError(
-            f"{source}: kv_lora_rank",
-            "MLA attention (DeepSeek-style) is not modelled yet",
-            "use a GQA/MHA model, or file an issue for MLA",
+            f"{source}: {field}",
+            f"{problem}; the planner models {MODELLED} only",
+            "use a model of a modelled kind (MLA, sliding-window and hybrid models are not sized yet)",
         )
+
+
+def _unmodelled(config: dict[str, Any]) -> list[tuple[str, str]]:
+    found = []
+    if config.get("kv_lora_rank"):
+        found.append(("kv_lora_rank", "MLA attention (DeepSeek-style latent KV) is not modelled yet"))
+    other = sorted({str(t) for t in config.get("layer_types") or []} - FULL_LAYER_TYPES)
+    if other:
+        found.append(("layer_types", f"layer kinds {other} are not modelled yet (vLLM sizes each kind its own way)"))
+    window, context = config.get("sliding_window"), config.get("max_position_embeddings") or 0
+    if isinstance(window, int) and config.get("use_sliding_window", True) and window < context and not other:
+        found.append(("sliding_window", f"sliding-window attention ({window} tokens) is not modelled yet "
+                                        "(vLLM keeps only the window's KV for those layers)"))  # fmt: skip
+    if 0 in (config.get("attn_type_list") or []):
+        found.append(("attn_type_list", "lightning (linear) attention layers are not modelled yet"))
+    for key, attention in HYBRID_KEYS.items():
+        kinds = config.get(key)
+        if kinds and any(str(k) != attention for k in (kinds if isinstance(kinds, list) else str(kinds))):
+            found.append((key, "hybrid Mamba / linear-attention layers are not modelled yet"))
+    return found
 
 
 class _FieldReader:

@@ -71,3 +71,30 @@ def test_tp2_serves_with_per_rank_capacity_and_ep_fails_fast_with_vllms_reason(t
         assert len(ep.levels) == 1  # the run moved on at the first level, it did not send the second
 
     assert _marked(mark) == [], "vLLM processes survived the run"
+
+
+def test_a_deadline_ends_a_tp2_deployment_and_takes_every_rank_down(tmp_path):
+    mark = f"BENCH_TEST_MARK={uuid.uuid4().hex}"
+    scenario = {
+        "name": "deadline",
+        "deployments": [
+            {
+                "name": "tp2",
+                "model": {"like": "minimax-m2"},
+                "tp": 2,
+                "max_model_len": 4096,
+                "extra_args": EAGER,
+                "env": {"BENCH_TEST_MARK": mark.split("=")[1]},
+            }
+        ],
+        "workload": {"input_tokens": 64, "output_tokens": 64},
+        "load": {"warmup_requests": 0, "requests": 10_000, "deadline_s": 15, "levels": [{"concurrency": 1}]},
+    }
+    path = tmp_path / "deadline.yaml"
+    path.write_text(yaml.safe_dump(scenario, sort_keys=False))
+    done = subprocess.run([sys.executable, "-m", "bench.cli", "run", str(path), "--out", str(tmp_path / "runs"),
+                           "--json"], cwd=REPO, capture_output=True, text=True, timeout=600)  # fmt: skip
+    (tp2,) = RunRecord.model_validate(json.loads(done.stdout)).deployments
+    assert tp2.status == "incomplete" and tp2.error is not None and "deadline of 15 s reached" in tp2.error
+    assert tp2.levels and tp2.levels[0].metrics["completed"] > 0  # it served until the deadline
+    assert _marked(mark) == [], "vLLM processes survived the deadline"

@@ -93,3 +93,41 @@ def test_unknown_model(ref):
 def test_unsupported_quantization_is_named(write_config):
     with pytest.raises(InputError, match="quant_method"):
         load_model(str(write_config({**LLAMA_LIKE, "quantization_config": {"quant_method": "awq"}})))
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "kind"),
+    [
+        ({"kv_lora_rank": 512, "qk_rope_head_dim": 64}, "kv_lora_rank", "MLA"),  # DeepSeek-V3, Kimi-K2
+        (
+            {"layer_types": ["sliding_attention", "full_attention"], "sliding_window": 128},
+            "layer_types",
+            "sliding_attention",
+        ),  # gpt-oss, Gemma-3  # fmt: skip
+        ({"layer_types": ["linear_attention", "full_attention"]}, "layer_types", "linear_attention"),  # Qwen3-Next
+        ({"sliding_window": 4096, "max_position_embeddings": 32768}, "sliding_window", "4096 tokens"),  # Mistral-7B
+        ({"attn_type_list": [0, 1]}, "attn_type_list", "lightning"),  # MiniMax-Text-01 / M1
+        ({"layers_block_type": ["mamba", "attention"]}, "layers_block_type", "Mamba"),  # Jamba
+        ({"hybrid_override_pattern": "M-M*-"}, "hybrid_override_pattern", "Mamba"),  # Nemotron-H
+    ],
+)
+def test_attention_kinds_not_modelled_are_refused_by_field(write_config, extra, field, kind):
+    """Never planned as full attention: the error names the config field, the kind, and what is modelled."""
+    with pytest.raises(InputError) as caught:
+        load_model(str(write_config({**LLAMA_LIKE, **extra})))
+    assert caught.value.field.endswith(field) and kind in caught.value.problem
+    assert "full attention (MHA / GQA / MQA)" in caught.value.problem
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"sliding_window": 4096, "use_sliding_window": False, "max_position_embeddings": 32768},  # Qwen2/3: off
+        {"sliding_window": None},  # Mixtral
+        {"sliding_window": 32768, "max_position_embeddings": 32768},  # a window as long as the context
+        {"layer_types": ["full_attention", "full_attention"]},
+        {"attn_type_list": [1, 1]},  # every layer softmax attention
+    ],
+)
+def test_full_attention_spelled_out_is_still_planned(write_config, extra):
+    assert load_model(str(write_config({**LLAMA_LIKE, **extra}))).num_layers == 2
