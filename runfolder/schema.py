@@ -14,7 +14,8 @@ from runfolder.versioned import load_versioned
 
 # 2: the host's CPU (model, ISA, flags, usable cores) in environment; per deployment, the cores of a
 #    local CPU server vs the client (cpu_cores) and the readiness route that answered (ready_via).
-# 3: cpu_cores.ranks (a multi-rank CPU server's cores per rank); startup facts of every rank.
+# 3: cpu_cores.ranks (a multi-rank CPU server's cores per rank); per-rank KV bytes/token and EP experts,
+#    predicted vs reported, in capacity.
 SCHEMA_VERSION = 3
 
 
@@ -40,8 +41,7 @@ class CapacityComparison(BaseModel):
     difference_tokens: int | None = None  # reported - predicted
     relative_error: float | None = None  # (reported - predicted) / reported
     prediction_error: str | None = None  # why the planner gave no prediction
-    # per rank (schema 3): what one rank holds, predicted vs reported
-    ranks: int | None = None  # tp x pp x dp
+    # per rank (schema 3): what one rank holds, predicted vs reported (ranks: the plan's gpus)
     predicted_kv_bytes_per_token: int | None = None  # per rank
     reported_kv_bytes_per_token: int | None = None  # KV budget / tokens, where the server reports its budget (CPU)
     predicted_experts: int | None = None  # the fullest rank's experts (sliced without EP, whole with it)

@@ -122,8 +122,9 @@ def _notes(d: DeploymentRecord) -> list[str]:
             )
             + (f" - no prediction: {escape(c.prediction_error)}" if c.prediction_error else "")
         )
-        if c.ranks and c.ranks > 1:
-            notes.append(escape(f"{d.name}: per rank of {c.ranks}: {_per_rank(c)}"))
+        ranks = (d.predicted or {}).get("gpus", 1)
+        if ranks > 1:
+            notes.append(escape(f"{d.name}: per rank of {ranks}: {_per_rank(c)}"))
     if d.cpu_cores:
         ranks = f" (per rank: {' | '.join(map(str, d.cpu_cores.ranks))})" if len(d.cpu_cores.ranks) > 1 else ""
         notes.append(f"{escape(d.name)}: server on cores {d.cpu_cores.server}{ranks}, client on {d.cpu_cores.client}")

@@ -106,7 +106,6 @@ def compare(
     difference = reported - predicted if predicted is not None and reported is not None else None
     budget = cache.kv_cache_memory_bytes if cache is not None else None
     return CapacityComparison(
-        ranks=plan.gpus if plan else None,
         predicted_kv_bytes_per_token=plan.kv_bytes_per_token_per_gpu if plan else None,
         reported_kv_bytes_per_token=budget // reported if budget and reported else None,
         predicted_experts=plan.experts_per_gpu if plan and plan.ep else None,

@@ -23,7 +23,6 @@ from bench.scenario.deployment import DeploymentSpec
 from bench.scenario.schema import Level, Scenario
 from bench.server.cpu_host import pin_this_process
 from bench.server.launch.protocol import ServerStartError
-from bench.server.startup_log import crash_reason, failure_hint
 from bench.server.vllm_server import VllmServer
 from runfolder.schema import DeploymentRecord, LevelSummary, RunRecord, save_run
 
@@ -165,13 +164,9 @@ class ScenarioRun:
 def _server_died(deployment: Deployment, record: DeploymentRecord, exit_code: int, level: str) -> DeploymentRecord:
     """Failed when nothing was served before the server died (e.g. a kernel that crashes on the first
     request), incomplete when some levels were measured; vLLM's own reason and a hint from its log."""
-    log = deployment.server.log_text()
-    reason = crash_reason(log)
+    why, hint = deployment.server.explain(f"server exited with code {exit_code} during level {level}")
     served = any(summary.metrics.get("completed") for summary in record.levels)
-    why = f"server exited with code {exit_code} during level {level}" + (f": {reason}" if reason else "")
-    return record.model_copy(
-        update={"status": "incomplete" if served else "failed", "error": why, "hint": failure_hint(log)}
-    )
+    return record.model_copy(update={"status": "incomplete" if served else "failed", "error": why, "hint": hint})
 
 
 async def _target(deployment: Deployment, record: DeploymentRecord) -> LevelTarget:

@@ -144,10 +144,15 @@ class VllmServer:
             return None
 
     def _failure(self, message: str) -> ServerStartError:
+        why, hint = self.explain(message)
+        return ServerStartError(why, self.log_path, log_tail(self.log_text()), hint)
+
+    def explain(self, message: str) -> tuple[str, str | None]:
+        """`message` with vLLM's own reason from its log (a dead worker's signal, the crashing frame),
+        and a hint for a failure vLLM is known to print."""
         text = self.log_text()
         reason = crash_reason(text)
-        return ServerStartError(f"{message}: {reason}" if reason else message, self.log_path, log_tail(text),
-                                failure_hint(text))  # fmt: skip
+        return (f"{message}: {reason}" if reason else message), failure_hint(text)
 
     async def exit_after_failures(self, grace_s: float) -> int | None:
         """After a level with failed requests: the server's exit code if it is dying (vLLM shuts down a

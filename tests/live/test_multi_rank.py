@@ -55,7 +55,7 @@ def test_tp2_serves_with_per_rank_capacity_and_ep_fails_fast_with_vllms_reason(t
 
     assert tp2.status == "ok" and [level.metrics["completed"] for level in tp2.levels] == [4, 4]
     cap = tp2.capacity
-    assert cap is not None and cap.ranks == 2
+    assert cap is not None and tp2.predicted is not None and tp2.predicted["gpus"] == 2
     assert cap.predicted_tokens == cap.reported_tokens == 1_048_576  # one of the 2 KV heads per rank
     assert cap.predicted_kv_bytes_per_token == cap.reported_kv_bytes_per_token == 1024
     if len(os.sched_getaffinity(0)) >= 2:
