@@ -10,6 +10,7 @@ from runfolder.atomic import write_atomic
 from runfolder.requests import RequestRecord, read_requests
 from runfolder.schema import SCHEMA_VERSION, load_run
 from runfolder.versioned import RunFolderError
+from tests.paths import REPO
 
 
 def record(**changes) -> RequestRecord:
@@ -54,3 +55,11 @@ def test_a_newer_run_json_is_refused_with_the_fix(tmp_path):
     with pytest.raises(RunFolderError, match="newer than this harness reads.*fix: upgrade"):
         load_run(tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["run.json"]  # no temporary file left beside it
+
+
+def test_every_committed_run_folder_still_reads():
+    """The evidence README cites must stay readable by this harness (a schema change migrates it)."""
+    folders = sorted(path.parent for path in (REPO / "results").rglob("run.json"))
+    assert len(folders) >= 10
+    for folder in folders:
+        assert load_run(folder).deployments, folder
