@@ -14,6 +14,8 @@ Both clients send the same kind of prompt (text: `prompt_format: text`; the harn
 ids, skips the server's tokenization and so lowers TTFT) and neither warms up (vllm bench serve's
 ready check and warm-ups reuse the first measured prompt, which then hits the prefix cache).
 
+`--control` runs `vllm bench serve` in our place too (an A/A control, the same seed on both sides): the
+ratios it prints are the server's own run-to-run noise on one schedule, the floor under ours.
 Prints, per workload and metric, the median of the per-pair ratios ours / vLLM's, vLLM's own
 pair-to-pair spread (max/min of its runs - 1), and the targets of issue 17: TPOT, ITL and both
 throughputs within 2%, open-loop duration within 2%, TTFT within 5% or within vLLM's own spread.
@@ -38,9 +40,11 @@ from pathlib import Path
 
 import yaml
 
+from bench.load.level import level_seed
 from bench.run.deployment import Deployment
 from bench.scenario.deployment import DeploymentSpec, SynthModel
 from bench.scenario.loader import load_scenario
+from runfolder.requests import read_requests
 
 WORKLOADS = [  # name, input, output, requests, concurrency or rate factor of saturation
     {"name": "short-c16", "input": 512, "output": 128, "requests": 64, "concurrency": 16},
@@ -61,20 +65,29 @@ VLLM_BENCH = (
 )
 
 
-def vllm_bench_serve(target: dict, work: dict, out: Path, *, seed: int) -> dict:
+def vllm_bench_serve(target: dict, work: dict, out: Path, *, seed: int, tag: str = "vllm") -> dict:
     load = (["--max-concurrency", str(work["concurrency"]), "--request-rate", "inf"] if "concurrency" in work
             else ["--request-rate", str(work["rate"]), "--burstiness", "1"])  # fmt: skip
-    name = f"vllm-{work['name']}-{seed}.json"
+    name = f"{tag}-{work['name']}-{seed}.json"
     args = ["--backend", "vllm", "--base-url", target["base_url"], "--endpoint", "/v1/completions",
             "--model", target["served"], "--tokenizer", target["model_dir"], "--dataset-name", "random",
             "--random-input-len", str(work["input"]), "--random-output-len", str(work["output"]),
             "--random-range-ratio", "0", "--num-prompts", str(work["requests"]), *load, "--ignore-eos",
             "--num-warmups", str(WARMUPS), "--ready-check-timeout-sec", "0", "--seed", str(seed),
             "--percentile-metrics", "ttft,tpot,itl,e2el", "--metric-percentiles", "50,99", "--disable-tqdm",
-            "--save-result", "--result-dir", str(out),
+            "--save-result", "--save-detailed", "--result-dir", str(out),
             "--result-filename", name]  # fmt: skip
     subprocess.run([sys.executable, "-c", VLLM_BENCH, *args], check=True, capture_output=True, text=True)
-    return json.loads((out / name).read_text())
+    result = json.loads((out / name).read_text())
+    # per request, in send order: where a median of few requests falls between waves, these show it
+    starts = result.pop("start_times", None) or []
+    result["sent_ms"] = [round((t - min(starts)) * 1e3, 2) for t in starts]
+    result["ttfts_ms"] = [round(t * 1e3, 2) for t in result.pop("ttfts", [])]
+    gaps, counts = result.get("itls") or [], result.get("output_lens") or []
+    result["tpots_ms"] = [round(sum(g) / (n - 1) * 1e3, 3) for g, n in zip(gaps, counts, strict=False) if n > 1]
+    for bulky in ("itls", "generated_texts", "input_lens", "output_lens", "errors"):
+        result.pop(bulky, None)
+    return result
 
 
 def bench_run(target: dict, work: dict, out: Path, *, seed: int) -> dict:
@@ -90,24 +103,42 @@ def bench_run(target: dict, work: dict, out: Path, *, seed: int) -> dict:
     }  # fmt: skip
     path = out / f"ours-{work['name']}-{seed}.yaml"
     path.write_text(yaml.safe_dump(scenario))
-    done = subprocess.run([sys.executable, "-m", "bench.cli", "run", str(path), "--out", str(out / "runs"), "--json"],
+    runs = out / "runs" / path.stem
+    done = subprocess.run([sys.executable, "-m", "bench.cli", "run", str(path), "--out", str(runs), "--json"],
                           check=True, capture_output=True, text=True)  # fmt: skip
-    return dict(json.loads(done.stdout)["deployments"][0]["levels"][0]["metrics"])
+    metrics = dict(json.loads(done.stdout)["deployments"][0]["levels"][0]["metrics"])
+    records = sorted(read_requests(next(runs.glob("*/deployments/*/requests.jsonl"))), key=lambda r: r.sent_s)
+    metrics["sent_ms"] = [round(r.sent_s * 1e3, 2) for r in records if not r.warmup]
+    metrics["ttfts_ms"] = [round((r.ttft_s or 0) * 1e3, 2) for r in records if not r.warmup]
+    metrics["tpots_ms"] = [round(r.tpot_s * 1e3, 3) for r in records if not r.warmup and r.tpot_s is not None]
+    return metrics
 
 
-def pairs(target: dict, work: dict, out: Path, reps: int) -> list[dict]:
-    """Seeds differ between workloads too: the same seed and prompt length make the same prompts."""
+def pairs(target: dict, work: dict, out: Path, reps: int, *, control: bool) -> list[dict]:
+    """Seeds differ between workloads too: the same seed and prompt length make the same prompts. vLLM's
+    seed is our level's, so an open loop's pair sends at the same offsets on both sides (measured on
+    the H100 with different seeds: TPOT near saturation then followed each client's own schedule)."""
     runs, first_seed = [], 100 * [w["name"] for w in WORKLOADS].index(work["name"])
     for rep in range(reps):
         theirs = ours = None
         for client in ("vllm", "ours") if rep % 2 == 0 else ("ours", "vllm"):
             if client == "vllm":
-                theirs = vllm_bench_serve(target, work, out, seed=first_seed + rep)
+                theirs = vllm_bench_serve(target, work, out, seed=level_seed(first_seed + rep, 0))
             else:
-                ours = bench_run(target, work, out, seed=first_seed + rep)
-        runs.append({"rep": rep, "vllm": theirs, "ours": ours})
+                ours = (vllm_bench_serve(target, work, out, seed=level_seed(first_seed + rep, 0), tag="control")
+                        if control else bench_run(target, work, out, seed=first_seed + rep))  # fmt: skip
+        runs.append({"rep": rep, "vllm": theirs, "ours": ours, "send_gap_ms": send_gap_ms(theirs, ours)})
         print(f"  {work['name']} pair {rep}: done", file=sys.stderr, flush=True)
     return runs
+
+
+def send_gap_ms(theirs: dict | None, ours: dict | None) -> float | None:
+    """The largest difference between the two clients' send offsets (each from its own first send): an
+    open loop's pair shares one schedule, so this is both clients' dispatch lag together."""
+    if not theirs or not ours or len(theirs["sent_ms"]) != len(ours["sent_ms"]):
+        return None
+    a, b = sorted(theirs["sent_ms"]), sorted(ours["sent_ms"])
+    return max(abs((x - a[0]) - (y - b[0])) for x, y in zip(a, b, strict=True))
 
 
 def summary(work: dict, runs: list[dict]) -> dict:
@@ -150,7 +181,7 @@ async def on_deployment(spec: DeploymentSpec, run: Runner, work_dir: Path, *, lo
 Runner = Callable[[dict], None]
 
 
-def measure(target: dict, reps: int, work_dir: Path, *, only: list[str], saturation: float | None,
+def measure(target: dict, reps: int, work_dir: Path, *, only: list[str], saturation: float | None, control: bool,
             done: Callable[[list[dict]], None]) -> None:  # fmt: skip
     """done(results so far) after each workload."""
     results: list[dict] = []
@@ -159,7 +190,7 @@ def measure(target: dict, reps: int, work_dir: Path, *, only: list[str], saturat
             if saturation is None:
                 raise SystemExit("open-loop workloads need short-c16 first, or --saturation")
             work["rate"] = round(work["saturation"] * saturation, 2)
-        runs = pairs(target, work, work_dir, reps)
+        runs = pairs(target, work, work_dir, reps, control=control)
         if work["name"] == "short-c16":
             saturation = statistics.median(r["vllm"]["request_throughput"] for r in runs)
         results.append({"workload": work, "runs": runs, "summary": summary(work, runs)})
@@ -167,13 +198,20 @@ def measure(target: dict, reps: int, work_dir: Path, *, only: list[str], saturat
 
 
 def report(results: list[dict]) -> str:
-    lines = [f"{'workload':<14}{'metric':<20}{'vLLM (runs)':>26}{'ours (runs)':>26}{'ratio':>8}{'vLLM spread':>13}  ok"]
+    fmt = lambda xs: " ".join(f"{x:.1f}" for x in xs)  # noqa: E731
+    width = max([26] + [len(fmt(row[side])) + 2 for result in results for row in result["summary"].values()
+                        for side in ("vllm", "ours")])  # fmt: skip
+    lines = [f"{'workload':<14}{'metric':<20}{'vLLM (runs)':>{width}}{'ours (runs)':>{width}}{'ratio':>8}"
+             f"{'vLLM spread':>13}  ok"]  # fmt: skip
     for result in results:
+        name = result["workload"]["name"]
         for key, row in result["summary"].items():
-            fmt = lambda xs: " ".join(f"{x:.1f}" for x in xs)  # noqa: E731
-            lines.append(f"{result['workload']['name']:<14}{key:<20}{fmt(row['vllm']):>26}{fmt(row['ours']):>26}"
+            lines.append(f"{name:<14}{key:<20}{fmt(row['vllm']):>{width}}{fmt(row['ours']):>{width}}"
                          f"{row['median_ratio']:>8.3f}{row['vllm_spread']:>12.1%}  "
                          f"{'yes' if row['within_target'] else 'NO'}")  # fmt: skip
+        gaps = [r["send_gap_ms"] for r in result["runs"] if r.get("send_gap_ms") is not None]
+        if "rate" in result["workload"] and gaps:
+            lines.append(f"{name:<14}one schedule: largest send-offset difference {max(gaps):.1f} ms")
     return "\n".join(lines)
 
 
@@ -188,6 +226,7 @@ def main() -> None:
     parser.add_argument("--deployment", help="with --scenario: which deployment")
     parser.add_argument("--only", default=",".join(w["name"] for w in WORKLOADS), help="workloads, comma-separated")
     parser.add_argument("--saturation", type=float, help="req/s for the open-loop rates without short-c16")
+    parser.add_argument("--control", action="store_true", help="A/A: vllm bench serve on both sides, one seed")
     args = parser.parse_args()
     only = args.only.split(",")
     unknown = set(only) - {w["name"] for w in WORKLOADS}
@@ -205,7 +244,7 @@ def main() -> None:
     log_copy = args.out.with_suffix(".server.log") if args.out else None
     with tempfile.TemporaryDirectory() as tmp:
         run: Runner = lambda target: measure(target, args.reps, Path(tmp), only=only,  # noqa: E731
-                                             saturation=args.saturation, done=done)  # fmt: skip
+                                             saturation=args.saturation, control=args.control, done=done)  # fmt: skip
         if args.endpoint:
             run({"base_url": args.endpoint, "served": args.served_name, "model_dir": args.model})
         elif args.scenario:

@@ -54,6 +54,12 @@ class LevelTarget:
     tokenizer: Path
 
 
+def level_seed(scenario_seed: int, index: int) -> int:
+    """The seed of a level's prompts and arrivals: `vllm bench serve --seed` this number sends an
+    open loop at the same offsets (bench/load/arrivals.py)."""
+    return scenario_seed * 1000 + index
+
+
 async def run_level(
     scenario: Scenario,
     level: Level,
@@ -66,7 +72,7 @@ async def run_level(
 ) -> None:
     """Appends the level's summary to `summaries`, also when the level is cancelled part-way."""
     load = scenario.load
-    seed = scenario.seed * 1000 + index
+    seed = level_seed(scenario.seed, index)
     jobs = JobFactory(scenario.workload, level, target.tokenizer, target.served_name, seed=seed).jobs()
     async with new_session() as session:
         runner = LevelRunner(session, target.base_url, level.label(), load.request_timeout_s, on_record=write)
