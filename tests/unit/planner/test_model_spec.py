@@ -95,15 +95,28 @@ def test_unsupported_quantization_is_named(write_config):
         load_model(str(write_config({**LLAMA_LIKE, "quantization_config": {"quant_method": "awq"}})))
 
 
+MLA = {"kv_lora_rank": 512, "qk_rope_head_dim": 64, "qk_nope_head_dim": 128, "v_head_dim": 128}
+
+
+def test_sliding_layers_without_a_window_or_a_layer_each_are_refused(write_config):
+    with pytest.raises(InputError, match="sliding_window"):
+        load_model(str(write_config({**LLAMA_LIKE, "layer_types": ["sliding_attention", "full_attention"]})))
+    with pytest.raises(InputError, match="layer_types") as caught:
+        load_model(str(write_config({**LLAMA_LIKE, "layer_types": ["full_attention"] * 3}, "three")))
+    assert "3 entries for 2 layers" in caught.value.problem
+
+
+def test_mla_without_its_dimensions_is_refused_by_field(write_config):
+    with pytest.raises(InputError) as caught:
+        load_model(str(write_config({**LLAMA_LIKE, **MLA, "v_head_dim": None})))
+    assert caught.value.field.endswith("v_head_dim")
+
+
 @pytest.mark.parametrize(
     ("extra", "field", "kind"),
     [
-        ({"kv_lora_rank": 512, "qk_rope_head_dim": 64}, "kv_lora_rank", "MLA"),  # DeepSeek-V3, Kimi-K2
-        (
-            {"layer_types": ["sliding_attention", "full_attention"], "sliding_window": 128},
-            "layer_types",
-            "sliding_attention",
-        ),  # gpt-oss, Gemma-3  # fmt: skip
+        ({**MLA, "index_topk": 2048}, "index_topk", "indexer"),  # DeepSeek V3.2
+        ({"layer_types": ["chunked_attention", "full_attention"]}, "layer_types", "chunked_attention"),
         ({"layer_types": ["linear_attention", "full_attention"]}, "layer_types", "linear_attention"),  # Qwen3-Next
         ({"sliding_window": 4096, "max_position_embeddings": 32768}, "sliding_window", "4096 tokens"),  # Mistral-7B
         ({"attn_type_list": [0, 1]}, "attn_type_list", "lightning"),  # MiniMax-Text-01 / M1

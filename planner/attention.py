@@ -1,0 +1,147 @@
+"""Which attention each layer runs, read from config.json the way vLLM builds a KV-cache spec per layer
+(vllm/v1/kv_cache_interface.py):
+
+- GQA / MHA / MQA: FullAttentionSpec, K and V of the layer's KV heads per token (heads split over TP);
+- MLA (DeepSeek-V2/V3, Kimi-K2): MLAAttentionSpec, one latent vector of kv_lora_rank + qk_rope_head_dim
+  per token and layer, no separate V, and the same vector on every TP rank (TP does not shrink it);
+- sliding window: SlidingWindowSpec, the page of full attention, but a request keeps only the blocks
+  its window (plus the tokens in flight) touches. Which layers slide comes from `layer_types`
+  (sliding_attention / full_attention) or Gemma's `sliding_window_pattern` (every Nth layer full).
+
+Anything else that changes what a layer stores (linear, Mamba or lightning attention, DeepSeek V3.2's
+indexer cache, a window without a per-layer pattern) is refused, naming the field: never planned as
+full attention.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from planner.errors import InputError
+
+FULL, SLIDING = "full_attention", "sliding_attention"
+MODELLED = (
+    "full attention (MHA / GQA / MQA), MLA, and sliding-window layers mixed with full ones "
+    "(layer_types full_attention / sliding_attention), dense or MoE, unquantized or fp8"
+)
+# hybrid-model keys whose non-attention entries vLLM sizes as fixed per-sequence state (Mamba, linear attention)
+HYBRID_KEYS = {"layers_block_type": "attention", "hybrid_override_pattern": "*"}
+
+
+class MLAShape(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kv_lora_rank: int
+    qk_rope_head_dim: int
+    qk_nope_head_dim: int
+    v_head_dim: int
+    q_lora_rank: int  # 0: queries projected straight from the hidden state (DeepSeek-V2-Lite)
+
+    @property
+    def latent_dim(self) -> int:
+        """What one token stores per layer: the compressed KV plus the shared rope key."""
+        return self.kv_lora_rank + self.qk_rope_head_dim
+
+
+class AttentionShape(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mla: MLAShape | None = None
+    windows: tuple[int, ...] = ()  # per layer: 0 = full attention, else its sliding window; () = all full
+    # Llama 4's chunked local attention: vLLM turns its hybrid KV manager off for it by default
+    # (VLLM_ALLOW_CHUNKED_LOCAL_ATTN_WITH_HYBRID_KV_CACHE unset), so every layer is sized as full attention
+    chunk: int = 0
+
+    def window(self, layer: int) -> int:
+        return self.windows[layer] if self.windows else 0
+
+    @property
+    def sliding_layers(self) -> int:
+        return sum(1 for w in self.windows if w)
+
+
+def attention_shape(config: dict[str, Any], *, layers: int, context: int, source: str) -> AttentionShape:
+    _refuse_unmodelled(config, source)
+    chunk = config.get("attention_chunk_size")
+    return AttentionShape(
+        mla=_mla(config, source),
+        windows=_windows(config, layers, context, source),
+        chunk=chunk if isinstance(chunk, int) and not isinstance(chunk, bool) and chunk > 0 else 0,
+    )
+
+
+def attention_notes(shape: AttentionShape, layers: int) -> list[str]:
+    notes = []
+    if shape.mla is not None:
+        notes.append(
+            f"MLA: KV is one latent of {shape.mla.latent_dim} values per token and layer, whole on every TP rank "
+            "(TP does not shrink it); activation overhead terms were calibrated on GQA models"
+        )
+    if shape.sliding_layers:
+        windows = sorted({w for w in shape.windows if w})
+        notes.append(
+            f"sliding window {', '.join(map(str, windows))} tokens on {shape.sliding_layers} of {layers} layers: "
+            "there a request keeps cdiv(min(window - 1 + tokens in flight, its length), block) + 1 blocks"
+        )
+    if shape.chunk:
+        notes.append(
+            f"chunked local attention ({shape.chunk} tokens) sized as full attention, as vLLM does by default "
+            "(its hybrid KV manager is off for it unless VLLM_ALLOW_CHUNKED_LOCAL_ATTN_WITH_HYBRID_KV_CACHE=1)"
+        )
+    return notes
+
+
+def _refuse(source: str, field: str, problem: str) -> InputError:
+    return InputError(
+        f"{source}: {field}",
+        f"{problem}; the planner models {MODELLED} only",
+        "use a model of a modelled kind (linear / Mamba / lightning-attention hybrids are not sized yet)",
+    )
+
+
+def _refuse_unmodelled(config: dict[str, Any], source: str) -> None:
+    if config.get("index_topk") or config.get("index_head_dim"):
+        raise _refuse(source, "index_topk", "DeepSeek V3.2's sparse-attention indexer cache is not modelled yet")
+    if 0 in (config.get("attn_type_list") or []):
+        raise _refuse(source, "attn_type_list", "lightning (linear) attention layers are not modelled yet")
+    for key, attention in HYBRID_KEYS.items():
+        kinds = config.get(key)
+        if kinds and any(str(k) != attention for k in (kinds if isinstance(kinds, list) else str(kinds))):
+            raise _refuse(source, key, "hybrid Mamba / linear-attention layers are not modelled yet")
+
+
+def _mla(config: dict[str, Any], source: str) -> MLAShape | None:
+    if not config.get("kv_lora_rank"):
+        return None
+    values = {}
+    for key in ("kv_lora_rank", "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim"):
+        value = config.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise InputError(f"{source}: {key}", f"MLA needs a positive integer, got {value!r}", f"set '{key}'")
+        values[key] = value
+    return MLAShape(q_lora_rank=int(config.get("q_lora_rank") or 0), **values)
+
+
+def _windows(config: dict[str, Any], layers: int, context: int, source: str) -> tuple[int, ...]:
+    kinds = config.get("layer_types")
+    window = config.get("sliding_window")
+    if not kinds and isinstance(config.get("sliding_window_pattern"), int) and config["sliding_window_pattern"] > 0:
+        pattern = config["sliding_window_pattern"]  # Gemma-3: every pattern-th layer is global
+        kinds = [FULL if (i + 1) % pattern == 0 else SLIDING for i in range(layers)]
+    if not kinds:
+        if isinstance(window, int) and config.get("use_sliding_window", True) and window < context:
+            raise _refuse(source, "sliding_window", f"a sliding window ({window} tokens) without layer_types "
+                                                    "(which layers slide is model-specific)")  # fmt: skip
+        return ()
+    other = sorted({str(k) for k in kinds} - {FULL, SLIDING})
+    if other:
+        raise _refuse(source, "layer_types", f"layer kinds {other} are not modelled yet (vLLM sizes each its own way)")
+    if len(kinds) != layers:
+        raise InputError(f"{source}: layer_types", f"{len(kinds)} entries for {layers} layers", "one per layer")
+    if SLIDING not in kinds:
+        return ()
+    if not isinstance(window, int) or isinstance(window, bool) or window <= 0:
+        raise InputError(f"{source}: sliding_window", f"sliding layers need a window, got {window!r}", "set it")
+    return tuple(window if kind == SLIDING else 0 for kind in kinds)

@@ -1,0 +1,87 @@
+"""vLLM's KV-cache groups and what one request takes from them (vllm/v1/core/kv_cache_utils.py:
+`get_kv_cache_groups`, `get_kv_cache_config_from_groups`, `get_max_concurrency_for_kv_cache_config`;
+vllm/v1/kv_cache_interface.py: `max_memory_usage_bytes` of each spec). Checked against vLLM 0.32.0's
+own functions and its CPU server (tests/unit/planner/test_kv_groups_vs_vllm.py, tests/live/).
+
+Layers of one kind share a block table. With one kind (all full, all MLA, all sliding at one window)
+there is one group of every layer. With full and sliding layers mixed (gpt-oss, Gemma-3) every
+group holds the same number of layers: the smaller kind's count, or the larger kind's when it is
+under 1.5x the smaller; a kind's layers go to its groups round-robin (layers[i::groups]) and its
+last group may be short (vLLM's "padding layers"). Every layer's page (block_size tokens) has the same
+bytes in these models, so one pool block = group_size x page, and
+
+  num_blocks         = budget // (group_size x page)
+  blocks per request = sum over groups: full cdiv(L, block); sliding cdiv(min(window - 1 + in_flight, L), block) + 1
+  max_concurrency    = num_blocks / blocks per request at L = max_model_len
+  KV cache size      = int(max_concurrency x max_model_len) tokens   (what vLLM logs and publishes)
+
+where in_flight = max_num_batched_tokens x concurrent batches (2 with async scheduling, else the PP
+size: `VllmConfig.max_in_flight_tokens`). Under pipeline parallelism each stage holds its own layers
+of every group; its block is its widest group's share, and every stage keeps the smallest count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from math import ceil
+
+from pydantic import BaseModel, ConfigDict
+
+from planner.model_spec import ModelSpec
+
+GROUP_SIZE_SLACK = 1.5  # vLLM's heuristic: pad the smaller kind up rather than split the larger below this
+
+
+class KVGroup(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    window: int  # 0: full attention (or MLA); else the sliding window in tokens
+    layers: tuple[int, ...]  # model layer indices
+
+
+def kv_groups(windows: Sequence[int]) -> list[KVGroup]:
+    """`windows`: per layer, 0 for full attention, else its sliding window."""
+    kinds: dict[int, list[int]] = {}
+    for layer, window in enumerate(windows):
+        kinds.setdefault(window, []).append(layer)
+    counts = [len(layers) for layers in kinds.values()]
+    size = min(counts) if max(counts) >= min(counts) * GROUP_SIZE_SLACK else max(counts)
+    groups = []
+    for window, layers in kinds.items():
+        n = ceil(len(layers) / size)
+        groups += [KVGroup(window=window, layers=tuple(layers[i::n])) for i in range(n)]
+    return groups
+
+
+def model_kv_groups(model: ModelSpec) -> list[KVGroup]:
+    return kv_groups(model.attention.windows or (0,) * model.num_layers)
+
+
+def layers_per_block(groups: Sequence[KVGroup], stage_layers: range) -> int:
+    """Pages in one pool block on a rank holding `stage_layers`: its widest group's share of them."""
+    return max(sum(1 for layer in g.layers if layer in stage_layers) for g in groups)
+
+
+def group_blocks(group: KVGroup, *, tokens: int, block_size: int, in_flight: int) -> int:
+    """Blocks one request of `tokens` tokens holds in this group at most."""
+    if not group.window:
+        return ceil(tokens / block_size)
+    return ceil(min(group.window - 1 + in_flight, tokens) / block_size) + 1
+
+
+def blocks_per_request(groups: Sequence[KVGroup], *, tokens: int, block_size: int, in_flight: int) -> int:
+    return sum(group_blocks(g, tokens=tokens, block_size=block_size, in_flight=in_flight) for g in groups)
+
+
+def longest_request(groups: Sequence[KVGroup], *, blocks: int, block_size: int, in_flight: int, limit: int) -> int:
+    """The longest request (<= limit) whose blocks fit in `blocks`: vLLM's "estimated maximum model
+    length", by the same bisection (sliding groups stop growing once past their window)."""
+
+    def fits(tokens: int) -> bool:
+        return blocks_per_request(groups, tokens=tokens, block_size=block_size, in_flight=in_flight) <= blocks
+
+    low, high = 0, limit
+    while low < high:
+        mid = (low + high + 1) // 2
+        low, high = (mid, high) if fits(mid) else (low, mid - 1)
+    return low

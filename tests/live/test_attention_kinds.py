@@ -1,0 +1,39 @@
+"""MLA and sliding-window models served by the real CPU vLLM: the planner's KV capacity (blocks, block
+size, the KV size vLLM publishes) equals the server's own report, to the block. The same shapes are
+checked against vLLM's KV-cache functions without a server in tests/unit/planner/test_kv_groups_vs_vllm.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bench.run.deployment import probe_deployment
+from bench.scenario.deployment import DeploymentSpec, SynthModel
+from bench.server.cpu_host import this_host
+from tests.live.fast_start import EAGER
+
+pytestmark = pytest.mark.server
+
+KINDS = {
+    # DeepSeek-V3's MLA (latent 512 + rope 64 per token and layer), 4 layers, 8 experts
+    "mla": SynthModel(like="deepseek-v3", sizes={"layers": 4}),
+    # Gemma-3's 5:1 pattern over 12 layers (10 sliding at 1024 tokens, 2 full): a request of 8K keeps
+    # 64 blocks in the full group and 25 in each of the five sliding groups (2048 tokens in flight)
+    "sliding": SynthModel(like="gemma-3-27b", sizes={"layers": 12}),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_capacity_equals_the_servers_report(tmp_path, kind):
+    spec = DeploymentSpec(name=kind, model=KINDS[kind], max_model_len=8192, cpu_kvcache_space_gib=1,
+                          startup_timeout_s=300, extra_args=EAGER)  # fmt: skip
+    record = asyncio.run(probe_deployment(spec, tmp_path))
+    assert record.status == "ok", record.error
+    capacity = record.capacity
+    assert capacity.reported_source == "metrics"
+    # vLLM's CPU MLA kernel takes 16-token blocks (AMX hosts the default 128): the planner picks the same
+    block = 16 if kind == "mla" and not this_host().amx else 128
+    assert (capacity.predicted_blocks, capacity.block_size) == (capacity.reported_blocks, block)
+    assert capacity.predicted_tokens == capacity.reported_tokens and capacity.difference_tokens == 0
