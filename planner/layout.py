@@ -5,7 +5,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from planner.errors import InputError, LayoutRejected
-from planner.model_spec import ModelSpec, MoESpec, QuantSpec
+from planner.model_spec import ModelSpec, MoESpec
+from planner.quantization import QuantSpec
 
 
 class Layout(BaseModel):

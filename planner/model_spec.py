@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from planner.attention import AttentionShape, attention_notes, attention_shape
 from planner.errors import InputError
+from planner.quantization import QuantSpec, quant_spec
 
 CATALOG_DIR = Path(__file__).parent / "catalog"
 DTYPE_BYTES = {"bfloat16": 2, "float16": 2, "half": 2, "float32": 4, "float": 4}
@@ -25,15 +26,6 @@ class MoESpec(BaseModel):
     moe_layers: int
     router_dtype_bytes: int
     router_bias: bool
-
-
-class QuantSpec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    method: Literal["fp8"]
-    block: tuple[int, int] | None  # (block_n, block_k); None = per-tensor scales
-    attention_quantized: bool
-    mlp_quantized: bool
 
 
 class ModelSpec(BaseModel):
@@ -128,7 +120,7 @@ def model_from_config(config: dict[str, Any], *, name: str, source: str) -> Mode
         qk_norm=_qk_norm(config),
         attention_bias=bool(config.get("attention_bias", False)),
         param_bytes=_param_bytes(config, notes),
-        quant=_quant_spec(config, source),
+        quant=quant_spec(config, source),
         max_position_embeddings=context,
         attention=attention,
         notes=tuple(notes),
@@ -191,24 +183,3 @@ def _param_bytes(config: dict[str, Any], notes: list[str]) -> int:
     if DTYPE_BYTES.get(dtype, 2) == 4:
         notes.append("float32 checkpoint: vLLM's dtype=auto serves it in 16-bit; counted at 2 bytes")
     return 2
-
-
-def _quant_spec(config: dict[str, Any], source: str) -> QuantSpec | None:
-    quant = config.get("quantization_config")
-    if not quant:
-        return None
-    method = str(quant.get("quant_method", "")).lower()
-    if method != "fp8":
-        raise InputError(
-            f"{source}: quantization_config.quant_method",
-            f"'{method}' is not modelled",
-            "use an fp8 or unquantized (bf16/fp16) checkpoint",
-        )
-    block = quant.get("weight_block_size")
-    skipped = " ".join(str(m) for m in quant.get("modules_to_not_convert") or [])
-    return QuantSpec(
-        method="fp8",
-        block=tuple(block) if block else None,
-        attention_quantized=not any(k in skipped for k in ("self_attn", "attention", "q_proj")),
-        mlp_quantized=not any(k in skipped for k in ("mlp", "experts", "gate_proj")),
-    )

@@ -19,7 +19,6 @@ from planner.layout import Layout, pp_layer_split
 from planner.model_spec import ModelSpec
 
 VOCAB_PADDING = 64  # vLLM's DEFAULT_VOCAB_PADDING_SIZE
-SCALE_BYTES = 4
 
 
 class WeightBreakdown(BaseModel):
@@ -39,14 +38,10 @@ class WeightBreakdown(BaseModel):
 
 
 def linear_bytes(model: ModelSpec, out_features: int, in_features: int, quantized: bool) -> int:
-    """One weight matrix: FP8 = 1 byte/element + fp32 scales per block (or one per tensor)."""
-    elements = out_features * in_features
+    """One weight matrix: quantized as the checkpoint says (planner/quantization.py), else 16-bit."""
     if not (quantized and model.quant):
-        return elements * model.param_bytes
-    if model.quant.block is None:
-        return elements + SCALE_BYTES
-    block_n, block_k = model.quant.block
-    return elements + ceil(out_features / block_n) * ceil(in_features / block_k) * SCALE_BYTES
+        return out_features * in_features * model.param_bytes
+    return model.quant.matrix_bytes(out_features, in_features)
 
 
 def weights_per_rank(model: ModelSpec, layout: Layout, stage: int = 0) -> WeightBreakdown:

@@ -92,7 +92,7 @@ def test_unknown_model(ref):
 
 def test_unsupported_quantization_is_named(write_config):
     with pytest.raises(InputError, match="quant_method"):
-        load_model(str(write_config({**LLAMA_LIKE, "quantization_config": {"quant_method": "awq"}})))
+        load_model(str(write_config({**LLAMA_LIKE, "quantization_config": {"quant_method": "bitsandbytes"}})))
 
 
 MLA = {"kv_lora_rank": 512, "qk_rope_head_dim": 64, "qk_nope_head_dim": 128, "v_head_dim": 128}
