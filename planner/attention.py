@@ -6,11 +6,14 @@
   per token and layer, no separate V, and the same vector on every TP rank (TP does not shrink it);
 - sliding window: SlidingWindowSpec, the page of full attention, but a request keeps only the blocks
   its window (plus the tokens in flight) touches. Which layers slide comes from `layer_types`
-  (sliding_attention / full_attention) or Gemma's `sliding_window_pattern` (every Nth layer full).
+  (sliding_attention / full_attention) or Gemma's `sliding_window_pattern` (every Nth layer full);
+- Gated DeltaNet linear attention (Qwen3-Next, `layer_types` linear_attention): MambaSpec, a fixed
+  state per request: a conv state of (2 x key heads x key dim + value heads x value dim) / TP
+  channels x (conv kernel - 1) and a recurrent state of value heads / TP x value dim x key dim.
 
-Anything else that changes what a layer stores (linear, Mamba or lightning attention, DeepSeek V3.2's
-indexer cache, a window without a per-layer pattern) is refused, naming the field: never planned as
-full attention.
+Anything else that changes what a layer stores (Mamba or lightning attention, DeepSeek V3.2's indexer
+cache, a window without a per-layer pattern) is refused, naming the field: never planned as full
+attention.
 """
 
 from __future__ import annotations
@@ -21,11 +24,14 @@ from pydantic import BaseModel, ConfigDict
 
 from planner.errors import InputError
 
-FULL, SLIDING = "full_attention", "sliding_attention"
+FULL, SLIDING, LINEAR = "full_attention", "sliding_attention", "linear_attention"
+STATE = -1  # a layer's "window" when it keeps a fixed state per request instead of per-token KV
 MODELLED = (
-    "full attention (MHA / GQA / MQA), MLA, and sliding-window layers mixed with full ones "
-    "(layer_types full_attention / sliding_attention), dense or MoE, unquantized or fp8"
+    "full attention (MHA / GQA / MQA), MLA, sliding-window layers mixed with full ones and Gated DeltaNet "
+    "linear attention (layer_types full_attention / sliding_attention / linear_attention)"
 )
+GDN_KEYS = ("linear_num_key_heads", "linear_num_value_heads", "linear_key_head_dim", "linear_value_head_dim",
+            "linear_conv_kernel_dim")  # fmt: skip
 # hybrid-model keys whose non-attention entries vLLM sizes as fixed per-sequence state (Mamba, linear attention)
 HYBRID_KEYS = {"layers_block_type": "attention", "hybrid_override_pattern": "*"}
 
@@ -45,11 +51,30 @@ class MLAShape(BaseModel):
         return self.kv_lora_rank + self.qk_rope_head_dim
 
 
+class GDNShape(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    linear_num_key_heads: int
+    linear_num_value_heads: int
+    linear_key_head_dim: int
+    linear_value_head_dim: int
+    linear_conv_kernel_dim: int
+
+    def state_bytes(self, tp: int, *, conv_bytes: int, ssm_bytes: int) -> int:
+        """One layer's state for one request on one TP rank (vLLM's gated_delta_net_state_shape)."""
+        keys = self.linear_num_key_heads * self.linear_key_head_dim
+        conv = (2 * keys + self.linear_num_value_heads * self.linear_value_head_dim) // tp
+        recurrent = self.linear_num_value_heads // tp * self.linear_value_head_dim * self.linear_key_head_dim
+        return conv * (self.linear_conv_kernel_dim - 1) * conv_bytes + recurrent * ssm_bytes
+
+
 class AttentionShape(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     mla: MLAShape | None = None
-    windows: tuple[int, ...] = ()  # per layer: 0 = full attention, else its sliding window; () = all full
+    gdn: GDNShape | None = None
+    # per layer: 0 = full attention, > 0 its sliding window, STATE a linear-attention layer; () = all full
+    windows: tuple[int, ...] = ()
     # Llama 4's chunked local attention: vLLM turns its hybrid KV manager off for it by default
     # (VLLM_ALLOW_CHUNKED_LOCAL_ATTN_WITH_HYBRID_KV_CACHE unset), so every layer is sized as full attention
     chunk: int = 0
@@ -59,15 +84,21 @@ class AttentionShape(BaseModel):
 
     @property
     def sliding_layers(self) -> int:
-        return sum(1 for w in self.windows if w)
+        return sum(1 for w in self.windows if w > 0)
+
+    @property
+    def state_layers(self) -> int:
+        return sum(1 for w in self.windows if w == STATE)
 
 
 def attention_shape(config: dict[str, Any], *, layers: int, context: int, source: str) -> AttentionShape:
     _refuse_unmodelled(config, source)
     chunk = config.get("attention_chunk_size")
+    windows = _windows(config, layers, context, source)
     return AttentionShape(
         mla=_mla(config, source),
-        windows=_windows(config, layers, context, source),
+        gdn=_gdn(config, source) if STATE in windows else None,
+        windows=windows,
         chunk=chunk if isinstance(chunk, int) and not isinstance(chunk, bool) and chunk > 0 else 0,
     )
 
@@ -79,8 +110,13 @@ def attention_notes(shape: AttentionShape, layers: int) -> list[str]:
             f"MLA: KV is one latent of {shape.mla.latent_dim} values per token and layer, whole on every TP rank "
             "(TP does not shrink it); activation overhead terms were calibrated on GQA models"
         )
+    if shape.state_layers:
+        notes.append(
+            f"Gated DeltaNet: {shape.state_layers} of {layers} layers keep a fixed state per request (one block, "
+            "two with prefix caching's 'align' mode); vLLM raises the block size until one attention page holds it"
+        )
     if shape.sliding_layers:
-        windows = sorted({w for w in shape.windows if w})
+        windows = sorted({w for w in shape.windows if w > 0})
         notes.append(
             f"sliding window {', '.join(map(str, windows))} tokens on {shape.sliding_layers} of {layers} layers: "
             "there a request keeps cdiv(min(window - 1 + tokens in flight, its length), block) + 1 blocks"
@@ -135,13 +171,22 @@ def _windows(config: dict[str, Any], layers: int, context: int, source: str) -> 
             raise _refuse(source, "sliding_window", f"a sliding window ({window} tokens) without layer_types "
                                                     "(which layers slide is model-specific)")  # fmt: skip
         return ()
-    other = sorted({str(k) for k in kinds} - {FULL, SLIDING})
+    other = sorted({str(k) for k in kinds} - {FULL, SLIDING, LINEAR})
     if other:
         raise _refuse(source, "layer_types", f"layer kinds {other} are not modelled yet (vLLM sizes each its own way)")
     if len(kinds) != layers:
         raise InputError(f"{source}: layer_types", f"{len(kinds)} entries for {layers} layers", "one per layer")
-    if SLIDING not in kinds:
+    if SLIDING not in kinds and LINEAR not in kinds:
         return ()
-    if not isinstance(window, int) or isinstance(window, bool) or window <= 0:
+    if SLIDING in kinds and (not isinstance(window, int) or isinstance(window, bool) or window <= 0):
         raise InputError(f"{source}: sliding_window", f"sliding layers need a window, got {window!r}", "set it")
-    return tuple(window if kind == SLIDING else 0 for kind in kinds)
+    if SLIDING in kinds and LINEAR in kinds:
+        raise _refuse(source, "layer_types", "sliding-window and linear-attention layers together are not modelled")
+    return tuple(int(window or 0) if kind == SLIDING else STATE if kind == LINEAR else 0 for kind in kinds)
+
+
+def _gdn(config: dict[str, Any], source: str) -> GDNShape:
+    missing = [key for key in GDN_KEYS if not isinstance(config.get(key), int) or config[key] <= 0]
+    if missing:
+        raise _refuse(source, missing[0], "linear_attention layers other than Gated DeltaNet are not modelled yet")
+    return GDNShape(**{key: config[key] for key in GDN_KEYS})

@@ -20,8 +20,8 @@ from planner.budget import BudgetInputs, StageBudget, stage_budget
 from planner.calibration import Calibration, shipped_calibration
 from planner.errors import InputError, LayoutRejected
 from planner.gpus import GpuSpec
-from planner.kv_cache import kv_bytes_per_token, kv_dtype_bytes
-from planner.kv_groups import blocks_per_request, longest_request, model_kv_groups
+from planner.kv_cache import hybrid_block_size, kv_bytes_per_token, kv_dtype_bytes
+from planner.kv_groups import RequestRule, blocks_per_request, longest_request, model_kv_groups
 from planner.layout import Layout, check_layout
 from planner.model_spec import ModelSpec
 from planner.placement import Placement, check_tp_within_node, place
@@ -41,6 +41,8 @@ class PlanSettings(BaseModel):
     server: ServerSettings = Field(default_factory=ServerSettings)
     calibration: Calibration | None = None  # None: the shipped one for server.vllm_version
     overhead_gib: float | None = Field(None, ge=0)  # an explicit total instead of the computed terms
+    ssm_state_bytes: int | None = None  # linear attention's recurrent state dtype; None: the model's (bench sets 4
+    # where vLLM forces float32: CPU hosts with AVX-512 BF16)
     gpus_per_node: int = 8
 
 
@@ -91,6 +93,9 @@ def plan_capacity(model: ModelSpec, gpu: GpuSpec, layout: Layout, settings: Plan
     """Forward plan; raises LayoutRejected where vLLM would refuse to start."""
     settings = settings or PlanSettings()
     _check_settings(model, gpu, layout, settings)
+    block = hybrid_block_size(model, layout.tp, settings.block_size, kv_cache_dtype=settings.kv_cache_dtype,
+                              ssm_bytes=settings.ssm_state_bytes)  # fmt: skip
+    settings = settings.model_copy(update={"block_size": block})
     max_len = settings.max_model_len or model.max_position_embeddings
     server = resolve(
         settings.server,
@@ -123,18 +128,19 @@ def _request_blocks(
 ) -> tuple[int, int]:
     """(blocks one request of max_model_len takes, the longest request the blocks hold); refuses a
     max_model_len they cannot hold once, naming vLLM's estimate of the longest that fits."""
-    groups, in_flight, block = model_kv_groups(model), in_flight_tokens(server, layout.pp), settings.block_size
-    need = blocks_per_request(groups, tokens=max_len, block_size=block, in_flight=in_flight)
+    groups, block = model_kv_groups(model), settings.block_size
+    rule = RequestRule(block_size=block, in_flight=in_flight_tokens(server, layout.pp),
+                       state_blocks=2 if server.prefix_caching else 1)  # fmt: skip
+    need = blocks_per_request(groups, max_len, rule)
     if blocks < need:
-        longest = longest_request(groups, blocks=blocks, block_size=block, in_flight=in_flight, limit=max_len)
+        longest = longest_request(groups, blocks, rule, limit=max_len)
         raise LayoutRejected(
             "--max-model-len",
             f"KV capacity {blocks:,} blocks of {block} cannot hold one request of max_model_len {max_len:,} "
             f"({need:,} blocks; vLLM refuses it; its estimated maximum model length is {longest})",
             f"use --max-model-len <= {longest:,}, or more GPUs",
         )
-    limit = model.max_position_embeddings
-    return need, longest_request(groups, blocks=blocks, block_size=block, in_flight=in_flight, limit=limit)
+    return need, longest_request(groups, blocks, rule, limit=model.max_position_embeddings)
 
 
 def _budget_inputs(gpu: GpuSpec, settings: PlanSettings, server: ResolvedSettings) -> BudgetInputs:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from math import ceil
+
 from planner.errors import InputError
 from planner.model_spec import ModelSpec
 
@@ -47,3 +49,14 @@ def block_bytes_per_gpu(model: ModelSpec, tp: int, pages: int, block_size: int, 
     """One pool block on one GPU: `pages` layer pages (its widest KV-cache group's layers there,
     planner/kv_groups.py) of block_size tokens each, which is what a block costs when the budget is divided."""
     return pages * block_size * kv_bytes_per_token_per_layer(model, tp, kv_cache_dtype)
+
+
+def hybrid_block_size(model: ModelSpec, tp: int, block_size: int, *, kv_cache_dtype: str, ssm_bytes: int | None) -> int:
+    """With linear-attention layers, vLLM raises the block to the smallest multiple of `block_size` whose
+    attention page holds one layer's state, then pads the state to that page (_align_hybrid_block_size).
+    `ssm_bytes`: the recurrent state's dtype bytes (None: the model's; 4 where vLLM forces float32)."""
+    gdn = model.attention.gdn
+    if gdn is None:
+        return block_size
+    state = gdn.state_bytes(tp, conv_bytes=model.param_bytes, ssm_bytes=ssm_bytes or model.param_bytes)
+    return block_size * ceil(state / (block_size * kv_bytes_per_token_per_layer(model, tp, kv_cache_dtype)))

@@ -11,7 +11,8 @@ last group may be short (vLLM's "padding layers"). Every layer's page (block_siz
 bytes in these models, so one pool block = group_size x page, and
 
   num_blocks         = budget // (group_size x page)
-  blocks per request = sum over groups: full cdiv(L, block); sliding cdiv(min(window - 1 + in_flight, L), block) + 1
+  blocks per request = sum over groups: full cdiv(L, block); sliding cdiv(min(window - 1 + in_flight, L), block)
+                       + 1; linear attention (a fixed state) 1, or 2 with prefix caching ('align' mode)
   max_concurrency    = num_blocks / blocks per request at L = max_model_len
   KV cache size      = int(max_concurrency x max_model_len) tokens   (what vLLM logs and publishes)
 
@@ -27,6 +28,7 @@ from math import ceil
 
 from pydantic import BaseModel, ConfigDict
 
+from planner.attention import STATE
 from planner.model_spec import ModelSpec
 
 GROUP_SIZE_SLACK = 1.5  # vLLM's heuristic: pad the smaller kind up rather than split the larger below this
@@ -35,7 +37,7 @@ GROUP_SIZE_SLACK = 1.5  # vLLM's heuristic: pad the smaller kind up rather than 
 class KVGroup(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    window: int  # 0: full attention (or MLA); else the sliding window in tokens
+    window: int  # 0: full attention (or MLA); > 0 the sliding window in tokens; STATE: linear attention
     layers: tuple[int, ...]  # model layer indices
 
 
@@ -62,26 +64,34 @@ def layers_per_block(groups: Sequence[KVGroup], stage_layers: range) -> int:
     return max(sum(1 for layer in g.layers if layer in stage_layers) for g in groups)
 
 
-def group_blocks(group: KVGroup, *, tokens: int, block_size: int, in_flight: int) -> int:
+class RequestRule(BaseModel):
+    """What one request's blocks depend on besides its length."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    block_size: int
+    in_flight: int  # tokens scheduled but not settled (planner/server_settings.py in_flight_tokens)
+    state_blocks: int = 1  # a state layer's blocks: 1, or 2 in prefix caching's 'align' mode (MambaSpec)
+
+
+def group_blocks(group: KVGroup, tokens: int, rule: RequestRule) -> int:
     """Blocks one request of `tokens` tokens holds in this group at most."""
+    if group.window == STATE:
+        return rule.state_blocks
     if not group.window:
-        return ceil(tokens / block_size)
-    return ceil(min(group.window - 1 + in_flight, tokens) / block_size) + 1
+        return ceil(tokens / rule.block_size)
+    return ceil(min(group.window - 1 + rule.in_flight, tokens) / rule.block_size) + 1
 
 
-def blocks_per_request(groups: Sequence[KVGroup], *, tokens: int, block_size: int, in_flight: int) -> int:
-    return sum(group_blocks(g, tokens=tokens, block_size=block_size, in_flight=in_flight) for g in groups)
+def blocks_per_request(groups: Sequence[KVGroup], tokens: int, rule: RequestRule) -> int:
+    return sum(group_blocks(g, tokens, rule) for g in groups)
 
 
-def longest_request(groups: Sequence[KVGroup], *, blocks: int, block_size: int, in_flight: int, limit: int) -> int:
+def longest_request(groups: Sequence[KVGroup], blocks: int, rule: RequestRule, *, limit: int) -> int:
     """The longest request (<= limit) whose blocks fit in `blocks`: vLLM's "estimated maximum model
-    length", by the same bisection (sliding groups stop growing once past their window)."""
-
-    def fits(tokens: int) -> bool:
-        return blocks_per_request(groups, tokens=tokens, block_size=block_size, in_flight=in_flight) <= blocks
-
+    length", by the same bisection (sliding and state groups stop growing)."""
     low, high = 0, limit
     while low < high:
         mid = (low + high + 1) // 2
-        low, high = (mid, high) if fits(mid) else (low, mid - 1)
+        low, high = (mid, high) if blocks_per_request(groups, mid, rule) <= blocks else (low, mid - 1)
     return low

@@ -20,7 +20,7 @@ OWNED = {"--model": "model", "--served-model-name": "served_model_name", "--host
          "--trust-remote-code": "trust_remote_code"}  # fmt: skip
 # Flags with no effect on the memory budget (serving, parsing, logging, scheduling policy).
 NO_MEMORY_EFFECT = {"--enable-auto-tool-choice", "--tool-call-parser", "--reasoning-parser", "--chat-template",
-                    "--enable-prefix-caching", "--no-enable-prefix-caching", "--enable-chunked-prefill",
+                    "--enable-chunked-prefill",
                     "--disable-log-requests", "--disable-log-stats", "--enable-log-requests", "--uvicorn-log-level",
                     "--seed", "--distributed-executor-backend", "--api-key", "--disable-uvicorn-access-log",
                     "--max-log-len", "--tokenizer", "--tokenizer-mode", "--generation-config",
@@ -48,6 +48,8 @@ def parse_server_flags(args: list[str], field: str = "extra_args") -> ServerSett
             values["max_num_seqs"] = _int(flag, value, field)
         elif flag == "--max-cudagraph-capture-size":
             values["max_cudagraph_capture_size"] = _int(flag, value, field)
+        elif flag in ("--enable-prefix-caching", "--no-enable-prefix-caching"):
+            values["enable_prefix_caching"] = flag == "--enable-prefix-caching"
         elif flag in ("--enforce-eager", "--no-enforce-eager"):
             values["enforce_eager"] = flag == "--enforce-eager"
         elif flag in ("--compilation-config", "-cc"):

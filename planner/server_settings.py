@@ -53,6 +53,7 @@ class ServerSettings(BaseModel):
     enforce_eager: bool = False
     cudagraph_mode: CudaGraphMode | None = None
     max_cudagraph_capture_size: int | None = Field(None, ge=1)
+    enable_prefix_caching: bool | None = None
     unmodelled: tuple[str, ...] = ()  # memory-relevant flags the planner cannot model, named in the plan
 
 
@@ -69,6 +70,7 @@ class ResolvedSettings(BaseModel):
     capture_sizes: tuple[int, ...]  # empty: no CUDA graphs
     cudagraph_in_budget: bool  # the CUDA-graph estimate is subtracted (vLLM >= 0.21)
     async_scheduling: bool = False
+    prefix_caching: bool = True  # vLLM's default; linear-attention layers then keep 2 state blocks a request
     defaulted: tuple[str, ...]  # settings taken from the release's defaults, for the plan's assumptions
 
 
@@ -115,6 +117,7 @@ def resolve(
         capture_sizes=() if mode == "NONE" else capture_sizes(mns, mnbt, settings.max_cudagraph_capture_size),
         cudagraph_in_budget=version is None or version >= CUDAGRAPH_PROFILING_SINCE,
         async_scheduling=gpu_name != "cpu" and pp == 1,
+        prefix_caching=settings.enable_prefix_caching is not False,
         defaulted=tuple(defaulted),
     )
 

@@ -90,6 +90,7 @@ def plan(
             calibration=load_calibration(calibration) if calibration else None,
             overhead_gib=overhead_gib,
             gpus_per_node=gpus_per_node,
+            ssm_state_bytes=this_host().ssm_state_bytes if on_cpu else None,
         )
         if target_context is not None or target_concurrency is not None:
             _inverse(

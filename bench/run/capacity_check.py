@@ -48,6 +48,7 @@ def predict(spec: DeploymentSpec, model_dir: Path, vllm_version: str | None = No
         server=spec.server_settings(version),
         calibration=load_calibration(Path(spec.calibration)) if spec.calibration else None,
         overhead_gib=spec.overhead_gib,
+        ssm_state_bytes=this_host().ssm_state_bytes if spec.device == "cpu" else None,
     )
     return plan_capacity(model, gpu, spec.layout, settings)
 

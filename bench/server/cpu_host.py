@@ -36,6 +36,12 @@ class CpuHost:
         return "amx_tile" in self.flags
 
     @property
+    def ssm_state_bytes(self) -> int | None:
+        """vLLM's CPU platform stores linear-attention state in float32 where its accelerated GDN kernels
+        run (AVX-512 BF16 or AMX: vllm/platforms/cpu.py), else in the model's dtype (None)."""
+        return 4 if "avx512_bf16" in self.flags or self.amx else None
+
+    @property
     def isa(self) -> str:
         """The widest vector ISA vLLM's CPU kernels pick between, for messages and run.json."""
         return "AMX" if self.amx else "AVX-512" if self.avx512 else "AVX2" if "avx2" in self.flags else "no AVX2"

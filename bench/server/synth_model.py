@@ -94,6 +94,9 @@ def synth_config(
         if name in {"experts", "top_k"} and not is_moe:
             raise InputError(f"--{name.replace('_', '-')}", f"family '{like}' has no experts", "drop the flag")
         config[key] = value
+    if isinstance(config.get("layer_types"), list):  # the family's per-layer pattern, cut or repeated to fit
+        kinds, layers = config["layer_types"], config["num_hidden_layers"]
+        config["layer_types"] = [kinds[i % len(kinds)] for i in range(layers)]
     if "rotary_dim" in config:  # MiniMax: keep its partial rotary factor of 0.5
         config["rotary_dim"] = config.get("head_dim", config["hidden_size"] // config["num_attention_heads"]) // 2
     config.update(extra or {})

@@ -117,7 +117,8 @@ def test_mla_without_its_dimensions_is_refused_by_field(write_config):
     [
         ({**MLA, "index_topk": 2048}, "index_topk", "indexer"),  # DeepSeek V3.2
         ({"layer_types": ["chunked_attention", "full_attention"]}, "layer_types", "chunked_attention"),
-        ({"layer_types": ["linear_attention", "full_attention"]}, "layer_types", "linear_attention"),  # Qwen3-Next
+        # linear attention without Gated DeltaNet's dimensions (Kimi Linear's KDA, ...)
+        ({"layer_types": ["linear_attention", "full_attention"]}, "linear_num_key_heads", "Gated DeltaNet"),
         ({"sliding_window": 4096, "max_position_embeddings": 32768}, "sliding_window", "4096 tokens"),  # Mistral-7B
         ({"attn_type_list": [0, 1]}, "attn_type_list", "lightning"),  # MiniMax-Text-01 / M1
         ({"layers_block_type": ["mamba", "attention"]}, "layers_block_type", "Mamba"),  # Jamba
