@@ -104,6 +104,7 @@ def plan_capacity(model: ModelSpec, gpu: GpuSpec, layout: Layout, settings: Plan
         gpu_name=gpu.name,
         tp=layout.tp,
         pp=layout.pp,
+        hybrid=model.attention.state_layers > 0,
     )
     inputs = _budget_inputs(gpu, settings, server)
     stages = [stage_budget(model, layout, inputs, s) for s in range(layout.pp)]

@@ -12,6 +12,9 @@ Defaults, each from vLLM's source or from a measured run:
 - async scheduling: on GPUs unless pipeline parallel (V1 model runner), so 2 batches are in flight at
   once, else PP of them (`VllmConfig.max_concurrent_batches`); off on CPU (vllm/platforms/cpu.py).
   Sliding-window layers keep the blocks of the tokens in flight.
+- prefix caching: on, except for hybrid (linear-attention) models before 0.32, where it was opt-in
+  (0.26.0's `_set_default_chunked_prefill_and_prefix_caching_args`; measured on both: results/
+  attention_kinds_cpu, results/attention_kinds_gpu).
 - CUDA graphs (vllm/config/vllm.py `_set_cudagraph_sizes`): FULL_AND_PIECEWISE unless eager; capture
   sizes 1, 2, 4, 8..248 by 8, 256..max by 16, max = min(2 x max_num_seqs, 512), none above
   max_num_batched_tokens. Since vLLM 0.21 the estimated CUDA-graph memory is part of the budget.
@@ -26,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 CudaGraphMode = Literal["FULL_AND_PIECEWISE", "PIECEWISE", "FULL", "FULL_DECODE_ONLY", "NONE"]
 DEFAULT_UTILIZATION = 0.92
 CUDAGRAPH_PROFILING_SINCE = (0, 21, 0)  # "CUDA graph memory profiling is enabled (default since v0.21.0)"
+HYBRID_PREFIX_CACHING_SINCE = (0, 32, 0)  # the first release known to cache hybrid models' prefixes by default
 MAX_CAPTURE_SIZE = 512
 GPU_BLOCK_SIZE = 16  # vLLM's default KV block on GPU attention backends
 CPU_BLOCK_SIZE = 128  # vLLM's CPU platform default (vllm/platforms/cpu.py)
@@ -92,8 +96,10 @@ def resolve(
     gpu_name: str,
     tp: int = 1,
     pp: int = 1,
+    hybrid: bool = False,
 ) -> ResolvedSettings:
-    """`utilization`: the deployment's gpu_memory_utilization, None for the release's default."""
+    """`utilization`: the deployment's gpu_memory_utilization, None for the release's default;
+    `hybrid`: the model has linear-attention layers (prefix caching's default differs)."""
     defaulted = []
     big = gpu_memory_gib >= 70 and "a100" not in gpu_name  # vLLM's name test: an A800 counts as big
     mnbt, mns = (16384, 1024) if gpu_memory_gib >= 160 else (8192, 1024) if big else (2048, 256)
@@ -117,7 +123,9 @@ def resolve(
         capture_sizes=() if mode == "NONE" else capture_sizes(mns, mnbt, settings.max_cudagraph_capture_size),
         cudagraph_in_budget=version is None or version >= CUDAGRAPH_PROFILING_SINCE,
         async_scheduling=gpu_name != "cpu" and pp == 1,
-        prefix_caching=settings.enable_prefix_caching is not False,
+        prefix_caching=settings.enable_prefix_caching
+        if settings.enable_prefix_caching is not None
+        else not hybrid or version is None or version >= HYBRID_PREFIX_CACHING_SINCE,
         defaulted=tuple(defaulted),
     )
 
