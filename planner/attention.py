@@ -7,6 +7,9 @@
 - sliding window: SlidingWindowSpec, the page of full attention, but a request keeps only the blocks
   its window (plus the tokens in flight) touches. Which layers slide comes from `layer_types`
   (sliding_attention / full_attention) or Gemma's `sliding_window_pattern` (every Nth layer full);
+- chunked local attention (Llama 4's RoPE layers, `attention_chunk_size`; `no_rope_layers` marks the
+  full-attention NoPE ones): ChunkedLocalAttentionSpec, a request keeps one chunk plus the tokens in
+  flight (vLLM's hybrid KV manager sizes it so by default: VLLM_ALLOW_CHUNKED_LOCAL_ATTN_WITH_HYBRID_KV_CACHE=1);
 - Gated DeltaNet linear attention (Qwen3-Next, `layer_types` linear_attention): MambaSpec, a fixed
   state per request: a conv state of (2 x key heads x key dim + value heads x value dim) / TP
   channels x (conv kernel - 1) and a recurrent state of value heads / TP x value dim x key dim.
@@ -75,9 +78,7 @@ class AttentionShape(BaseModel):
     gdn: GDNShape | None = None
     # per layer: 0 = full attention, > 0 its sliding window, STATE a linear-attention layer; () = all full
     windows: tuple[int, ...] = ()
-    # Llama 4's chunked local attention: vLLM turns its hybrid KV manager off for it by default
-    # (VLLM_ALLOW_CHUNKED_LOCAL_ATTN_WITH_HYBRID_KV_CACHE unset), so every layer is sized as full attention
-    chunk: int = 0
+    chunks: tuple[int, ...] = ()  # per layer: its local-attention chunk, 0 = none; () = none
 
     def window(self, layer: int) -> int:
         return self.windows[layer] if self.windows else 0
@@ -93,13 +94,12 @@ class AttentionShape(BaseModel):
 
 def attention_shape(config: dict[str, Any], *, layers: int, context: int, source: str) -> AttentionShape:
     _refuse_unmodelled(config, source)
-    chunk = config.get("attention_chunk_size")
     windows = _windows(config, layers, context, source)
     return AttentionShape(
         mla=_mla(config, source),
         gdn=_gdn(config, source) if STATE in windows else None,
         windows=windows,
-        chunk=chunk if isinstance(chunk, int) and not isinstance(chunk, bool) and chunk > 0 else 0,
+        chunks=_chunks(config, layers),
     )
 
 
@@ -121,10 +121,10 @@ def attention_notes(shape: AttentionShape, layers: int) -> list[str]:
             f"sliding window {', '.join(map(str, windows))} tokens on {shape.sliding_layers} of {layers} layers: "
             "there a request keeps cdiv(min(window - 1 + tokens in flight, its length), block) + 1 blocks"
         )
-    if shape.chunk:
+    if any(shape.chunks):
         notes.append(
-            f"chunked local attention ({shape.chunk} tokens) sized as full attention, as vLLM does by default "
-            "(its hybrid KV manager is off for it unless VLLM_ALLOW_CHUNKED_LOCAL_ATTN_WITH_HYBRID_KV_CACHE=1)"
+            f"chunked local attention ({max(shape.chunks)} tokens) on {sum(1 for c in shape.chunks if c)} of "
+            f"{layers} layers: there a request keeps cdiv(min(chunk + tokens in flight, its length), block) blocks"
         )
     return notes
 
@@ -183,6 +183,17 @@ def _windows(config: dict[str, Any], layers: int, context: int, source: str) -> 
     if SLIDING in kinds and LINEAR in kinds:
         raise _refuse(source, "layer_types", "sliding-window and linear-attention layers together are not modelled")
     return tuple(int(window or 0) if kind == SLIDING else STATE if kind == LINEAR else 0 for kind in kinds)
+
+
+def _chunks(config: dict[str, Any], layers: int) -> tuple[int, ...]:
+    """Llama 4: the RoPE layers (no_rope_layers 1; by default 3 of every 4) attend within chunks."""
+    chunk = config.get("attention_chunk_size")
+    if not isinstance(chunk, int) or isinstance(chunk, bool) or chunk <= 0:
+        return ()
+    rope = config.get("no_rope_layers")
+    if not isinstance(rope, list) or len(rope) != layers:
+        rope = [int((i + 1) % 4 != 0) for i in range(layers)]  # transformers' no_rope_layer_interval 4
+    return tuple(chunk if uses_rope else 0 for uses_rope in rope)
 
 
 def _gdn(config: dict[str, Any], source: str) -> GDNShape:

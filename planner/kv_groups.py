@@ -12,7 +12,8 @@ bytes in these models, so one pool block = group_size x page, and
 
   num_blocks         = budget // (group_size x page)
   blocks per request = sum over groups: full cdiv(L, block); sliding cdiv(min(window - 1 + in_flight, L), block)
-                       + 1; linear attention (a fixed state) 1, or 2 with prefix caching ('align' mode)
+                       + 1; chunked local cdiv(min(chunk + in_flight, L), block); linear attention (a fixed
+                       state) 1, or 2 with prefix caching ('align' mode)
   max_concurrency    = num_blocks / blocks per request at L = max_model_len
   KV cache size      = int(max_concurrency x max_model_len) tokens   (what vLLM logs and publishes)
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from math import ceil
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -34,29 +36,44 @@ from planner.model_spec import ModelSpec
 GROUP_SIZE_SLACK = 1.5  # vLLM's heuristic: pad the smaller kind up rather than split the larger below this
 
 
+Kind = Literal["full", "sliding", "chunked", "state"]
+
+
 class KVGroup(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    window: int  # 0: full attention (or MLA); > 0 the sliding window in tokens; STATE: linear attention
+    kind: Kind  # full attention (or MLA), sliding window, chunked local attention, linear-attention state
+    span: int = 0  # the sliding window or the chunk, in tokens
     layers: tuple[int, ...]  # model layer indices
 
 
-def kv_groups(windows: Sequence[int]) -> list[KVGroup]:
-    """`windows`: per layer, 0 for full attention, else its sliding window."""
-    kinds: dict[int, list[int]] = {}
-    for layer, window in enumerate(windows):
-        kinds.setdefault(window, []).append(layer)
-    counts = [len(layers) for layers in kinds.values()]
+def layer_kinds(model: ModelSpec) -> list[tuple[Kind, int]]:
+    """Per layer, what vLLM's KV-cache spec for it keys on: its kind and window or chunk."""
+    windows, chunks = model.attention.windows, model.attention.chunks
+    kinds: list[tuple[Kind, int]] = []
+    for layer in range(model.num_layers):
+        window, chunk = (windows[layer] if windows else 0), (chunks[layer] if chunks else 0)
+        kinds.append(("state", 0) if window == STATE else ("sliding", window) if window > 0
+                     else ("chunked", chunk) if chunk else ("full", 0))  # fmt: skip
+    return kinds
+
+
+def kv_groups(kinds: Sequence[tuple[Kind, int]]) -> list[KVGroup]:
+    """`kinds`: per layer, (kind, window or chunk)."""
+    buckets: dict[tuple[Kind, int], list[int]] = {}
+    for layer, key in enumerate(kinds):
+        buckets.setdefault(key, []).append(layer)
+    counts = [len(layers) for layers in buckets.values()]
     size = min(counts) if max(counts) >= min(counts) * GROUP_SIZE_SLACK else max(counts)
     groups = []
-    for window, layers in kinds.items():
+    for (kind, span), layers in buckets.items():
         n = ceil(len(layers) / size)
-        groups += [KVGroup(window=window, layers=tuple(layers[i::n])) for i in range(n)]
+        groups += [KVGroup(kind=kind, span=span, layers=tuple(layers[i::n])) for i in range(n)]
     return groups
 
 
 def model_kv_groups(model: ModelSpec) -> list[KVGroup]:
-    return kv_groups(model.attention.windows or (0,) * model.num_layers)
+    return kv_groups(layer_kinds(model))
 
 
 def layers_per_block(groups: Sequence[KVGroup], stage_layers: range) -> int:
@@ -76,11 +93,13 @@ class RequestRule(BaseModel):
 
 def group_blocks(group: KVGroup, tokens: int, rule: RequestRule) -> int:
     """Blocks one request of `tokens` tokens holds in this group at most."""
-    if group.window == STATE:
+    if group.kind == "state":
         return rule.state_blocks
-    if not group.window:
-        return ceil(tokens / rule.block_size)
-    return ceil(min(group.window - 1 + rule.in_flight, tokens) / rule.block_size) + 1
+    if group.kind == "chunked":
+        return ceil(min(group.span + rule.in_flight, tokens) / rule.block_size)
+    if group.kind == "sliding":
+        return ceil(min(group.span - 1 + rule.in_flight, tokens) / rule.block_size) + 1
+    return ceil(tokens / rule.block_size)
 
 
 def blocks_per_request(groups: Sequence[KVGroup], tokens: int, rule: RequestRule) -> int:

@@ -114,7 +114,8 @@ def model_from_config(config: dict[str, Any], *, name: str, source: str) -> Mode
         head_dim=head_dim,
         vocab_size=field.int("vocab_size"),
         tie_word_embeddings=bool(config.get("tie_word_embeddings", False)),
-        intermediate_size=field.int("intermediate_size", default=0),
+        # Llama 4's dense layers are wider than its experts (intermediate_size_mlp)
+        intermediate_size=field.int("intermediate_size_mlp", default=field.int("intermediate_size", default=0)),
         dense_layers=layers - (moe.moe_layers if moe else 0),
         moe=moe,
         qk_norm=_qk_norm(config),
@@ -153,10 +154,12 @@ def _moe_spec(config: dict[str, Any], field: _FieldReader, layers: int) -> MoESp
     width = config.get("moe_intermediate_size") or field.int("intermediate_size")
     dense = set(config.get("mlp_only_layers") or [])
     dense |= set(range(int(config.get("first_k_dense_replace") or 0)))
-    step = int(config.get("decoder_sparse_step") or 1)
+    step = int(config.get("decoder_sparse_step") or config.get("interleave_moe_layer_step") or 1)
     moe_layers = sum(1 for i in range(layers) if i not in dense and (i + 1) % step == 0)
     shared = int(config.get("shared_expert_intermediate_size") or 0)
     shared += int(config.get("n_shared_experts") or 0) * int(width)
+    if str(config.get("model_type", "")).startswith("llama4"):  # Llama 4: a shared expert in every MoE layer
+        shared += int(width)
     # vLLM keeps MiniMax routers in fp32 (ReplicatedLinear params_dtype=float32); others in the model dtype.
     router_bytes = 4 if str(config.get("model_type", "")).startswith("minimax") else 2
     return MoESpec(

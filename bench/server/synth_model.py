@@ -75,6 +75,7 @@ def synth_config(
 ) -> dict[str, Any]:
     """The family's config with size overrides. Without `full`: CPU-safe sizes, softmax routing, no FP8."""
     config = family_config(like)
+    family_layers = config.get("num_hidden_layers")
     is_moe = any(k in config for k in _KEYS["experts"])
     defaults = {k: v for k, v in CPU_DEFAULTS.items() if is_moe or k not in {"experts", "top_k"}}
     sizes = dict(overrides) if full else {**defaults, **overrides}
@@ -94,9 +95,9 @@ def synth_config(
         if name in {"experts", "top_k"} and not is_moe:
             raise InputError(f"--{name.replace('_', '-')}", f"family '{like}' has no experts", "drop the flag")
         config[key] = value
-    if isinstance(config.get("layer_types"), list):  # the family's per-layer pattern, cut or repeated to fit
-        kinds, layers = config["layer_types"], config["num_hidden_layers"]
-        config["layer_types"] = [kinds[i % len(kinds)] for i in range(layers)]
+    for key, values in list(config.items()):  # per-layer lists (layer_types, no_rope_layers): cut or repeated
+        if isinstance(values, list) and values and len(values) == family_layers != config["num_hidden_layers"]:
+            config[key] = [values[i % len(values)] for i in range(config["num_hidden_layers"])]
     if "rotary_dim" in config:  # MiniMax: keep its partial rotary factor of 0.5
         config["rotary_dim"] = config.get("head_dim", config["hidden_size"] // config["num_attention_heads"]) // 2
     config.update(extra or {})
