@@ -25,12 +25,16 @@ KINDS = {
     # Qwen3-Next's Gated DeltaNet, 6 of 8 layers: vLLM raises the block until one attention page holds a
     # layer's state (4,224 tokens here: a float32 state on AVX-512 BF16 hosts) and pads the state to it
     "gdn": SynthModel(like="qwen3-next-80b-a3b", sizes={"layers": 8}),
+    # Llama 4's chunked local attention (8192-token chunks on 3 of 4 layers): at 16K a request keeps 80
+    # blocks in each chunked layer and 128 in the full one
+    "chunked": SynthModel(like="llama-4-scout", sizes={"layers": 4}),
 }
+MAX_LEN = {"chunked": 16384}  # past the chunk + tokens in flight, where chunked and full differ
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_capacity_equals_the_servers_report(tmp_path, kind):
-    spec = DeploymentSpec(name=kind, model=KINDS[kind], max_model_len=8192, cpu_kvcache_space_gib=1,
+    spec = DeploymentSpec(name=kind, model=KINDS[kind], max_model_len=MAX_LEN.get(kind, 8192), cpu_kvcache_space_gib=1,
                           startup_timeout_s=300, extra_args=EAGER)  # fmt: skip
     record = asyncio.run(probe_deployment(spec, tmp_path))
     assert record.status == "ok", record.error
