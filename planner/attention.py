@@ -141,7 +141,8 @@ def _refuse_unmodelled(config: dict[str, Any], source: str) -> None:
     if config.get("index_topk") or config.get("index_head_dim"):
         raise _refuse(source, "index_topk", "DeepSeek V3.2's sparse-attention indexer cache is not modelled yet")
     if 0 in (config.get("attn_type_list") or []):
-        raise _refuse(source, "attn_type_list", "lightning (linear) attention layers are not modelled yet")
+        gone = "vLLM serves MiniMax-Text-01 / M1 no longer (removed after 0.23.0, its models/registry.py)"
+        raise _refuse(source, "attn_type_list", f"lightning (linear) attention layers are not modelled: {gone}")
     for key, attention in HYBRID_KEYS.items():
         kinds = config.get(key)
         if kinds and any(str(k) != attention for k in (kinds if isinstance(kinds, list) else str(kinds))):
