@@ -145,3 +145,11 @@ def test_attention_kinds_not_modelled_are_refused_by_field(write_config, extra, 
 )
 def test_full_attention_spelled_out_is_still_planned(write_config, extra):
     assert load_model(str(write_config({**LLAMA_LIKE, **extra}))).num_layers == 2
+
+
+def test_llama4_has_a_shared_expert_in_every_moe_layer_and_chunks_on_its_rope_layers():
+    """Llama 4's config names no shared expert, yet every MoE layer has one of the experts' width."""
+    model = load_model("llama-4-scout")
+    assert model.moe is not None and model.moe.moe_layers == 48
+    assert model.moe.shared_expert_intermediate_size == model.moe.expert_intermediate_size == 8192
+    assert [bool(c) for c in model.attention.chunks[:4]] == [True, True, True, False]  # every 4th layer NoPE
