@@ -122,7 +122,8 @@ LEVEL_COLUMNS = {"completed": "ok", "failed": "failed", "request_throughput": "r
                  "median_ttft_ms": "TTFT p50", "p99_ttft_ms": "TTFT p99", "median_tpot_ms": "TPOT p50",
                  "p99_tpot_ms": "TPOT p99", "median_itl_ms": "ITL p50", "p99_itl_ms": "ITL p99",
                  "p99_e2el_ms": "E2EL p99", "request_goodput": "goodput req/s", "prefix_cache_hit_rate": "prefix hit",
-                 "preemptions": "preempted"}  # fmt: skip
+                 "preemptions": "preempted", "mean_ttft_ms": "TTFT mean", "server_mean_ttft_ms": "server TTFT mean",
+                 "server_mean_queue_ms": "server queue mean"}  # fmt: skip
 
 
 def _levels(doc: Document, levels: pd.DataFrame) -> None:
@@ -138,7 +139,7 @@ def _levels(doc: Document, levels: pd.DataFrame) -> None:
     doc.table(["deployment", "level", *LEVEL_COLUMNS.values(), "client"], rows)
     doc.text(
         "Latencies in ms, with vllm bench serve's definitions (TPOT = (E2EL - TTFT) / (output tokens - 1); "
-        "ITL per streamed chunk)."
+        "ITL per streamed chunk). Server columns: vLLM's own histograms over the level (mean = sum / count)."
     )
 
 
@@ -148,7 +149,7 @@ def _warnings(doc: Document, runs: list[RunData]) -> None:
         for r in runs
         for d in r.record.deployments
         for level in d.levels
-        for w in level.client.warnings
+        for w in [*level.client.warnings, *([level.server_check] if level.server_check else [])]
     ]
     if notes:
         doc.heading("Client self-check")

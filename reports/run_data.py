@@ -44,6 +44,7 @@ class RunData:
                         "prefix_cache_hit_rate": level.prefix_cache_hit_rate,
                         "preemptions": level.preemptions,
                         **level.metrics,
+                        **level.server,
                     }
                 )
         return pd.DataFrame(rows)

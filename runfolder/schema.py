@@ -77,6 +77,10 @@ class LevelSummary(BaseModel):
     prefix_cache_hit_rate: float | None = None
     preemptions: int | None = None
     errors: dict[str, int] = Field(default_factory=dict)
+    # vLLM's own latency histograms over the level (server_mean_ttft_ms, server_median_itl_ms, ...; the
+    # formulas: bench/observe/server_latency.py), and a warning where its TTFT and the client's disagree
+    server: dict[str, float | None] = Field(default_factory=dict)
+    server_check: str | None = None
 
 
 class DeploymentRecord(BaseModel):

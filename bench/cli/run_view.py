@@ -134,7 +134,7 @@ def _notes(d: DeploymentRecord) -> list[str]:
     notes += [
         f"[yellow]{escape(f'{d.name}/{level.name}: {warning}')}[/yellow]"
         for level in d.levels
-        for warning in level.client.warnings
+        for warning in [*level.client.warnings, *([level.server_check] if level.server_check else [])]
     ]
     return notes
 

@@ -18,6 +18,7 @@ from bench.load.serving_metrics import summarize
 from bench.load.stream_client import new_session
 from bench.load.workers import WorkerPlan, WorkerPool, share
 from bench.load.workload import Job, JobFactory, made_ahead, tokens_label
+from bench.observe.server_latency import Histograms, compare, level_figures
 from bench.observe.telemetry import TelemetrySampler
 from bench.scenario.schema import Level, Scenario
 from runfolder.requests import RequestRecord
@@ -77,9 +78,10 @@ async def run_level(
     async with new_session() as session:
         runner = LevelRunner(session, target.base_url, level.label(), load.request_timeout_s, on_record=write)
         before: dict[str, float] = {}  # engine counters at the measured start; none if cut short in warm-up
+        latency_before: Histograms = {}
         try:
             await runner.warmup(jobs, load.warmup(level), level.concurrency or level.max_concurrency or 4)
-            before = await telemetry.counters()
+            before, latency_before = await telemetry.counters(), await telemetry.latency()
             if load.workers > 1:
                 await _drive_in_workers(scenario, level, runner, target, seed=seed)
             else:
@@ -92,7 +94,19 @@ async def run_level(
             raise
         finally:
             after = await _counters_or_empty(telemetry)
-            summaries.append(summary(scenario, level, index, runner.result, before=before, after=after))
+            level_summary = summary(scenario, level, index, runner.result, before=before, after=after)
+            if latency_before:
+                server = level_figures(latency_before, await _latency_or_empty(telemetry))
+                check = compare(server, level_summary.metrics.get("mean_ttft_ms"))
+                level_summary = level_summary.model_copy(update={"server": server, "server_check": check})
+            summaries.append(level_summary)
+
+
+async def _latency_or_empty(telemetry: TelemetrySampler) -> Histograms:
+    try:
+        return await asyncio.shield(telemetry.latency())
+    except asyncio.CancelledError:
+        return {}
 
 
 async def _counters_or_empty(telemetry: TelemetrySampler) -> dict[str, float]:

@@ -14,6 +14,7 @@ import aiohttp
 
 from bench.observe.metrics import engine_values, fetch_text
 from bench.observe.nvml import Nvml
+from bench.observe.server_latency import Histograms, histograms
 from runfolder.telemetry import GPUS, SERVER_RSS, TIME
 
 
@@ -62,6 +63,15 @@ class TelemetrySampler:
             return {}
         try:
             return engine_values(await fetch_text(self._session, f"{self.base_url}/metrics"))
+        except (TimeoutError, aiohttp.ClientError, OSError):
+            return {}
+
+    async def latency(self) -> Histograms:
+        """vLLM's latency histograms now, for per-level deltas (bench/observe/server_latency.py)."""
+        if self._session is None:
+            return {}
+        try:
+            return histograms(await fetch_text(self._session, f"{self.base_url}/metrics"))
         except (TimeoutError, aiohttp.ClientError, OSError):
             return {}
 

@@ -69,6 +69,10 @@ def test_bench_run_completions_levels(cpu_server, tmp_path):
         ):
             assert level.metrics[key] > 0, key
         assert level.metrics["total_output_tokens"] == 6 * 16
+        # vLLM's own view of the same level: its TTFT histogram saw the 6 measured requests (not the
+        # warm-ups), and no token reached the client before the server had made it
+        assert level.server["server_ttft_count"] == 6
+        assert 0 < level.server["server_mean_ttft_ms"] <= level.metrics["mean_ttft_ms"]
     rows = requests_of(run_dir)
     assert len(rows) == 2 * (6 + 2) and sum(r["warmup"] for r in rows) == 4
     assert all(r["prompt_tokens"] == r["expected_input_tokens"] == 128 for r in rows)  # token-exact
