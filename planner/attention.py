@@ -30,8 +30,9 @@ from planner.errors import InputError
 FULL, SLIDING, LINEAR = "full_attention", "sliding_attention", "linear_attention"
 STATE = -1  # a layer's "window" when it keeps a fixed state per request instead of per-token KV
 MODELLED = (
-    "full attention (MHA / GQA / MQA), MLA, sliding-window layers mixed with full ones and Gated DeltaNet "
-    "linear attention (layer_types full_attention / sliding_attention / linear_attention)"
+    "full attention (MHA / GQA / MQA), MLA, and mixed with full attention: sliding-window layers, chunked "
+    "local attention and Gated DeltaNet linear attention (layer_types full_attention / sliding_attention / "
+    "linear_attention; attention_chunk_size)"
 )
 GDN_KEYS = ("linear_num_key_heads", "linear_num_value_heads", "linear_key_head_dim", "linear_value_head_dim",
             "linear_conv_kernel_dim")  # fmt: skip
@@ -133,7 +134,7 @@ def _refuse(source: str, field: str, problem: str) -> InputError:
     return InputError(
         f"{source}: {field}",
         f"{problem}; the planner models {MODELLED} only",
-        "use a model of a modelled kind (linear / Mamba / lightning-attention hybrids are not sized yet)",
+        "use a model of a modelled kind (Mamba and lightning-attention hybrids are not sized yet)",
     )
 
 
