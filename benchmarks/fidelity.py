@@ -116,8 +116,8 @@ def bench_run(target: dict, work: dict, out: Path, *, seed: int) -> dict:
 
 def pairs(target: dict, work: dict, out: Path, reps: int, *, control: bool) -> list[dict]:
     """Seeds differ between workloads too: the same seed and prompt length make the same prompts. vLLM's
-    seed is our level's, so an open loop's pair sends at the same offsets on both sides (measured on
-    the H100 with different seeds: TPOT near saturation then followed each client's own schedule)."""
+    seed is our level's, so an open loop's pair sends at the same offsets on both sides (with a seed
+    each, a pair compared two different loads)."""
     runs, first_seed = [], 100 * [w["name"] for w in WORKLOADS].index(work["name"])
     for rep in range(reps):
         theirs = ours = None
