@@ -11,7 +11,7 @@ import typer
 
 from bench.cli.errors import usage_error
 from bench.cli.plan_view import print_forward, print_inverse
-from bench.server.cpu_host import cpu_kv_refusal, this_host
+from bench.server.cpu_host import cpu_kv_refusal, host_kv_defaults, this_host
 from planner import (
     GpuSpec,
     InputError,
@@ -28,7 +28,7 @@ from planner import (
     search_layouts,
 )
 from planner.server_flags import parse_server_flags
-from planner.server_settings import ServerSettings, default_block_size
+from planner.server_settings import ServerSettings
 from planner.units import GIB
 
 
@@ -79,18 +79,18 @@ def plan(
         if cpu_kvcache_space is not None:
             kv_cache_memory_bytes = cpu_kvcache_space * GIB
         server = _server_flags(enforce_eager, max_num_batched_tokens, max_num_seqs, cudagraph_mode, compilation_config)
+        host_block, ssm_bytes = host_kv_defaults(spec, on_cpu=on_cpu)
         settings = PlanSettings(
             kv_cache_dtype=kv_cache_dtype,
             gpu_memory_utilization=gpu_memory_utilization,
             max_model_len=max_model_len,
-            block_size=block_size
-            or default_block_size(on_cpu, mla=spec.attention.mla is not None, amx=on_cpu and this_host().amx),
+            block_size=block_size or host_block,
             kv_cache_memory_bytes=kv_cache_memory_bytes,
             server=server.model_copy(update={"vllm_version": vllm_version}),
             calibration=load_calibration(calibration) if calibration else None,
             overhead_gib=overhead_gib,
             gpus_per_node=gpus_per_node,
-            ssm_state_bytes=this_host().ssm_state_bytes if on_cpu else None,
+            ssm_state_bytes=ssm_bytes,
         )
         if target_context is not None or target_concurrency is not None:
             _inverse(

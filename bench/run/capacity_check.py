@@ -10,14 +10,12 @@ from bench.observe.nvml import Nvml
 from bench.observe.server_report import ServerReport
 from bench.run.environment import installed_vllm
 from bench.scenario.deployment import DeploymentSpec
-from bench.server.cpu_host import this_host
+from bench.server.cpu_host import host_kv_defaults
 from planner import (
     GpuSpec,
-    ModelSpec,
     Plan,
     PlanError,
     PlanSettings,
-    default_block_size,
     load_calibration,
     load_model,
     plan_capacity,
@@ -39,23 +37,19 @@ def predict(spec: DeploymentSpec, model_dir: Path, vllm_version: str | None = No
     else:
         gpu, budget = _gpu_type(spec), spec.kv_cache_memory_bytes
     version = vllm_version or (installed_vllm() or (None, None))[1]
+    block, ssm_bytes = host_kv_defaults(model, on_cpu=spec.device == "cpu")
     settings = PlanSettings(
         kv_cache_dtype=spec.kv_cache_dtype,
         max_model_len=spec.max_model_len,
-        block_size=spec.block_size or _default_block(spec, model),
+        block_size=spec.block_size or block,
         kv_cache_memory_bytes=budget,
         gpu_memory_utilization=spec.gpu_memory_utilization,
         server=spec.server_settings(version),
         calibration=load_calibration(Path(spec.calibration)) if spec.calibration else None,
         overhead_gib=spec.overhead_gib,
-        ssm_state_bytes=this_host().ssm_state_bytes if spec.device == "cpu" else None,
+        ssm_state_bytes=ssm_bytes,
     )
     return plan_capacity(model, gpu, spec.layout, settings)
-
-
-def _default_block(spec: DeploymentSpec, model: ModelSpec) -> int:
-    on_cpu = spec.device == "cpu"
-    return default_block_size(on_cpu, mla=model.attention.mla is not None, amx=on_cpu and this_host().amx)
 
 
 def predict_running(spec: DeploymentSpec, model_dir: Path, report: ServerReport) -> Plan:

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from planner import ModelSpec, default_block_size
 from runfolder.schema import CpuCores
 
 CPUINFO = Path("/proc/cpuinfo")
@@ -141,3 +142,11 @@ def pin_this_process(cores: set[int] | tuple[int, ...]) -> set[int]:
         except (ProcessLookupError, PermissionError):  # a thread that ended meanwhile
             continue
     return before
+
+
+def host_kv_defaults(model: ModelSpec, *, on_cpu: bool) -> tuple[int, int | None]:
+    """What vLLM picks for this model on this host when not told: (KV block size, linear-attention state
+    dtype bytes or None for the model's). Only a CPU server's choices depend on the host's flags."""
+    host = this_host() if on_cpu else None
+    block = default_block_size(on_cpu, mla=model.attention.mla is not None, amx=bool(host and host.amx))
+    return block, host.ssm_state_bytes if host else None
