@@ -81,7 +81,7 @@ async def run_level(
         latency_before: Histograms = {}
         try:
             await runner.warmup(jobs, load.warmup(level), level.concurrency or level.max_concurrency or 4)
-            before, latency_before = await telemetry.counters(), await telemetry.latency()
+            before, latency_before = await telemetry.boundary()
             if load.workers > 1:
                 await _drive_in_workers(scenario, level, runner, target, seed=seed)
             else:
@@ -93,27 +93,20 @@ async def run_level(
             runner.result.finished = runner.result.finished or time.perf_counter()
             raise
         finally:
-            after = await _counters_or_empty(telemetry)
+            after, latency_after = await _boundary_or_empty(telemetry)
             level_summary = summary(scenario, level, index, runner.result, before=before, after=after)
             if latency_before:
-                server = level_figures(latency_before, await _latency_or_empty(telemetry))
+                server = level_figures(latency_before, latency_after)
                 check = compare(server, level_summary.metrics.get("mean_ttft_ms"))
                 level_summary = level_summary.model_copy(update={"server": server, "server_check": check})
             summaries.append(level_summary)
 
 
-async def _latency_or_empty(telemetry: TelemetrySampler) -> Histograms:
+async def _boundary_or_empty(telemetry: TelemetrySampler) -> tuple[dict[str, float], Histograms]:
     try:
-        return await asyncio.shield(telemetry.latency())
+        return await asyncio.shield(telemetry.boundary())
     except asyncio.CancelledError:
-        return {}
-
-
-async def _counters_or_empty(telemetry: TelemetrySampler) -> dict[str, float]:
-    try:
-        return await asyncio.shield(telemetry.counters())
-    except asyncio.CancelledError:
-        return {}
+        return {}, {}
 
 
 async def _drive(

@@ -58,22 +58,19 @@ class TelemetrySampler:
             await self._session.close()
 
     async def counters(self) -> dict[str, float]:
-        """Current engine values, for per-level deltas (prefix-cache hit rate, preemptions)."""
-        if self._session is None:  # not entered
-            return {}
-        try:
-            return engine_values(await fetch_text(self._session, f"{self.base_url}/metrics"))
-        except (TimeoutError, aiohttp.ClientError, OSError):
-            return {}
+        """Current engine values (the sampling loop's)."""
+        return (await self.boundary())[0]
 
-    async def latency(self) -> Histograms:
-        """vLLM's latency histograms now, for per-level deltas (bench/observe/server_latency.py)."""
-        if self._session is None:
-            return {}
+    async def boundary(self) -> tuple[dict[str, float], Histograms]:
+        """Engine values and vLLM's latency histograms from one /metrics scrape, for a level's deltas
+        (prefix-cache hit rate, preemptions; bench/observe/server_latency.py); empty when unreachable."""
+        if self._session is None:  # not entered
+            return {}, {}
         try:
-            return histograms(await fetch_text(self._session, f"{self.base_url}/metrics"))
+            text = await fetch_text(self._session, f"{self.base_url}/metrics")
         except (TimeoutError, aiohttp.ClientError, OSError):
-            return {}
+            return {}, {}
+        return engine_values(text), histograms(text)
 
     async def _run(self) -> None:
         start = time.perf_counter()
