@@ -10,34 +10,40 @@
 - chunked local attention (Llama 4's RoPE layers, `attention_chunk_size`; `no_rope_layers` marks the
   full-attention NoPE ones): ChunkedLocalAttentionSpec, a request keeps one chunk plus the tokens in
   flight (vLLM's hybrid KV manager sizes it so by default: VLLM_ALLOW_CHUNKED_LOCAL_ATTN_WITH_HYBRID_KV_CACHE=1);
-- Gated DeltaNet linear attention (Qwen3-Next, `layer_types` linear_attention): MambaSpec, a fixed
-  state per request: a conv state of (2 x key heads x key dim + value heads x value dim) / TP
-  channels x (conv kernel - 1) and a recurrent state of value heads / TP x value dim x key dim.
+- a fixed state per request (MambaSpec; planner/recurrent_state.py): Gated DeltaNet (Qwen3-Next),
+  Mamba2 (Nemotron-H's M layers; Falcon-H1, beside the attention of every layer), lightning attention
+  (MiniMax-Text-01 / M1, `attn_type_list` 0).
 
-Anything else that changes what a layer stores (Mamba or lightning attention, DeepSeek V3.2's indexer
-cache, a window without a per-layer pattern) is refused, naming the field: never planned as full
-attention.
+Each KV-holding layer is one (decoder layer, kind, span) entry: a decoder layer may have none (Nemotron-H's
+MLP-only layers) or two (Falcon-H1). Anything else that changes what a layer stores (Mamba1, DeepSeek
+V3.2's indexer cache, a window without a per-layer pattern) is refused, naming the field: never planned
+as full attention.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from planner.errors import InputError
+from planner.recurrent_state import GDN_KEYS, StateShape, gdn_state, lightning_state, mamba2_state
 
 FULL, SLIDING, LINEAR = "full_attention", "sliding_attention", "linear_attention"
-STATE = -1  # a layer's "window" when it keeps a fixed state per request instead of per-token KV
+Kind = Literal["full", "sliding", "chunked", "state"]
 MODELLED = (
     "full attention (MHA / GQA / MQA), MLA, and mixed with full attention: sliding-window layers, chunked "
-    "local attention and Gated DeltaNet linear attention (layer_types full_attention / sliding_attention / "
-    "linear_attention; attention_chunk_size)"
+    "local attention, Gated DeltaNet linear attention (layer_types full_attention / sliding_attention / "
+    "linear_attention; attention_chunk_size), Mamba2 (Nemotron-H hybrid_override_pattern M / - / *, Falcon-H1) "
+    "and lightning attention (attn_type_list)"
 )
-GDN_KEYS = ("linear_num_key_heads", "linear_num_value_heads", "linear_key_head_dim", "linear_value_head_dim",
-            "linear_conv_kernel_dim")  # fmt: skip
-# hybrid-model keys whose non-attention entries vLLM sizes as fixed per-sequence state (Mamba, linear attention)
-HYBRID_KEYS = {"layers_block_type": "attention", "hybrid_override_pattern": "*"}
+# hybrid-model keys whose other entries vLLM sizes as per-sequence state the planner does not model (Jamba's Mamba1)
+HYBRID_KEYS = {"layers_block_type": "attention"}
+NEMOTRON_H: dict[str, Kind | None] = {
+    "M": "state",
+    "*": "full",
+    "-": None,
+}  # hybrid_override_pattern: Mamba2, attention, MLP only
 
 
 class MLAShape(BaseModel):
@@ -55,53 +61,42 @@ class MLAShape(BaseModel):
         return self.kv_lora_rank + self.qk_rope_head_dim
 
 
-class GDNShape(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    linear_num_key_heads: int
-    linear_num_value_heads: int
-    linear_key_head_dim: int
-    linear_value_head_dim: int
-    linear_conv_kernel_dim: int
-
-    def state_bytes(self, tp: int, *, conv_bytes: int, ssm_bytes: int) -> int:
-        """One layer's state for one request on one TP rank (vLLM's gated_delta_net_state_shape)."""
-        keys = self.linear_num_key_heads * self.linear_key_head_dim
-        conv = (2 * keys + self.linear_num_value_heads * self.linear_value_head_dim) // tp
-        recurrent = self.linear_num_value_heads // tp * self.linear_value_head_dim * self.linear_key_head_dim
-        return conv * (self.linear_conv_kernel_dim - 1) * conv_bytes + recurrent * ssm_bytes
-
-
 class AttentionShape(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     mla: MLAShape | None = None
-    gdn: GDNShape | None = None
-    # per layer: 0 = full attention, > 0 its sliding window, STATE a linear-attention layer; () = all full
-    windows: tuple[int, ...] = ()
-    chunks: tuple[int, ...] = ()  # per layer: its local-attention chunk, 0 = none; () = none
+    state: StateShape | None = None  # what a "state" layer keeps per request
+    # per KV-holding layer: (decoder layer, kind, sliding window or chunk in tokens); () = every layer full
+    layers: tuple[tuple[int, Kind, int], ...] = ()
+    mlp_free_layers: int = 0  # decoder layers without an MLP (Nemotron-H's attention and Mamba2 layers)
 
-    def window(self, layer: int) -> int:
-        return self.windows[layer] if self.windows else 0
+    def kv_layers(self, num_layers: int) -> tuple[tuple[int, Kind, int], ...]:
+        return self.layers or tuple((layer, "full", 0) for layer in range(num_layers))
 
-    @property
-    def sliding_layers(self) -> int:
-        return sum(1 for w in self.windows if w > 0)
+    def count(self, kind: Kind, num_layers: int) -> int:
+        return sum(1 for _, k, _ in self.kv_layers(num_layers) if k == kind)
 
     @property
     def state_layers(self) -> int:
-        return sum(1 for w in self.windows if w == STATE)
+        return sum(1 for _, k, _ in self.layers if k == "state")
+
+    def token_layers(self, num_layers: int) -> int:
+        """Layers that keep KV per token (full, sliding, chunked)."""
+        return len(self.kv_layers(num_layers)) - self.state_layers
 
 
 def attention_shape(config: dict[str, Any], *, layers: int, context: int, source: str) -> AttentionShape:
     _refuse_unmodelled(config, source)
-    windows = _windows(config, layers, context, source)
-    return AttentionShape(
-        mla=_mla(config, source),
-        gdn=_gdn(config, source) if STATE in windows else None,
-        windows=windows,
-        chunks=_chunks(config, layers),
-    )
+    kinds, state = _state_layers(config, layers, source)
+    if kinds is None:
+        windows = _windows(config, layers, context, source)
+        chunks = _chunks(config, layers)
+        kinds = [[("sliding", windows[i])] if windows and windows[i] else [("chunked", chunks[i])]
+                 if chunks and chunks[i] else [("full", 0)] for i in range(layers)]  # fmt: skip
+    entries = tuple((layer, kind, span) for layer, mixers in enumerate(kinds) for kind, span in mixers)
+    plain = all(kind == "full" for _, kind, _ in entries) and len(entries) == layers
+    return AttentionShape(mla=_mla(config, source), state=state, layers=() if plain else entries,
+                          mlp_free_layers=_mlp_free(config))  # fmt: skip
 
 
 def attention_notes(shape: AttentionShape, layers: int) -> list[str]:
@@ -111,20 +106,22 @@ def attention_notes(shape: AttentionShape, layers: int) -> list[str]:
             f"MLA: KV is one latent of {shape.mla.latent_dim} values per token and layer, whole on every TP rank "
             "(TP does not shrink it); activation overhead terms were calibrated on GQA models"
         )
-    if shape.state_layers:
+    if shape.state is not None:
+        name = {"gdn": "Gated DeltaNet", "mamba2": "Mamba2", "lightning": "lightning attention"}[shape.state.kind]
         notes.append(
-            f"Gated DeltaNet: {shape.state_layers} of {layers} layers keep a fixed state per request (one block, "
-            "two with prefix caching's 'align' mode); vLLM raises the block size until one attention page holds it"
+            f"{name}: {shape.state_layers} layers keep a fixed state per request (one block, two with prefix "
+            "caching's 'align' mode); vLLM raises the block size until one attention page holds it"
         )
-    if shape.sliding_layers:
-        windows = sorted({w for w in shape.windows if w > 0})
+    spans = {kind: sorted({s for _, k, s in shape.layers if k == kind}) for kind in ("sliding", "chunked")}
+    if spans["sliding"]:
         notes.append(
-            f"sliding window {', '.join(map(str, windows))} tokens on {shape.sliding_layers} of {layers} layers: "
-            "there a request keeps cdiv(min(window - 1 + tokens in flight, its length), block) + 1 blocks"
+            f"sliding window {', '.join(map(str, spans['sliding']))} tokens on {shape.count('sliding', layers)} of "
+            f"{layers} layers: there a request keeps cdiv(min(window - 1 + tokens in flight, its length), block) + 1 "
+            "blocks"
         )
-    if any(shape.chunks):
+    if spans["chunked"]:
         notes.append(
-            f"chunked local attention ({max(shape.chunks)} tokens) on {sum(1 for c in shape.chunks if c)} of "
+            f"chunked local attention ({max(spans['chunked'])} tokens) on {shape.count('chunked', layers)} of "
             f"{layers} layers: there a request keeps cdiv(min(chunk + tokens in flight, its length), block) blocks"
         )
     return notes
@@ -134,20 +131,70 @@ def _refuse(source: str, field: str, problem: str) -> InputError:
     return InputError(
         f"{source}: {field}",
         f"{problem}; the planner models {MODELLED} only",
-        "use a model of a modelled kind (Mamba and lightning-attention hybrids are not sized yet)",
+        "use a model of a modelled kind",
     )
 
 
 def _refuse_unmodelled(config: dict[str, Any], source: str) -> None:
     if config.get("index_topk") or config.get("index_head_dim"):
         raise _refuse(source, "index_topk", "DeepSeek V3.2's sparse-attention indexer cache is not modelled yet")
-    if 0 in (config.get("attn_type_list") or []):
-        gone = "vLLM serves MiniMax-Text-01 / M1 no longer (removed after 0.23.0, its models/registry.py)"
-        raise _refuse(source, "attn_type_list", f"lightning (linear) attention layers are not modelled: {gone}")
     for key, attention in HYBRID_KEYS.items():
         kinds = config.get(key)
         if kinds and any(str(k) != attention for k in (kinds if isinstance(kinds, list) else str(kinds))):
-            raise _refuse(source, key, "hybrid Mamba / linear-attention layers are not modelled yet")
+            raise _refuse(source, key, "Mamba1 hybrid layers (Jamba) are not modelled yet")
+
+
+def _state_layers(config: dict[str, Any], layers: int, source: str) -> tuple[list[list[tuple[Kind, int]]] | None,
+                                                                              StateShape | None]:  # fmt: skip
+    """Per decoder layer its KV-holding mixers, for models with state layers; (None, None) for the rest."""
+    if 0 in (config.get("attn_type_list") or []):  # MiniMax-Text-01 / M1: 0 lightning, 1 softmax attention
+        listed = _per_layer(config["attn_type_list"], layers, source, "attn_type_list")
+        return [[("state", 0)] if t == 0 else [("full", 0)] for t in listed], lightning_state(config, source)
+    if str(config.get("model_type", "")).startswith("falcon_h1"):  # attention and Mamba2 side by side, every layer
+        return [[("full", 0), ("state", 0)] for _ in range(layers)], mamba2_state(config, source, falcon=True)
+    pattern = _nemotron_h_pattern(config, layers, source)
+    if pattern is not None:
+        kinds: list[list[tuple[Kind, int]]] = [[(kind, 0)] if (kind := NEMOTRON_H[c]) else [] for c in pattern]
+        return kinds, mamba2_state(config, source, falcon=False)
+    types = config.get("layer_types")
+    if isinstance(types, list) and LINEAR in types:
+        if SLIDING in types:
+            raise _refuse(source, "layer_types", "sliding-window and linear-attention layers together are not modelled")
+        types = _per_layer(types, layers, source, "layer_types")
+        other = sorted({str(t) for t in types} - {FULL, LINEAR})
+        if other:
+            raise _refuse(source, "layer_types", f"layer kinds {other} are not modelled yet")
+        return [[("state", 0)] if t == LINEAR else [("full", 0)] for t in types], _gdn(config, source)
+    return None, None
+
+
+def _nemotron_h_pattern(config: dict[str, Any], layers: int, source: str) -> str | None:
+    """Nemotron-H's layer string (M Mamba2, * attention, - MLP, E MoE), from hybrid_override_pattern or the
+    list transformers derives from it (linear_attention, full_attention, mlp, moe)."""
+    pattern = config.get("hybrid_override_pattern")
+    if not pattern and str(config.get("model_type", "")).startswith("nemotron_h"):
+        names = {"linear_attention": "M", "full_attention": "*", "mlp": "-", "moe": "E"}
+        listed = config.get("layers_block_type") or config.get("layer_types") or []
+        pattern = "".join(names.get(str(t), "?") for t in listed)
+    if not pattern:
+        return None
+    field = "hybrid_override_pattern"
+    if "E" in str(pattern):
+        raise _refuse(source, field, "Nemotron-H MoE layers (E) are not modelled yet")
+    if set(str(pattern)) - set(NEMOTRON_H):
+        raise _refuse(source, field, f"layer kinds {sorted(set(str(pattern)) - set(NEMOTRON_H))} are not modelled yet")
+    return "".join(_per_layer(list(str(pattern)), layers, source, field))
+
+
+def _per_layer(values: list[Any], layers: int, source: str, field: str) -> list[Any]:
+    if len(values) != layers:
+        raise InputError(f"{source}: {field}", f"{len(values)} entries for {layers} layers", "one per layer")
+    return values
+
+
+def _mlp_free(config: dict[str, Any]) -> int:
+    pattern = config.get("hybrid_override_pattern")
+    return sum(1 for c in pattern if c in "M*") if isinstance(pattern, str) else 0
 
 
 def _mla(config: dict[str, Any], source: str) -> MLAShape | None:
@@ -163,6 +210,7 @@ def _mla(config: dict[str, Any], source: str) -> MLAShape | None:
 
 
 def _windows(config: dict[str, Any], layers: int, context: int, source: str) -> tuple[int, ...]:
+    """Per layer its sliding window, 0 for full attention; () when no layer slides."""
     kinds = config.get("layer_types")
     window = config.get("sliding_window")
     if not kinds and isinstance(config.get("sliding_window_pattern"), int) and config["sliding_window_pattern"] > 0:
@@ -173,18 +221,15 @@ def _windows(config: dict[str, Any], layers: int, context: int, source: str) -> 
             raise _refuse(source, "sliding_window", f"a sliding window ({window} tokens) without layer_types "
                                                     "(which layers slide is model-specific)")  # fmt: skip
         return ()
-    other = sorted({str(k) for k in kinds} - {FULL, SLIDING, LINEAR})
+    other = sorted({str(k) for k in kinds} - {FULL, SLIDING})
     if other:
         raise _refuse(source, "layer_types", f"layer kinds {other} are not modelled yet (vLLM sizes each its own way)")
-    if len(kinds) != layers:
-        raise InputError(f"{source}: layer_types", f"{len(kinds)} entries for {layers} layers", "one per layer")
-    if SLIDING not in kinds and LINEAR not in kinds:
+    _per_layer(kinds, layers, source, "layer_types")
+    if SLIDING not in kinds:
         return ()
-    if SLIDING in kinds and (not isinstance(window, int) or isinstance(window, bool) or window <= 0):
+    if not isinstance(window, int) or isinstance(window, bool) or window <= 0:
         raise InputError(f"{source}: sliding_window", f"sliding layers need a window, got {window!r}", "set it")
-    if SLIDING in kinds and LINEAR in kinds:
-        raise _refuse(source, "layer_types", "sliding-window and linear-attention layers together are not modelled")
-    return tuple(int(window or 0) if kind == SLIDING else STATE if kind == LINEAR else 0 for kind in kinds)
+    return tuple(window if kind == SLIDING else 0 for kind in kinds)
 
 
 def _chunks(config: dict[str, Any], layers: int) -> tuple[int, ...]:
@@ -198,8 +243,8 @@ def _chunks(config: dict[str, Any], layers: int) -> tuple[int, ...]:
     return tuple(chunk if uses_rope else 0 for uses_rope in rope)
 
 
-def _gdn(config: dict[str, Any], source: str) -> GDNShape:
+def _gdn(config: dict[str, Any], source: str) -> StateShape:
     missing = [key for key in GDN_KEYS if not isinstance(config.get(key), int) or config[key] <= 0]
     if missing:
         raise _refuse(source, missing[0], "linear_attention layers other than Gated DeltaNet are not modelled yet")
-    return GDNShape(**{key: config[key] for key in GDN_KEYS})
+    return gdn_state(config, source)

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from planner.kv_cache import block_bytes_per_gpu, kv_bytes_per_token_per_gpu
 from planner.kv_groups import layers_per_block, model_kv_groups
-from planner.layout import Layout, pp_layer_split
+from planner.layout import Layout, stage_layers
 from planner.model_spec import ModelSpec
 from planner.overhead import OverheadCoefficients, OverheadTerms, explicit_overhead, overhead_terms
 from planner.server_settings import ResolvedSettings
@@ -55,6 +55,7 @@ class BudgetInputs(BaseModel):
 
 def stage_budget(model: ModelSpec, layout: Layout, inputs: BudgetInputs, stage: int) -> StageBudget:
     weights = weights_per_rank(model, layout, stage)
+    held = stage_layers(model.num_layers, layout.pp, stage)
     terms = _overhead(model, layout, inputs, layers=weights.layers, last_stage=stage == layout.pp - 1)
     budget = inputs.kv_cache_memory_bytes
     if budget is None:
@@ -69,7 +70,7 @@ def stage_budget(model: ModelSpec, layout: Layout, inputs: BudgetInputs, stage: 
         activation_bytes=terms.activation_bytes,
         non_torch_bytes=terms.non_torch_bytes,
         cudagraph_bytes=terms.cudagraph_bytes,
-        kv_bytes_per_token=kv_bytes_per_token_per_gpu(model, layout.tp, weights.layers, inputs.kv_cache_dtype),
+        kv_bytes_per_token=kv_bytes_per_token_per_gpu(model, layout.tp, held, inputs.kv_cache_dtype),
         kv_budget_bytes=budget,
         num_blocks=max(0, budget // block),
     )
@@ -77,9 +78,7 @@ def stage_budget(model: ModelSpec, layout: Layout, inputs: BudgetInputs, stage: 
 
 def stage_pages(model: ModelSpec, pp: int, stage: int) -> int:
     """Layer pages in one pool block on a GPU of this stage."""
-    split = pp_layer_split(model.num_layers, pp)
-    first = sum(split[:stage])
-    return layers_per_block(model_kv_groups(model), range(first, first + split[stage]))
+    return layers_per_block(model_kv_groups(model), stage_layers(model.num_layers, pp, stage))
 
 
 def _overhead(

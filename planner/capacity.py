@@ -25,6 +25,7 @@ from planner.kv_groups import RequestRule, blocks_per_request, longest_request, 
 from planner.layout import Layout, check_layout
 from planner.model_spec import ModelSpec
 from planner.placement import Placement, check_tp_within_node, place
+from planner.recurrent_state import state_blocks
 from planner.server_settings import GPU_BLOCK_SIZE, ResolvedSettings, ServerSettings, in_flight_tokens, resolve
 from planner.units import GIB
 from planner.weights import weights_total
@@ -131,7 +132,8 @@ def _request_blocks(
     max_model_len they cannot hold once, naming vLLM's estimate of the longest that fits."""
     groups, block = model_kv_groups(model), settings.block_size
     rule = RequestRule(block_size=block, in_flight=in_flight_tokens(server, layout.pp),
-                       state_blocks=2 if server.prefix_caching else 1)  # fmt: skip
+                       state_blocks=state_blocks(model.attention.state, prefix_caching=server.prefix_caching)
+                       if model.attention.state else 1)  # fmt: skip
     need = blocks_per_request(groups, max_len, rule)
     if blocks < need:
         longest = longest_request(groups, blocks, rule, limit=max_len)

@@ -36,13 +36,17 @@ def kv_bytes_per_token_per_layer(model: ModelSpec, tp: int, kv_cache_dtype: str 
 
 
 def kv_bytes_per_token(model: ModelSpec, kv_cache_dtype: str = "auto") -> int:
-    """Whole model, one copy, every layer holding the token (a sliding layer only while it is in the window)."""
-    return model.num_layers * kv_bytes_per_token_per_layer(model, 1, kv_cache_dtype)
+    """Whole model, one copy, every layer that keeps KV per token (a sliding layer only while the token is in
+    its window; state layers keep none)."""
+    return model.attention.token_layers(model.num_layers) * kv_bytes_per_token_per_layer(model, 1, kv_cache_dtype)
 
 
-def kv_bytes_per_token_per_gpu(model: ModelSpec, tp: int, layers: int, kv_cache_dtype: str = "auto") -> int:
-    """One GPU holding `layers` layers: layers x kv_bytes_per_token_per_layer."""
-    return layers * kv_bytes_per_token_per_layer(model, tp, kv_cache_dtype)
+def kv_bytes_per_token_per_gpu(model: ModelSpec, tp: int, layers: range, kv_cache_dtype: str = "auto") -> int:
+    """One GPU holding decoder `layers`: its per-token KV layers x kv_bytes_per_token_per_layer."""
+    held = sum(
+        1 for layer, kind, _ in model.attention.kv_layers(model.num_layers) if kind != "state" and layer in layers
+    )
+    return held * kv_bytes_per_token_per_layer(model, tp, kv_cache_dtype)
 
 
 def block_bytes_per_gpu(model: ModelSpec, tp: int, pages: int, block_size: int, *, kv_cache_dtype: str = "auto") -> int:
@@ -51,12 +55,21 @@ def block_bytes_per_gpu(model: ModelSpec, tp: int, pages: int, block_size: int, 
     return pages * block_size * kv_bytes_per_token_per_layer(model, tp, kv_cache_dtype)
 
 
+def state_bytes_per_layer(model: ModelSpec, tp: int, *, ssm_bytes: int | None) -> int:
+    """One state layer's state for one request on one GPU (0 without state layers). `ssm_bytes`: the host's
+    forced recurrent-state dtype (4 where vLLM's CPU platform forces float32), else the model's declared
+    one (Nemotron-H: float32), else the model's dtype."""
+    state = model.attention.state
+    if state is None:
+        return 0
+    ssm = ssm_bytes or state.ssm_dtype_bytes or model.param_bytes
+    return state.state_bytes(tp, dtype_bytes=model.param_bytes, ssm_bytes=ssm)
+
+
 def hybrid_block_size(model: ModelSpec, tp: int, block_size: int, *, kv_cache_dtype: str, ssm_bytes: int | None) -> int:
-    """With linear-attention layers, vLLM raises the block to the smallest multiple of `block_size` whose
-    attention page holds one layer's state, then pads the state to that page (_align_hybrid_block_size).
-    `ssm_bytes`: the recurrent state's dtype bytes (None: the model's; 4 where vLLM forces float32)."""
-    gdn = model.attention.gdn
-    if gdn is None:
+    """With state layers, vLLM raises the block to the smallest multiple of `block_size` whose attention
+    page holds one layer's state, then pads the state to that page (_align_hybrid_block_size)."""
+    state = state_bytes_per_layer(model, tp, ssm_bytes=ssm_bytes)
+    if not state:
         return block_size
-    state = gdn.state_bytes(tp, conv_bytes=model.param_bytes, ssm_bytes=ssm_bytes or model.param_bytes)
     return block_size * ceil(state / (block_size * kv_bytes_per_token_per_layer(model, tp, kv_cache_dtype)))

@@ -12,8 +12,8 @@ bytes in these models, so one pool block = group_size x page, and
 
   num_blocks         = budget // (group_size x page)
   blocks per request = sum over groups: full cdiv(L, block); sliding cdiv(min(window - 1 + in_flight, L), block)
-                       + 1; chunked local cdiv(min(chunk + in_flight, L), block); linear attention (a fixed
-                       state) 1, or 2 with prefix caching ('align' mode)
+                       + 1; chunked local cdiv(min(chunk + in_flight, L), block); a state layer 1; with
+                       prefix caching ('align' mode) 2, 3 for Mamba2 (its prefill checkpoint)
   max_concurrency    = num_blocks / blocks per request at L = max_model_len
   KV cache size      = int(max_concurrency x max_model_len) tokens   (what vLLM logs and publishes)
 
@@ -26,43 +26,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from math import ceil
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from planner.attention import STATE
+from planner.attention import Kind
 from planner.model_spec import ModelSpec
 
 GROUP_SIZE_SLACK = 1.5  # vLLM's heuristic: pad the smaller kind up rather than split the larger below this
 
 
-Kind = Literal["full", "sliding", "chunked", "state"]
-
-
 class KVGroup(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kind: Kind  # full attention (or MLA), sliding window, chunked local attention, linear-attention state
+    kind: Kind  # full attention (or MLA), sliding window, chunked local attention, fixed per-request state
     span: int = 0  # the sliding window or the chunk, in tokens
-    layers: tuple[int, ...]  # model layer indices
+    layers: tuple[int, ...]  # model (decoder) layer indices
 
 
-def layer_kinds(model: ModelSpec) -> list[tuple[Kind, int]]:
-    """Per layer, what vLLM's KV-cache spec for it keys on: its kind and window or chunk."""
-    windows, chunks = model.attention.windows, model.attention.chunks
-    kinds: list[tuple[Kind, int]] = []
-    for layer in range(model.num_layers):
-        window, chunk = (windows[layer] if windows else 0), (chunks[layer] if chunks else 0)
-        kinds.append(("state", 0) if window == STATE else ("sliding", window) if window > 0
-                     else ("chunked", chunk) if chunk else ("full", 0))  # fmt: skip
-    return kinds
-
-
-def kv_groups(kinds: Sequence[tuple[Kind, int]]) -> list[KVGroup]:
-    """`kinds`: per layer, (kind, window or chunk)."""
+def kv_groups(entries: Sequence[tuple[int, Kind, int]]) -> list[KVGroup]:
+    """`entries`: per KV-holding layer, (decoder layer, kind, window or chunk)."""
     buckets: dict[tuple[Kind, int], list[int]] = {}
-    for layer, key in enumerate(kinds):
-        buckets.setdefault(key, []).append(layer)
+    for layer, kind, span in entries:
+        buckets.setdefault((kind, span), []).append(layer)
     counts = [len(layers) for layers in buckets.values()]
     size = min(counts) if max(counts) >= min(counts) * GROUP_SIZE_SLACK else max(counts)
     groups = []
@@ -73,7 +58,7 @@ def kv_groups(kinds: Sequence[tuple[Kind, int]]) -> list[KVGroup]:
 
 
 def model_kv_groups(model: ModelSpec) -> list[KVGroup]:
-    return kv_groups(layer_kinds(model))
+    return kv_groups(model.attention.kv_layers(model.num_layers))
 
 
 def layers_per_block(groups: Sequence[KVGroup], stage_layers: range) -> int:
@@ -88,7 +73,7 @@ class RequestRule(BaseModel):
 
     block_size: int
     in_flight: int  # tokens scheduled but not settled (planner/server_settings.py in_flight_tokens)
-    state_blocks: int = 1  # a state layer's blocks: 1, or 2 in prefix caching's 'align' mode (MambaSpec)
+    state_blocks: int = 1  # a state layer's blocks (planner/recurrent_state.py state_blocks)
 
 
 def group_blocks(group: KVGroup, tokens: int, rule: RequestRule) -> int:

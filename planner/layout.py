@@ -85,6 +85,12 @@ def pp_layer_split(num_layers: int, pp: int) -> list[int]:
     return parts
 
 
+def stage_layers(num_layers: int, pp: int, stage: int) -> range:
+    """The decoder layers pipeline stage `stage` holds."""
+    split = pp_layer_split(num_layers, pp)
+    return range(sum(split[:stage]), sum(split[: stage + 1]))
+
+
 def divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 

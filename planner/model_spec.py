@@ -47,6 +47,8 @@ class ModelSpec(BaseModel):
     moe: MoESpec | None
     qk_norm: Literal["none", "per_head", "per_layer"]
     attention_bias: bool
+    attention_output_gate: bool = False  # Qwen3-Next's gated attention (vLLM's default there): q_proj twice as wide
+    mlp_gated: bool = True  # gate, up and down; Nemotron-H's relu2 MLP has up and down only
     param_bytes: int
     quant: QuantSpec | None
     max_position_embeddings: int
@@ -116,10 +118,12 @@ def model_from_config(config: dict[str, Any], *, name: str, source: str) -> Mode
         tie_word_embeddings=bool(config.get("tie_word_embeddings", False)),
         # Llama 4's dense layers are wider than its experts (intermediate_size_mlp)
         intermediate_size=field.int("intermediate_size_mlp", default=field.int("intermediate_size", default=0)),
-        dense_layers=layers - (moe.moe_layers if moe else 0),
+        dense_layers=layers - (moe.moe_layers if moe else 0) - attention.mlp_free_layers,
         moe=moe,
         qk_norm=_qk_norm(config),
         attention_bias=bool(config.get("attention_bias", False)),
+        attention_output_gate=bool(config.get("attn_output_gate", config.get("model_type") == "qwen3_next")),
+        mlp_gated=not str(config.get("model_type", "")).startswith("nemotron_h"),
         param_bytes=_param_bytes(config, notes),
         quant=quant_spec(config, source),
         max_position_embeddings=context,
@@ -176,7 +180,7 @@ def _moe_spec(config: dict[str, Any], field: _FieldReader, layers: int) -> MoESp
 def _qk_norm(config: dict[str, Any]) -> Literal["none", "per_head", "per_layer"]:
     if config.get("qk_norm_type") == "per_layer":
         return "per_layer"
-    if config.get("use_qk_norm") or config.get("model_type") in {"qwen3", "qwen3_moe"}:
+    if config.get("use_qk_norm") or config.get("model_type") in {"qwen3", "qwen3_moe", "qwen3_next"}:
         return "per_head"
     return "none"
 

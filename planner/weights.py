@@ -15,7 +15,7 @@ from math import ceil
 from pydantic import BaseModel, ConfigDict
 
 from planner.kv_cache import kv_heads_per_gpu
-from planner.layout import Layout, pp_layer_split
+from planner.layout import Layout, pp_layer_split, stage_layers
 from planner.model_spec import ModelSpec
 
 VOCAB_PADDING = 64  # vLLM's DEFAULT_VOCAB_PADDING_SIZE
@@ -52,10 +52,15 @@ def weights_per_rank(model: ModelSpec, layout: Layout, stage: int = 0) -> Weight
     vocab_bytes = vocab_shard * model.hidden_size * model.param_bytes
     tied_here = model.tie_word_embeddings and layout.pp == 1
     moe_layers, dense_layers = _stage_mlp_layers(model, layout.pp, stage)
+    held = stage_layers(model.num_layers, layout.pp, stage)
+    mixers = [kind for layer, kind, _ in model.attention.kv_layers(model.num_layers) if layer in held]
     return WeightBreakdown(
         layers=layers,
         embedding=vocab_bytes if first else 0,
-        attention=layers * attention_layer_bytes(model, layout.tp),
+        attention=sum(
+            state_layer_bytes(model, layout.tp) if kind == "state" else attention_layer_bytes(model, layout.tp)
+            for kind in mixers
+        ),  # fmt: skip
         mlp=dense_layers * dense_mlp_bytes(model, model.intermediate_size, layout.tp)
         + (moe_layers * moe_layer_bytes(model, layout) if moe_layers else 0),
         router=moe_layers * router_bytes(model) if moe_layers else 0,
@@ -76,7 +81,8 @@ def attention_layer_bytes(model: ModelSpec, tp: int) -> int:
         return mla_layer_bytes(model, tp, quantized=quantized)
     q_out = model.num_heads // tp * model.head_dim
     kv_out = kv_heads_per_gpu(model, tp) * model.head_dim
-    total = linear_bytes(model, q_out, model.hidden_size, quantized)
+    gate = 2 if model.attention_output_gate else 1  # Qwen3-Next: q_proj also yields a sigmoid gate per query
+    total = linear_bytes(model, gate * q_out, model.hidden_size, quantized)
     total += 2 * linear_bytes(model, kv_out, model.hidden_size, quantized)
     total += linear_bytes(model, model.hidden_size, q_out, quantized)
     if model.attention_bias:
@@ -86,6 +92,29 @@ def attention_layer_bytes(model: ModelSpec, tp: int) -> int:
     elif model.qk_norm == "per_layer":  # MiniMax's norm over the whole q / k width, TP-sharded
         total += (model.num_heads + model.num_kv_heads) * model.head_dim // tp * model.param_bytes
     return total
+
+
+def state_layer_bytes(model: ModelSpec, tp: int) -> int:
+    """A state layer's projections as vLLM shards them (column-parallel in, row-parallel out), its conv1d,
+    norm and per-head vectors: Qwen3NextGatedDeltaNet, MambaMixer2, MiniMaxText01LinearAttention."""
+    state, hidden = model.attention.state, model.hidden_size
+    quantized = bool(model.quant and model.quant.attention_quantized)
+    if state is None:
+        return 0
+    if state.kind == "gdn":
+        values = state.linear_num_value_heads * state.linear_value_head_dim // tp
+        keys = state.linear_num_key_heads * state.linear_key_head_dim // tp
+        matrices = [(2 * keys + 2 * values, hidden), (2 * state.linear_num_value_heads // tp, hidden), (hidden, values)]
+        vectors = state.conv_channels(tp) * state.linear_conv_kernel_dim + 2 * state.linear_num_value_heads // tp
+        vectors += state.linear_value_head_dim
+    elif state.kind == "mamba2":
+        inner, heads = state.intermediate_size // tp, state.num_heads // tp
+        matrices = [(2 * inner + 2 * state.groups(tp) * state.state_size // tp + heads, hidden), (hidden, inner)]
+        vectors = state.conv_channels(tp) * (state.conv_kernel + 1) + 3 * heads + inner  # conv + bias, A D dt, norm
+    else:
+        inner = state.num_heads * state.head_dim // tp
+        matrices, vectors = [(3 * inner, hidden), (inner, hidden), (hidden, inner)], inner
+    return sum(linear_bytes(model, o, i, quantized) for o, i in matrices) + vectors * model.param_bytes
 
 
 def mla_layer_bytes(model: ModelSpec, tp: int, *, quantized: bool) -> int:
@@ -109,10 +138,11 @@ def mla_layer_bytes(model: ModelSpec, tp: int, *, quantized: bool) -> int:
 
 
 def dense_mlp_bytes(model: ModelSpec, intermediate: int, tp: int) -> int:
-    """Gated MLP: gate and up (column-parallel, merged) plus down (row-parallel)."""
+    """Gated MLP: gate and up (column-parallel, merged) plus down (row-parallel); ungated: up and down."""
     quantized = bool(model.quant and model.quant.mlp_quantized)
     shard = intermediate // tp
-    return 2 * linear_bytes(model, shard, model.hidden_size, quantized) + linear_bytes(
+    inputs = 2 if model.mlp_gated else 1
+    return inputs * linear_bytes(model, shard, model.hidden_size, quantized) + linear_bytes(
         model, model.hidden_size, shard, quantized
     )
 
@@ -148,6 +178,6 @@ def _stage_mlp_layers(model: ModelSpec, pp: int, stage: int) -> tuple[int, int]:
     split = pp_layer_split(model.num_layers, pp)
     layers = split[stage]
     if not model.moe:
-        return 0, layers
+        return 0, round(model.dense_layers * layers / model.num_layers)
     moe = round(model.moe.moe_layers * layers / model.num_layers)
-    return moe, layers - moe
+    return moe, round(model.dense_layers * layers / model.num_layers)

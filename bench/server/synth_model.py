@@ -95,9 +95,10 @@ def synth_config(
         if name in {"experts", "top_k"} and not is_moe:
             raise InputError(f"--{name.replace('_', '-')}", f"family '{like}' has no experts", "drop the flag")
         config[key] = value
-    for key, values in list(config.items()):  # per-layer lists (layer_types, no_rope_layers): cut or repeated
-        if isinstance(values, list) and values and len(values) == family_layers != config["num_hidden_layers"]:
-            config[key] = [values[i % len(values)] for i in range(config["num_hidden_layers"])]
+    for key, values in list(config.items()):  # per-layer lists and strings (layer_types, hybrid_override_pattern)
+        if isinstance(values, list | str) and values and len(values) == family_layers != config["num_hidden_layers"]:
+            cut = [values[i % len(values)] for i in range(config["num_hidden_layers"])]
+            config[key] = "".join(cut) if isinstance(values, str) else cut
     if "rotary_dim" in config:  # MiniMax: keep its partial rotary factor of 0.5
         config["rotary_dim"] = config.get("head_dim", config["hidden_size"] // config["num_attention_heads"]) // 2
     config.update(extra or {})

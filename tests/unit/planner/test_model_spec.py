@@ -120,9 +120,9 @@ def test_mla_without_its_dimensions_is_refused_by_field(write_config):
         # linear attention without Gated DeltaNet's dimensions (Kimi Linear's KDA, ...)
         ({"layer_types": ["linear_attention", "full_attention"]}, "linear_num_key_heads", "Gated DeltaNet"),
         ({"sliding_window": 4096, "max_position_embeddings": 32768}, "sliding_window", "4096 tokens"),  # Mistral-7B
-        ({"attn_type_list": [0, 1]}, "attn_type_list", "lightning"),  # MiniMax-Text-01 / M1
-        ({"layers_block_type": ["mamba", "attention"]}, "layers_block_type", "Mamba"),  # Jamba
-        ({"hybrid_override_pattern": "M-M*-"}, "hybrid_override_pattern", "Mamba"),  # Nemotron-H
+        ({"layers_block_type": ["mamba", "attention"]}, "layers_block_type", "Mamba1"),  # Jamba
+        ({"hybrid_override_pattern": "ME"}, "hybrid_override_pattern", "MoE layers (E)"),  # Nemotron 3 Nano
+        ({"hybrid_override_pattern": "M?"}, "hybrid_override_pattern", "['?']"),
     ],
 )
 def test_attention_kinds_not_modelled_are_refused_by_field(write_config, extra, field, kind):
@@ -147,9 +147,16 @@ def test_full_attention_spelled_out_is_still_planned(write_config, extra):
     assert load_model(str(write_config({**LLAMA_LIKE, **extra}))).num_layers == 2
 
 
+def test_mamba2_layers_without_their_dimensions_are_refused_by_field(write_config):
+    with pytest.raises(InputError) as caught:
+        load_model(str(write_config({**LLAMA_LIKE, "hybrid_override_pattern": "M*"})))
+    assert caught.value.field.endswith("mamba_num_heads") and "Mamba2" in caught.value.problem
+
+
 def test_llama4_has_a_shared_expert_in_every_moe_layer_and_chunks_on_its_rope_layers():
     """Llama 4's config names no shared expert, yet every MoE layer has one of the experts' width."""
     model = load_model("llama-4-scout")
     assert model.moe is not None and model.moe.moe_layers == 48
     assert model.moe.shared_expert_intermediate_size == model.moe.expert_intermediate_size == 8192
-    assert [bool(c) for c in model.attention.chunks[:4]] == [True, True, True, False]  # every 4th layer NoPE
+    kinds = [kind for _, kind, _ in model.attention.kv_layers(model.num_layers)]
+    assert kinds[:4] == ["chunked", "chunked", "chunked", "full"]  # every 4th layer NoPE

@@ -25,8 +25,8 @@ def test_kv_bytes_per_token_whole_model(minimax):
     ("tp", "bf16", "fp8"), [(1, 253_952, 126_976), (4, 63_488, 31_744), (8, 31_744, 15_872), (16, 31_744, 15_872)]
 )
 def test_kv_bytes_per_token_per_gpu_table(minimax, tp, bf16, fp8):
-    assert kv_bytes_per_token_per_gpu(minimax, tp, minimax.num_layers) == bf16
-    assert kv_bytes_per_token_per_gpu(minimax, tp, minimax.num_layers, "fp8") == fp8
+    assert kv_bytes_per_token_per_gpu(minimax, tp, range(minimax.num_layers)) == bf16
+    assert kv_bytes_per_token_per_gpu(minimax, tp, range(minimax.num_layers), "fp8") == fp8
 
 
 def test_tp4_weights_per_gpu_match_real_log(minimax):

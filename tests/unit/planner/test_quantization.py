@@ -51,7 +51,10 @@ def test_compressed_tensors_int4_group_and_fp8_channel():
 def test_gpt_oss_keeps_attention_and_router_in_bf16_and_experts_in_mxfp4():
     model = load_model("gpt-oss-120b")
     assert model.quant is not None and (model.quant.attention_quantized, model.quant.mlp_quantized) == (False, True)
-    assert model.attention.sliding_layers == 18 and model.attention.window(0) == 128 and model.attention.window(1) == 0
+    assert model.attention.count("sliding", 36) == 18 and model.attention.kv_layers(36)[:2] == (
+        (0, "sliding", 128),
+        (1, "full", 0),
+    )
     # 114.7B MXFP4 expert weights + ~4.2 GB of bf16 attention, embeddings and LM head
     assert 64e9 < weights_total(model) < 66e9
 
