@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from planner.attention import AttentionShape, attention_notes, attention_shape
 from planner.errors import InputError
 from planner.quantization import QuantSpec, quant_spec
+from planner.vision_tower import vision_parameters
 
 CATALOG_DIR = Path(__file__).parent / "catalog"
 DTYPE_BYTES = {"bfloat16": 2, "float16": 2, "half": 2, "float32": 4, "float": 4}
@@ -52,6 +53,7 @@ class ModelSpec(BaseModel):
     param_bytes: int
     quant: QuantSpec | None
     max_position_embeddings: int
+    vision_parameters: int = 0  # a multimodal checkpoint's vision tower and projector (planner/vision_tower.py)
     attention: AttentionShape = AttentionShape()
     notes: tuple[str, ...] = ()
 
@@ -90,10 +92,7 @@ def load_model(ref: str) -> ModelSpec:
 
 def model_from_config(config: dict[str, Any], *, name: str, source: str) -> ModelSpec:
     """Parse a Hugging Face config dict; multimodal configs use their text_config."""
-    notes: list[str] = []
-    if isinstance(config.get("text_config"), dict):
-        notes.append("multimodal config: text_config only; vision/audio towers not counted")
-        config = {**config["text_config"], "quantization_config": config.get("quantization_config")}
+    config, vision, notes = _split_multimodal(config)
     field = _FieldReader(config, source)
     layers = field.int("num_hidden_layers")
     context = field.int("max_position_embeddings", default=4096)
@@ -127,9 +126,24 @@ def model_from_config(config: dict[str, Any], *, name: str, source: str) -> Mode
         param_bytes=_param_bytes(config, notes),
         quant=quant_spec(config, source),
         max_position_embeddings=context,
+        vision_parameters=vision_parameters(vision, text_hidden=hidden, source=source),
         attention=attention,
         notes=tuple(notes),
     )
+
+
+def _split_multimodal(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """(the language model's config, the vision tower's config or {}, notes)."""
+    notes = []
+    vision: dict[str, Any] = config["vision_config"] if isinstance(config.get("vision_config"), dict) else {}
+    if isinstance(config.get("text_config"), dict):
+        config = {**config["text_config"], "quantization_config": config.get("quantization_config")}
+        notes.append("multimodal config: the language model from text_config; audio towers are not counted")
+    if vision:
+        notes.append("vision tower counted from vision_config (a ViT estimate, 16-bit, split over TP on stage 0)")
+    elif notes:
+        notes.append("no vision_config: no vision tower counted")
+    return config, vision, notes
 
 
 class _FieldReader:

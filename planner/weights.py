@@ -25,6 +25,7 @@ class WeightBreakdown(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     layers: int
+    vision: int = 0  # the vision tower and projector, 16-bit, split over TP on the first stage
     embedding: int
     attention: int
     mlp: int
@@ -34,7 +35,7 @@ class WeightBreakdown(BaseModel):
 
     @property
     def total(self) -> int:
-        return self.embedding + self.attention + self.mlp + self.router + self.norms + self.lm_head
+        return self.vision + self.embedding + self.attention + self.mlp + self.router + self.norms + self.lm_head
 
 
 def linear_bytes(model: ModelSpec, out_features: int, in_features: int, quantized: bool) -> int:
@@ -56,6 +57,7 @@ def weights_per_rank(model: ModelSpec, layout: Layout, stage: int = 0) -> Weight
     mixers = [kind for layer, kind, _ in model.attention.kv_layers(model.num_layers) if layer in held]
     return WeightBreakdown(
         layers=layers,
+        vision=model.vision_parameters * model.param_bytes // layout.tp if first else 0,
         embedding=vocab_bytes if first else 0,
         attention=sum(
             state_layer_bytes(model, layout.tp) if kind == "state" else attention_layer_bytes(model, layout.tp)

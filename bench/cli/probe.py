@@ -28,6 +28,9 @@ from runfolder.schema import DeploymentRecord, RunRecord, save_run
 def probe(
     model: Annotated[str | None, typer.Option(help="Model folder; default: a synthetic model (--like).")] = None,
     like: Annotated[str, typer.Option(help="Synthetic model family.")] = "minimax-m2",
+    load_format: Annotated[
+        str | None, typer.Option(help="vLLM --load-format; default: dummy for synthetic models, auto for --model.")
+    ] = None,
     size: Annotated[
         list[str] | None, typer.Option(help="Synthetic size override KEY=N (layers, kv_heads, ...).")
     ] = None,
@@ -52,6 +55,7 @@ def probe(
         spec = DeploymentSpec(
             name="probe",
             model=model or SynthModel(like=like, sizes=sizes),
+            load_format=load_format,
             device=device,
             gpu=gpu,
             tp=tp,

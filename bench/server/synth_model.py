@@ -79,6 +79,7 @@ def synth_config(
     is_moe = any(k in config for k in _KEYS["experts"])
     defaults = {k: v for k, v in CPU_DEFAULTS.items() if is_moe or k not in {"experts", "top_k"}}
     sizes = dict(overrides) if full else {**defaults, **overrides}
+    config.pop("vision_config", None)  # synthetic models are served text-only (the catalog's text architecture)
     if not full:
         sizes.setdefault("vocab", TOKENIZER_VOCAB)
         config.pop("quantization_config", None)

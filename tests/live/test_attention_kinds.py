@@ -1,6 +1,7 @@
-"""MLA and sliding-window models served by the real CPU vLLM: the planner's KV capacity (blocks, block
-size, the KV size vLLM publishes) equals the server's own report, to the block. The same shapes are
-checked against vLLM's KV-cache functions without a server in tests/unit/planner/test_kv_groups_vs_vllm.py.
+"""MLA, sliding-window, chunked-local and state-layer (GDN, Mamba2) models served by the real CPU vLLM:
+the planner's KV capacity (blocks, block size, the KV size vLLM publishes) equals the server's own
+report, to the block. The same shapes are checked against vLLM's KV-cache functions without a server
+in tests/unit/planner/test_kv_groups_vs_vllm.py and test_state_layers_vs_vllm.py.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ KINDS = {
     # Llama 4's chunked local attention (8192-token chunks on 3 of 4 layers): at 16K a request keeps 80
     # blocks in each chunked layer and 128 in the full one
     "chunked": SynthModel(like="llama-4-scout", sizes={"layers": 4}),
+    # Nemotron-H's Mamba2 (M-M-M-M*: 4 Mamba2, 1 attention, 3 MLP-only layers): a float32 SSM state, and 3
+    # state blocks a request with prefix caching (MambaMixer2's prefill checkpoint)
+    "mamba2": SynthModel(like="nemotron-h-8b", sizes={"layers": 8}),
 }
 MAX_LEN = {"chunked": 16384}  # past the chunk + tokens in flight, where chunked and full differ
 

