@@ -132,7 +132,8 @@ def _request_blocks(
     max_model_len they cannot hold once, naming vLLM's estimate of the longest that fits."""
     groups, block = model_kv_groups(model), settings.block_size
     rule = RequestRule(block_size=block, in_flight=in_flight_tokens(server, layout.pp),
-                       state_blocks=state_blocks(model.attention.state, prefix_caching=server.prefix_caching)
+                       state_blocks=state_blocks(model.attention.state, prefix_caching=server.prefix_caching,
+                                                 checkpoint=server.state_checkpoint)
                        if model.attention.state else 1)  # fmt: skip
     need = blocks_per_request(groups, max_len, rule)
     if blocks < need:

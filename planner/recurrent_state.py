@@ -93,10 +93,13 @@ class LightningState(BaseModel):
         return self.num_heads // tp * self.head_dim * self.head_dim * dtype_bytes
 
 
-def state_blocks(state: GDNState | Mamba2State | LightningState, *, prefix_caching: bool) -> int:
+def state_blocks(state: GDNState | Mamba2State | LightningState, *, prefix_caching: bool, checkpoint: bool) -> int:
     """Blocks one request holds in a state layer (MambaSpec.max_memory_usage_bytes): 1; with prefix caching
-    ('align' mode) 2, the current state and the last block boundary's, plus any prefill checkpoint."""
-    return 2 + state.prefill_checkpoint_blocks if prefix_caching else 1
+    ('align' mode) 2, the current state and the last block boundary's, plus any prefill checkpoint
+    (`checkpoint`: the release keeps them)."""
+    if not prefix_caching:
+        return 1
+    return 2 + (state.prefill_checkpoint_blocks if checkpoint else 0)
 
 
 StateShape = Annotated[GDNState | Mamba2State | LightningState, Field(discriminator="kind")]

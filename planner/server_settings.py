@@ -30,6 +30,9 @@ CudaGraphMode = Literal["FULL_AND_PIECEWISE", "PIECEWISE", "FULL", "FULL_DECODE_
 DEFAULT_UTILIZATION = 0.92
 CUDAGRAPH_PROFILING_SINCE = (0, 21, 0)  # "CUDA graph memory profiling is enabled (default since v0.21.0)"
 HYBRID_PREFIX_CACHING_SINCE = (0, 32, 0)  # the first release known to cache hybrid models' prefixes by default
+# the first release known to keep a Mamba2 prefill-checkpoint block (MambaSpec.num_prefill_checkpoint_blocks;
+# 0.26.0's MambaSpec has none)
+STATE_CHECKPOINT_SINCE = (0, 32, 0)
 MAX_CAPTURE_SIZE = 512
 GPU_BLOCK_SIZE = 16  # vLLM's default KV block on GPU attention backends
 CPU_BLOCK_SIZE = 128  # vLLM's CPU platform default (vllm/platforms/cpu.py)
@@ -75,6 +78,7 @@ class ResolvedSettings(BaseModel):
     cudagraph_in_budget: bool  # the CUDA-graph estimate is subtracted (vLLM >= 0.21)
     async_scheduling: bool = False
     prefix_caching: bool = True  # vLLM's default; linear-attention layers then keep 2 state blocks a request
+    state_checkpoint: bool = True  # Mamba2 keeps a prefill-checkpoint block in 'align' mode (>= 0.32)
     defaulted: tuple[str, ...]  # settings taken from the release's defaults, for the plan's assumptions
 
 
@@ -126,6 +130,7 @@ def resolve(
         prefix_caching=settings.enable_prefix_caching
         if settings.enable_prefix_caching is not None
         else not hybrid or version is None or version >= HYBRID_PREFIX_CACHING_SINCE,
+        state_checkpoint=version is None or version >= STATE_CHECKPOINT_SINCE,
         defaulted=tuple(defaulted),
     )
 
