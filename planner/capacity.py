@@ -131,10 +131,10 @@ def _request_blocks(
     """(blocks one request of max_model_len takes, the longest request the blocks hold); refuses a
     max_model_len they cannot hold once, naming vLLM's estimate of the longest that fits."""
     groups, block = model_kv_groups(model), settings.block_size
-    rule = RequestRule(block_size=block, in_flight=in_flight_tokens(server, layout.pp),
-                       state_blocks=state_blocks(model.attention.state, prefix_caching=server.prefix_caching,
-                                                 checkpoint=server.state_checkpoint)
-                       if model.attention.state else 1)  # fmt: skip
+    state = model.attention.state
+    held = state_blocks(state, prefix_caching=server.prefix_caching, align=server.mamba_align) if state else 1
+    rule = RequestRule(block_size=block, in_flight=in_flight_tokens(server, layout.pp), state_blocks=held or 0,
+                       state_per_block=held is None)  # fmt: skip
     need = blocks_per_request(groups, max_len, rule)
     if blocks < need:
         longest = longest_request(groups, blocks, rule, limit=max_len)

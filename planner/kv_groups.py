@@ -13,7 +13,8 @@ bytes in these models, so one pool block = group_size x page, and
   num_blocks         = budget // (group_size x page)
   blocks per request = sum over groups: full cdiv(L, block); sliding cdiv(min(window - 1 + in_flight, L), block)
                        + 1; chunked local cdiv(min(chunk + in_flight, L), block); a state layer 1; with
-                       prefix caching ('align' mode) 2, 3 for Mamba2 (its prefill checkpoint)
+                       prefix caching ('align' mode) 2, 3 for Mamba2 (its prefill checkpoint), or cdiv(L, block)
+                       in 'all' mode (Mamba2 before vLLM 0.32)
   max_concurrency    = num_blocks / blocks per request at L = max_model_len
   KV cache size      = int(max_concurrency x max_model_len) tokens   (what vLLM logs and publishes)
 
@@ -74,12 +75,13 @@ class RequestRule(BaseModel):
     block_size: int
     in_flight: int  # tokens scheduled but not settled (planner/server_settings.py in_flight_tokens)
     state_blocks: int = 1  # a state layer's blocks (planner/recurrent_state.py state_blocks)
+    state_per_block: bool = False  # 'all' mode: a state layer keeps one state per block of the request
 
 
 def group_blocks(group: KVGroup, tokens: int, rule: RequestRule) -> int:
     """Blocks one request of `tokens` tokens holds in this group at most."""
     if group.kind == "state":
-        return rule.state_blocks
+        return ceil(tokens / rule.block_size) if rule.state_per_block else rule.state_blocks
     if group.kind == "chunked":
         return ceil(min(group.span + rule.in_flight, tokens) / rule.block_size)
     if group.kind == "sliding":

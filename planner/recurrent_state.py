@@ -62,8 +62,8 @@ class Mamba2State(BaseModel):
     state_size: int
     conv_kernel: int
     ssm_dtype_bytes: int | None = None
-    # align mode keeps one more block: the state at the last block boundary, exported mid-prefill
-    # (MambaMixer2.get_kv_cache_spec: num_prefill_checkpoint_blocks=1)
+    # 'align' mode keeps one more block (vLLM >= 0.32): the state at the last block boundary, exported
+    # mid-prefill (MambaMixer2.get_kv_cache_spec: num_prefill_checkpoint_blocks=1)
     prefill_checkpoint_blocks: int = 1
 
     def groups(self, tp: int) -> int:
@@ -93,13 +93,16 @@ class LightningState(BaseModel):
         return self.num_heads // tp * self.head_dim * self.head_dim * dtype_bytes
 
 
-def state_blocks(state: GDNState | Mamba2State | LightningState, *, prefix_caching: bool, checkpoint: bool) -> int:
-    """Blocks one request holds in a state layer (MambaSpec.max_memory_usage_bytes): 1; with prefix caching
-    ('align' mode) 2, the current state and the last block boundary's, plus any prefill checkpoint
-    (`checkpoint`: the release keeps them)."""
+def state_blocks(state: GDNState | Mamba2State | LightningState, *, prefix_caching: bool, align: bool) -> int | None:
+    """Blocks one request holds in a state layer (MambaSpec.max_memory_usage_bytes): 1; with prefix caching in
+    'align' mode 2, the current state and the last block boundary's, plus any prefill checkpoint (Mamba2). None:
+    'all' mode, one state per block of the request (vLLM before 0.32 for models with Mamba prefix caching;
+    `align` False)."""
     if not prefix_caching:
         return 1
-    return 2 + (state.prefill_checkpoint_blocks if checkpoint else 0)
+    if not align:
+        return None if state.kind == "mamba2" else 2
+    return 2 + state.prefill_checkpoint_blocks
 
 
 StateShape = Annotated[GDNState | Mamba2State | LightningState, Field(discriminator="kind")]

@@ -30,9 +30,10 @@ CudaGraphMode = Literal["FULL_AND_PIECEWISE", "PIECEWISE", "FULL", "FULL_DECODE_
 DEFAULT_UTILIZATION = 0.92
 CUDAGRAPH_PROFILING_SINCE = (0, 21, 0)  # "CUDA graph memory profiling is enabled (default since v0.21.0)"
 HYBRID_PREFIX_CACHING_SINCE = (0, 32, 0)  # the first release known to cache hybrid models' prefixes by default
-# the first release known to keep a Mamba2 prefill-checkpoint block (MambaSpec.num_prefill_checkpoint_blocks;
-# 0.26.0's MambaSpec has none)
-STATE_CHECKPOINT_SINCE = (0, 32, 0)
+# From 0.32 every hybrid caches prefixes in 'align' mode, Mamba2 with a prefill-checkpoint block; in 0.26.0
+# models that support Mamba prefix caching (Nemotron-H, Falcon-H1, ...) took 'all' mode, one state per block of
+# the request (MambaModelConfig; measured: results/attention_kinds_gpu mamba2-apc)
+MAMBA_ALIGN_SINCE = (0, 32, 0)
 MAX_CAPTURE_SIZE = 512
 GPU_BLOCK_SIZE = 16  # vLLM's default KV block on GPU attention backends
 CPU_BLOCK_SIZE = 128  # vLLM's CPU platform default (vllm/platforms/cpu.py)
@@ -78,7 +79,7 @@ class ResolvedSettings(BaseModel):
     cudagraph_in_budget: bool  # the CUDA-graph estimate is subtracted (vLLM >= 0.21)
     async_scheduling: bool = False
     prefix_caching: bool = True  # vLLM's default; linear-attention layers then keep 2 state blocks a request
-    state_checkpoint: bool = True  # Mamba2 keeps a prefill-checkpoint block in 'align' mode (>= 0.32)
+    mamba_align: bool = True  # prefix caching's state mode is 'align' for every hybrid (>= 0.32; MAMBA_ALIGN_SINCE)
     defaulted: tuple[str, ...]  # settings taken from the release's defaults, for the plan's assumptions
 
 
@@ -130,7 +131,7 @@ def resolve(
         prefix_caching=settings.enable_prefix_caching
         if settings.enable_prefix_caching is not None
         else not hybrid or version is None or version >= HYBRID_PREFIX_CACHING_SINCE,
-        state_checkpoint=version is None or version >= STATE_CHECKPOINT_SINCE,
+        mamba_align=version is None or version >= MAMBA_ALIGN_SINCE,
         defaulted=tuple(defaulted),
     )
 

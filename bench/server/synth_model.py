@@ -78,6 +78,8 @@ def synth_config(
     family_layers = config.get("num_hidden_layers")
     is_moe = any(k in config for k in _KEYS["experts"])
     defaults = {k: v for k, v in CPU_DEFAULTS.items() if is_moe or k not in {"experts", "top_k"}}
+    if is_moe:  # never more experts a token than the family routes to (vLLM's Llama 4 path requires top-1)
+        defaults["top_k"] = min(defaults["top_k"], int(config.get("num_experts_per_tok") or defaults["top_k"]))
     sizes = dict(overrides) if full else {**defaults, **overrides}
     config.pop("vision_config", None)  # synthetic models are served text-only (the catalog's text architecture)
     if not full:
