@@ -123,7 +123,8 @@ LEVEL_COLUMNS = {"completed": "ok", "failed": "failed", "request_throughput": "r
                  "p99_tpot_ms": "TPOT p99", "median_itl_ms": "ITL p50", "p99_itl_ms": "ITL p99",
                  "p99_e2el_ms": "E2EL p99", "request_goodput": "goodput req/s", "prefix_cache_hit_rate": "prefix hit",
                  "preemptions": "preempted", "mean_ttft_ms": "TTFT mean", "server_mean_ttft_ms": "server TTFT mean",
-                 "server_mean_queue_ms": "server queue mean"}  # fmt: skip
+                 "server_mean_queue_ms": "server queue mean", "j_per_output_token": "J/out tok",
+                 "j_per_request": "J/req", "mean_power_w": "GPU W"}  # fmt: skip
 
 
 def _levels(doc: Document, levels: pd.DataFrame) -> None:
@@ -139,7 +140,8 @@ def _levels(doc: Document, levels: pd.DataFrame) -> None:
     doc.table(["deployment", "level", *LEVEL_COLUMNS.values(), "client"], rows)
     doc.text(
         "Latencies in ms, with vllm bench serve's definitions (TPOT = (E2EL - TTFT) / (output tokens - 1); "
-        "ITL per streamed chunk). Server columns: vLLM's own histograms over the level (mean = sum / count)."
+        "ITL per streamed chunk). Server columns: vLLM's own histograms over the level (mean = sum / count). "
+        "Energy: NVML's energy counter over the level, all the machine's GPUs (bench/observe/energy.py)."
     )
 
 

@@ -45,6 +45,7 @@ class RunData:
                         "preemptions": level.preemptions,
                         **level.metrics,
                         **level.server,
+                        **level.energy,
                     }
                 )
         return pd.DataFrame(rows)

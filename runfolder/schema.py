@@ -16,7 +16,8 @@ from runfolder.versioned import load_versioned
 #    local CPU server vs the client (cpu_cores) and the readiness route that answered (ready_via).
 # 3: cpu_cores.ranks (a multi-rank CPU server's cores per rank); per-rank KV bytes/token and EP experts,
 #    predicted vs reported, in capacity.
-SCHEMA_VERSION = 3
+# 4: per level, vLLM's own latency histograms (server, server_check) and the GPUs' energy (energy).
+SCHEMA_VERSION = 4
 
 
 class CpuCores(BaseModel):
@@ -81,6 +82,9 @@ class LevelSummary(BaseModel):
     # formulas: bench/observe/server_latency.py), and a warning where its TTFT and the client's disagree
     server: dict[str, float | None] = Field(default_factory=dict)
     server_check: str | None = None
+    # GPU energy over the level from NVML's counter (energy_j, j_per_output_token, j_per_request, mean_power_w;
+    # bench/observe/energy.py); empty without NVML (CPU servers)
+    energy: dict[str, float | None] = Field(default_factory=dict)
 
 
 class DeploymentRecord(BaseModel):

@@ -18,6 +18,7 @@ from bench.load.serving_metrics import summarize
 from bench.load.stream_client import new_session
 from bench.load.workers import WorkerPlan, WorkerPool, share
 from bench.load.workload import Job, JobFactory, made_ahead, tokens_label
+from bench.observe.energy import level_energy
 from bench.observe.server_latency import Histograms, compare, level_figures
 from bench.observe.telemetry import TelemetrySampler
 from bench.scenario.schema import Level, Scenario
@@ -79,9 +80,11 @@ async def run_level(
         runner = LevelRunner(session, target.base_url, level.label(), load.request_timeout_s, on_record=write)
         before: dict[str, float] = {}  # engine counters at the measured start; none if cut short in warm-up
         latency_before: Histograms = {}
+        energy_before: float | None = None
         try:
             await runner.warmup(jobs, load.warmup(level), level.concurrency or level.max_concurrency or 4)
             before, latency_before = await telemetry.boundary()
+            energy_before = telemetry.energy_mj()
             if load.workers > 1:
                 await _drive_in_workers(scenario, level, runner, target, seed=seed)
             else:
@@ -95,6 +98,8 @@ async def run_level(
         finally:
             after, latency_after = await _boundary_or_empty(telemetry)
             level_summary = summary(scenario, level, index, runner.result, before=before, after=after)
+            energy = level_energy(energy_before, telemetry.energy_mj(), level_summary.metrics)
+            level_summary = level_summary.model_copy(update={"energy": energy})
             if latency_before:
                 server = level_figures(latency_before, latency_after)
                 check = compare(server, level_summary.metrics.get("mean_ttft_ms"))

@@ -49,6 +49,16 @@ class Nvml:
             )
         return rows
 
+    def energy_mj(self) -> float | None:
+        """Energy every GPU has used since its driver loaded, summed, in mJ (NVML's total energy counter,
+        Volta and later); None where a GPU lacks the counter."""
+        if not self.handles:
+            return None
+        try:
+            return float(sum(self.nvml.nvmlDeviceGetTotalEnergyConsumption(h) for h in self.handles))
+        except Exception:  # NVMLError_NotSupported on older GPUs
+            return None
+
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value

@@ -72,6 +72,10 @@ class TelemetrySampler:
             return {}, {}
         return engine_values(text), histograms(text)
 
+    def energy_mj(self) -> float | None:
+        """The server's GPUs' total energy counter now (bench/observe/energy.py); None without NVML."""
+        return self.nvml.energy_mj() if self.nvml and self.nvml.available else None
+
     async def _run(self) -> None:
         start = time.perf_counter()
         with open(self.out_path, "a") as out:

@@ -1,0 +1,108 @@
+"""Latency and throughput before a GPU is rented: a level's numbers as `vllm bench serve` would report them,
+from the memory plan (batch limits, KV pool), the step roofline (planner/step_cost.py) and the batching
+replay (planner/serving_sim.py), with calibrated factors. Keys name the metric as vLLM does.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from planner.capacity import Plan
+from planner.gpus import GpuSpec
+from planner.layout import Layout
+from planner.model_spec import ModelSpec
+from planner.serving_sim import BatchLimits, SimulatedRequest, simulate
+from planner.step_cost import PerfFactors, step_model, step_seconds
+
+
+class LoadShape(BaseModel):
+    """One level: closed loop at `concurrency`, or open loop at `request_rate` (Poisson, seeded)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    input_tokens: int = Field(ge=1)
+    output_tokens: int = Field(ge=1)
+    concurrency: int | None = Field(None, ge=1)
+    request_rate: float | None = Field(None, gt=0)
+    requests: int = Field(64, ge=1)
+    seed: int = 0
+
+
+class LevelPrediction(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    concurrency: int | None
+    request_rate: float | None
+    input_tokens: int
+    output_tokens: int
+    mean_ttft_ms: float
+    median_ttft_ms: float
+    p99_ttft_ms: float
+    mean_tpot_ms: float
+    median_tpot_ms: float
+    mean_itl_ms: float
+    mean_e2el_ms: float
+    output_throughput: float  # output tokens / s over the level
+    request_throughput: float
+    duration_s: float
+    kv_short: bool  # the batch needed more KV than the pool: vLLM would preempt, the numbers are optimistic
+
+
+def predict_level(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, *, load: LoadShape,
+                  factors: PerfFactors) -> LevelPrediction:  # fmt: skip
+    sm = step_model(model, layout, kv_cache_dtype=plan.kv_cache_dtype)
+    limits = BatchLimits(
+        max_num_batched_tokens=plan.server.max_num_batched_tokens,
+        max_num_seqs=plan.server.max_num_seqs,
+        kv_capacity_tokens=plan.kv_capacity_tokens,
+    )
+    done, short = simulate(
+        _arrivals(load),
+        requests=load.requests,
+        concurrency=load.concurrency,
+        prompt=load.input_tokens,
+        output=load.output_tokens,
+        limits=limits,
+        step_seconds=lambda shape: step_seconds(sm, gpu, shape, factors),
+        request_overhead=factors.request_overhead_ms / 1e3,
+    )
+    return _summary(done, load, short)
+
+
+def _arrivals(load: LoadShape) -> list[float] | None:
+    """Open loop: Poisson arrivals from the level's seed (exponential gaps), as vllm bench serve draws them."""
+    if load.request_rate is None:
+        return None
+    rng, now, times = random.Random(load.seed), 0.0, []
+    for _ in range(load.requests):
+        times.append(now)
+        now += rng.expovariate(load.request_rate)
+    return times
+
+
+def _summary(done: list[SimulatedRequest], load: LoadShape, short: bool) -> LevelPrediction:
+    ttft = sorted(r.ttft * 1e3 for r in done)
+    tpot = [(r.e2el - r.ttft) * 1e3 / (r.output - 1) for r in done if r.output > 1]
+    itl = [gap * 1e3 for r in done for gap in r.itl]
+    start, end = min(r.arrival for r in done), max(r.arrival + r.e2el for r in done)
+    duration = max(end - start, 1e-9)
+    return LevelPrediction(
+        concurrency=load.concurrency,
+        request_rate=load.request_rate,
+        input_tokens=load.input_tokens,
+        output_tokens=load.output_tokens,
+        mean_ttft_ms=statistics.fmean(ttft),
+        median_ttft_ms=statistics.median(ttft),
+        p99_ttft_ms=ttft[min(len(ttft) - 1, int(round(0.99 * (len(ttft) - 1))))],
+        mean_tpot_ms=statistics.fmean(tpot) if tpot else 0.0,
+        median_tpot_ms=statistics.median(tpot) if tpot else 0.0,
+        mean_itl_ms=statistics.fmean(itl) if itl else 0.0,
+        mean_e2el_ms=statistics.fmean(r.e2el * 1e3 for r in done),
+        output_throughput=sum(r.output for r in done) / duration,
+        request_throughput=len(done) / duration,
+        duration_s=duration,
+        kv_short=short,
+    )

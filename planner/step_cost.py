@@ -1,0 +1,148 @@
+"""What one engine step costs on one GPU: a roofline over the bytes it must read and the FLOPs it must do.
+
+A step (vLLM's scheduler runs one per forward pass) decodes one token for each running request and
+prefills chunks of waiting prompts, up to max_num_batched_tokens tokens in all. Per rank:
+
+  bytes = always-read weights (attention, dense MLPs, shared experts, routers, norms, LM head)
+          + MoE layers x touched experts x one expert's slice
+          + KV each decoding request reads (its context x KV bytes per token on this rank)
+  touched experts (T tokens, top-k of E, routing spread s) = s E (1 - (1 - k / (s E))^T), the expected
+          distinct experts when each token draws k of s E equally likely ones (s = 1: uniform routing)
+  FLOPs = 2 x active linear parameters per token x tokens   (GEMMs, at the weights' dtype peak)
+          + attention: 4 x query heads x head dim per (token, earlier token) pair per layer (bf16 peak)
+  time = max(bytes / (bandwidth x e_bw), gemm FLOPs / (peak x e_gemm) + attention FLOPs / (peak x e_attn))
+         + layers x per-layer overhead + TP all-reduce / EP all-to-all bytes / link bandwidth
+
+The e's, the per-layer overhead and s are the calibrated factors (planner/calibrations/), fitted per
+GPU family, vLLM version and model class from measured levels (reports/perf_fit.py).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from planner.gpus import GpuSpec
+from planner.kv_cache import kv_bytes_per_token_per_gpu, state_bytes_per_layer
+from planner.layout import Layout
+from planner.model_spec import ModelSpec
+from planner.weights import WeightBreakdown, dense_mlp_bytes, weights_per_rank
+
+ACTIVATION_BYTES = 2  # hidden states travel between ranks in 16-bit
+
+
+class PerfFactors(BaseModel):
+    """How far a deployment gets from the roofline: fitted, never assumed (defaults are placeholders)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bandwidth_efficiency: float = Field(0.8, gt=0, le=1.5)  # reading weights
+    kv_bandwidth_efficiency: float = Field(0.8, gt=0, le=1.5)  # decode attention reading the KV cache
+    gemm_efficiency: float = Field(0.5, gt=0, le=1.5)
+    attention_efficiency: float = Field(0.5, gt=0, le=1.5)
+    layer_overhead_us: float = Field(50.0, ge=0)  # per layer and step: launches, scheduling, sampling share
+    routing_spread: float = Field(1.0, gt=0, le=1)  # 1: experts picked uniformly; dummy weights route narrower
+    request_overhead_ms: float = Field(0.0, ge=0)  # per request, before its first token: HTTP, tokenizing, admission
+
+
+class StepShape(BaseModel):
+    """What a step holds: one context length per decoding request, (new tokens, earlier tokens) per prefill."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    decode_contexts: tuple[int, ...] = ()
+    prefills: tuple[tuple[int, int], ...] = ()
+
+
+class StepModel(BaseModel):
+    """A deployment's per-step constants, computed once (pure arithmetic from planner/weights.py)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    always_bytes: int
+    expert_bytes: int  # one expert's slice on one rank, one layer
+    moe_layers: int
+    local_experts: int
+    experts: int
+    top_k: int
+    gemm_params: float  # linear parameters a token passes through on one rank (experts: its top-k; no LM head)
+    lm_head_params: float  # the LM head's share on one rank: one row of logits per request in the step
+    attention_flops_per_pair: float  # per (token, earlier token) pair, all layers, one rank
+    kv_bytes_per_token: int
+    state_bytes_per_request: int
+    layers: int
+    hidden: int
+    tp: int
+    ep_size: int
+    fp8_weights: bool
+
+
+def step_model(model: ModelSpec, layout: Layout, *, kv_cache_dtype: str = "auto") -> StepModel:
+    """Per-rank constants of the fullest rank, every pipeline stage's share summed (a token passes them in turn)."""
+    unpacked_model = model.model_copy(update={"quant": None})
+    stages = range(layout.pp)
+    held = sum(_read_every_step(weights_per_rank(model, layout, s)) for s in stages)
+    held_params = sum(_read_every_step(weights_per_rank(unpacked_model, layout, s)) for s in stages) // 2
+    moe = model.moe
+    shard = 0 if moe is None else moe.expert_intermediate_size // (1 if layout.ep else layout.moe_tp)
+    expert = dense_mlp_bytes(model, shard, 1) if moe else 0
+    expert_params = dense_mlp_bytes(unpacked_model, shard, 1) // 2 if moe else 0
+    local = layout.local_experts(moe.num_experts) if moe else 0
+    moe_layers = moe.moe_layers if moe else 0
+    heads = model.num_heads // layout.tp
+    per_pair = 4 * heads * model.head_dim
+    if model.attention.mla is not None:
+        per_pair = 2 * heads * (2 * model.attention.mla.kv_lora_rank + model.attention.mla.qk_rope_head_dim)
+    routed = moe.top_k / layout.ep_size if moe else 0  # a token's experts are spread over the EP ranks
+    lm_head = weights_per_rank(unpacked_model, layout, layout.pp - 1).lm_head // 2
+    return StepModel(
+        always_bytes=held - moe_layers * local * expert, expert_bytes=expert, moe_layers=moe_layers,
+        local_experts=local, experts=moe.num_experts if moe else 0, top_k=moe.top_k if moe else 0,
+        gemm_params=float(held_params - moe_layers * (local - routed) * expert_params - lm_head),
+        lm_head_params=float(lm_head),
+        attention_flops_per_pair=float(per_pair * model.attention.token_layers(model.num_layers)),
+        kv_bytes_per_token=kv_bytes_per_token_per_gpu(model, layout.tp, range(model.num_layers), kv_cache_dtype),
+        state_bytes_per_request=model.attention.state_layers * state_bytes_per_layer(model, layout.tp, ssm_bytes=None),
+        layers=model.num_layers, hidden=model.hidden_size, tp=layout.tp, ep_size=layout.ep_size,
+        fp8_weights=bool(model.quant and model.quant.method == "fp8"),
+    )  # fmt: skip
+
+
+def _read_every_step(weights: WeightBreakdown) -> int:
+    """A stage's weights less what a step does not read whole: the embedding table (a row per token) and
+    the vision tower (text requests)."""
+    return weights.total - weights.embedding - weights.vision
+
+
+def touched_experts(tokens: int, *, experts: int, top_k: int, spread: float) -> float:
+    """Expected distinct experts `tokens` tokens route to, each picking top_k of spread x experts."""
+    pool = max(float(top_k), spread * experts)
+    return pool * (1.0 - (1.0 - top_k / pool) ** tokens)
+
+
+def step_seconds(sm: StepModel, gpu: GpuSpec, step: StepShape, factors: PerfFactors) -> float:
+    bandwidth, bf16, fp8, link = gpu.speeds()
+    tokens = len(step.decode_contexts) + sum(n for n, _ in step.prefills)
+    if tokens == 0:
+        return 0.0
+    touched = touched_experts(tokens, experts=sm.experts, top_k=sm.top_k, spread=factors.routing_spread)
+    local_touched = min(float(sm.local_experts), touched * sm.local_experts / max(1, sm.experts))
+    kv = sum(step.decode_contexts) * sm.kv_bytes_per_token + len(step.decode_contexts) * sm.state_bytes_per_request
+    weights = sm.always_bytes + sm.moe_layers * local_touched * sm.expert_bytes
+    memory = weights / (bandwidth * factors.bandwidth_efficiency) + kv / (bandwidth * factors.kv_bandwidth_efficiency)
+    pairs = sum(step.decode_contexts) + sum(n * c + n * (n + 1) / 2 for n, c in step.prefills)
+    sampled = len(step.decode_contexts) + len(step.prefills)
+    gemm = 2 * (sm.gemm_params * tokens + sm.lm_head_params * sampled)
+    compute = gemm / ((fp8 if sm.fp8_weights else bf16) * factors.gemm_efficiency)
+    compute += sm.attention_flops_per_pair * pairs / (bf16 * factors.attention_efficiency)
+    return max(memory, compute) + sm.layers * factors.layer_overhead_us * 1e-6 + _comm(sm, tokens, link)
+
+
+def _comm(sm: StepModel, tokens: int, link: float | None) -> float:
+    """TP: two all-reduces of the hidden state per layer (ring: 2 (tp - 1) / tp of it each way); EP: each
+    token's top-k copies dispatched and combined across ranks."""
+    if (sm.tp == 1 and sm.ep_size == 1) or not link:
+        return 0.0
+    per_token = 2 * sm.layers * 2 * (sm.tp - 1) / sm.tp * sm.hidden * ACTIVATION_BYTES
+    if sm.ep_size > 1:
+        per_token += 2 * sm.moe_layers * sm.top_k * (sm.ep_size - 1) / sm.ep_size * sm.hidden * ACTIVATION_BYTES
+    return per_token * tokens / link
