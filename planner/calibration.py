@@ -23,8 +23,11 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from planner.errors import InputError
+from planner.gpus import GpuSpec
 from planner.overhead import OverheadCoefficients
 from planner.server_settings import version_tuple
+from planner.serving_sim import LoadShape
+from planner.step_cost import PerfFactors
 from planner.units import GIB
 
 CALIBRATION_FORMAT = 1
@@ -53,6 +56,30 @@ class MeasuredPoint(BaseModel):
     estimated_max_model_len: int | None = None  # a refusal: vLLM's own estimate
 
 
+class PerfPoint(BaseModel):
+    """One measured level the performance factors were fitted on."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    run: str
+    deployment: str
+    level: str
+    load: LoadShape
+    measured: dict[str, float]  # mean_tpot_ms, median_ttft_ms, output_throughput (vllm bench serve's)
+
+
+class PerfCalibration(BaseModel):
+    """Performance factors of one GPU (planner/step_cost.py), fitted on its measured levels only."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    gpu: str
+    family: str
+    model_class: str  # what the levels served (e.g. "moe fp8"): factors may not carry to another class
+    factors: PerfFactors
+    points: list[PerfPoint] = Field(min_length=1)
+
+
 class Calibration(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -62,6 +89,24 @@ class Calibration(BaseModel):
     coefficients: OverheadCoefficients
     points: list[MeasuredPoint] = Field(min_length=1)
     notes: list[str] = Field(default_factory=list)
+    performance: list[PerfCalibration] = Field(default_factory=list)
+
+    def performance_factors(self, gpu: GpuSpec) -> tuple[PerfFactors, str]:
+        """This GPU's factors, else a GPU of its family's (say which), else refused."""
+        exact = [p for p in self.performance if p.gpu == gpu.name]
+        family = [p for p in self.performance if gpu.family and p.family == gpu.family]
+        found = exact or family
+        if not found:
+            fitted = ", ".join(p.gpu for p in self.performance) or "none"
+            raise InputError(
+                "--gpu",
+                f"no performance calibration for {gpu.name} ({gpu.family or 'family unknown'}) in {self.name} "
+                f"(fitted: {fitted})",
+                "measure levels on it (scenarios/gpu_perf.yaml) and run bench calibrate with --perf",
+            )
+        chosen = found[0]
+        how = "fitted on it" if chosen.gpu == gpu.name else f"transferred from {chosen.gpu} ({chosen.family})"
+        return chosen.factors, f"performance factors of {self.name}, {how}, on {chosen.model_class} levels"
 
 
 def fit(points: list[MeasuredPoint]) -> tuple[OverheadCoefficients, list[str]]:

@@ -21,6 +21,7 @@ class GpuSpec(BaseModel):
     description: str
     memory_gib: float  # runtime-reported total
     memory_source: str
+    family: str = ""  # architecture: performance factors carry between GPUs of one family
     # for the performance model (planner/step_cost.py): vendor datasheet figures, dense (no sparsity)
     bandwidth_gbs: float | None = None  # HBM / GDDR bandwidth, GB/s
     bf16_tflops: float | None = None
@@ -51,6 +52,7 @@ GPU_CATALOG: dict[str, GpuSpec] = {
     for g in (
         GpuSpec(
             name="h100",
+            family="hopper",
             description="NVIDIA H100 80GB HBM3 (SXM)",
             memory_gib=79.18,
             memory_source="measured: vLLM 0.26.0 on the lent H100 (shared/reference/minimax-m2.md)",
@@ -63,6 +65,7 @@ GPU_CATALOG: dict[str, GpuSpec] = {
         ),
         GpuSpec(
             name="h200",
+            family="hopper",
             description="NVIDIA H200 141GB HBM3e",
             memory_gib=139.80,
             memory_source="measured: torch.cuda.mem_get_info and vLLM 0.26.0 on the lent H200 "
@@ -75,6 +78,7 @@ GPU_CATALOG: dict[str, GpuSpec] = {
         ),
         GpuSpec(
             name="h20",
+            family="hopper",
             description="NVIDIA H20 96GB HBM3",
             memory_gib=95.00,
             memory_source=_OOM.format("95.00") + "; card not named there: estimate",
@@ -86,6 +90,7 @@ GPU_CATALOG: dict[str, GpuSpec] = {
         ),
         GpuSpec(
             name="a100-80g",
+            family="ampere",
             description="NVIDIA A100 80GB",
             memory_gib=79.15,
             memory_source=_OOM.format("79.15"),
@@ -97,6 +102,7 @@ GPU_CATALOG: dict[str, GpuSpec] = {
         ),
         GpuSpec(
             name="a800-80g",
+            family="ampere",
             description="NVIDIA A800 80GB (A100 memory system)",
             memory_gib=79.15,
             memory_source="same board memory as A100 80GB: estimate",
@@ -108,6 +114,7 @@ GPU_CATALOG: dict[str, GpuSpec] = {
         ),
         GpuSpec(
             name="l40s",
+            family="ada",
             description="NVIDIA L40S 48GB GDDR6",
             memory_gib=44.42,
             memory_source=_OOM.format("44.42") + " on 8xL40S",
@@ -119,6 +126,7 @@ GPU_CATALOG: dict[str, GpuSpec] = {
         ),
         GpuSpec(
             name="b200",
+            family="blackwell",
             description="NVIDIA B200 180GB HBM3e",
             memory_gib=178.35,
             memory_source=_OOM.format("178.35") + " on 8xB200",
@@ -130,12 +138,14 @@ GPU_CATALOG: dict[str, GpuSpec] = {
         ),
         GpuSpec(
             name="rtx-pro-6000",
+            family="blackwell",
             description="NVIDIA RTX PRO 6000 Blackwell 96GB",
             memory_gib=94.97,
             memory_source="'total=94.97 GiB' from the CUDA runtime in a public log (97,887 MiB in nvidia-smi)",
         ),
         GpuSpec(
             name="mi300x",
+            family="cdna3",
             description="AMD Instinct MI300X 192GB",
             memory_gib=191.98,
             memory_source=_OOM.format("191.98").replace("CUDA", "HIP") + " (ROCm)",

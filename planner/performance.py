@@ -8,27 +8,14 @@ from __future__ import annotations
 import random
 import statistics
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from planner.capacity import Plan
 from planner.gpus import GpuSpec
 from planner.layout import Layout
 from planner.model_spec import ModelSpec
-from planner.serving_sim import BatchLimits, SimulatedRequest, simulate
+from planner.serving_sim import BatchLimits, LoadShape, SimulatedRequest, simulate
 from planner.step_cost import PerfFactors, step_model, step_seconds
-
-
-class LoadShape(BaseModel):
-    """One level: closed loop at `concurrency`, or open loop at `request_rate` (Poisson, seeded)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    input_tokens: int = Field(ge=1)
-    output_tokens: int = Field(ge=1)
-    concurrency: int | None = Field(None, ge=1)
-    request_rate: float | None = Field(None, gt=0)
-    requests: int = Field(64, ge=1)
-    seed: int = 0
 
 
 class LevelPrediction(BaseModel):

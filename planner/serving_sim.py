@@ -16,7 +16,22 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from planner.step_cost import StepShape
+
+
+class LoadShape(BaseModel):
+    """One level: closed loop at `concurrency`, or open loop at `request_rate` (Poisson, seeded)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    input_tokens: int = Field(ge=1)
+    output_tokens: int = Field(ge=1)
+    concurrency: int | None = Field(None, ge=1)
+    request_rate: float | None = Field(None, gt=0)
+    requests: int = Field(64, ge=1)
+    seed: int = 0
 
 
 @dataclass

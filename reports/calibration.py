@@ -81,7 +81,7 @@ def _case(run: RunData, d: DeploymentRecord) -> Case | None:
     if gpu is None or (facts.kv_cache_tokens is None and facts.estimated_max_model_len is None):
         return None
     model, layout = load_model(str(config)), layout_of(d)
-    settings = _settings(d)
+    settings = plan_settings(d)
     server = resolve(settings.server, settings.gpu_memory_utilization, gpu_memory_gib=gpu.memory_gib, gpu_name=gpu.name)
     layers = weights_per_rank(model, layout).layers
     point = MeasuredPoint(
@@ -105,7 +105,7 @@ def _case(run: RunData, d: DeploymentRecord) -> Case | None:
     return Case(point=point, model=model, gpu=gpu, layout=layout, settings=settings, weights_gib=facts.weights_gib)
 
 
-def _settings(d: DeploymentRecord) -> PlanSettings:
+def plan_settings(d: DeploymentRecord) -> PlanSettings:
     spec = d.spec
     server = parse_server_flags(list(spec.get("extra_args") or []))
     return PlanSettings(

@@ -1,0 +1,144 @@
+"""Fitting the performance model's factors (planner/step_cost.py PerfFactors) on measured levels, and
+judging predictions against levels the fit never saw.
+
+A case is one level of a GPU deployment with fixed prompt and output lengths, closed loop (concurrency)
+or open loop (a request rate): its model is the run folder's copy, its layout and server settings the
+recorded spec, its memory plan the planner's (batch limits, KV pool). The fit minimises, over every
+case, the squared log ratios predicted / measured of vllm bench serve's mean TPOT, median TTFT (the
+mean is carried by a few outliers in short levels) and output throughput (scipy's least_squares, the
+factors bounded to physical ranges). Factors are fitted per GPU; predicting another GPU with them is the
+out-of-sample check (benchmarks/perf_model.py).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+from scipy.optimize import least_squares
+
+from planner import GpuSpec, Layout, ModelSpec, load_model, plan_capacity
+from planner.calibration import PerfCalibration, PerfPoint
+from planner.capacity import Plan
+from planner.errors import InputError
+from planner.gpus import match_gpu_name
+from planner.performance import LevelPrediction, predict_level
+from planner.serving_sim import LoadShape
+from planner.step_cost import PerfFactors
+from reports.calibration import plan_settings
+from reports.run_data import RunData, layout_of
+from runfolder.schema import DeploymentRecord, LevelSummary
+
+METRICS = ("mean_tpot_ms", "median_ttft_ms", "output_throughput")
+# (factor, lower bound, upper bound, start): efficiencies of a roofline cannot pass ~1; the overheads are ms-scale
+BOUNDS = (("bandwidth_efficiency", 0.2, 1.2, 0.8), ("gemm_efficiency", 0.02, 1.2, 0.3), ("attention_efficiency", 0.05, 1.2, 0.5),
+          ("layer_overhead_us", 0.0, 500.0, 50.0), ("routing_spread", 0.0, 1.0, 0.5),
+          ("request_overhead_ms", 0.0, 500.0, 10.0))  # fmt: skip
+
+
+class PerfCase(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    point: PerfPoint
+    gpu: GpuSpec
+    model: ModelSpec
+    layout: Layout
+    plan: Plan
+
+
+class PerfResidual(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    run: str
+    deployment: str
+    level: str
+    gpu: str
+    measured: dict[str, float]
+    predicted: dict[str, float]
+    errors: dict[str, float]  # (predicted - measured) / measured per metric
+
+
+def perf_cases(runs: list[RunData]) -> list[PerfCase]:
+    found = [c for run in runs for d in run.record.deployments for c in _deployment_cases(run, d)]
+    if not found:
+        raise InputError("--perf", "no GPU level with fixed prompt and output lengths in these run folders",
+                         "give run folders of GPU runs (results/gpu_perf_h100, results/gpu_single)")  # fmt: skip
+    return found
+
+
+def _deployment_cases(run: RunData, d: DeploymentRecord) -> list[PerfCase]:
+    gpus = run.record.environment.gpus
+    gpu = match_gpu_name(gpus[0]["name"]) if gpus else None
+    config = run.folder / "models" / d.name
+    if d.spec.get("device") != "gpu" or gpu is None or d.status != "ok" or not (config / "config.json").exists():
+        return []
+    model, layout = load_model(str(config)), layout_of(d)
+    plan = plan_capacity(model, gpu, layout, plan_settings(d))
+    cases = []
+    for level in d.levels:
+        load = _load(level)
+        if load is not None and not level.interrupted:
+            measured = {m: float(v) for m in METRICS if isinstance(v := level.metrics.get(m), int | float)}
+            point = PerfPoint(run=run.record.run_id, deployment=d.name, level=level.name, load=load, measured=measured)
+            cases.append(PerfCase(point=point, gpu=gpu, model=model, layout=layout, plan=plan))
+    return cases
+
+
+def _load(level: LevelSummary) -> LoadShape | None:
+    """The level as the planner replays it: fixed lengths only; None for distributions or no completions."""
+    completed = level.metrics.get("completed")
+    if not (level.input_tokens.isdigit() and level.output_tokens.isdigit()) or not completed:
+        return None
+    concurrency, rate = level.driver.get("concurrency"), level.driver.get("rate")
+    if concurrency is None and rate is None:
+        return None
+    return LoadShape(input_tokens=int(level.input_tokens), output_tokens=int(level.output_tokens),
+                     concurrency=concurrency, request_rate=None if concurrency else rate,
+                     requests=int(completed), seed=level.index)  # fmt: skip
+
+
+def predict_case(case: PerfCase, factors: PerfFactors) -> LevelPrediction:
+    return predict_level(case.model, case.gpu, case.layout, case.plan, load=case.point.load, factors=factors)
+
+
+def fit_factors(cases: list[PerfCase]) -> PerfFactors:
+    names = [name for name, *_ in BOUNDS]
+
+    def residuals(x: np.ndarray) -> np.ndarray:
+        factors = PerfFactors(**dict(zip(names, (float(v) for v in x), strict=True)))
+        out = []
+        for case in cases:
+            predicted = predict_case(case, factors).model_dump()
+            out += [math.log(predicted[m] / v) for m, v in case.point.measured.items() if v > 0 and predicted[m] > 0]
+        return np.array(out)
+
+    lower, upper, start = ([b[i] for b in BOUNDS] for i in (1, 2, 3))
+    solution = least_squares(residuals, start, bounds=(lower, upper), diff_step=1e-3)
+    return PerfFactors(**dict(zip(names, (float(v) for v in solution.x), strict=True)))
+
+
+def calibrate_performance(cases: list[PerfCase]) -> list[PerfCalibration]:
+    """One calibration per GPU, each fitted on that GPU's levels only."""
+    out = []
+    for gpu in sorted({c.gpu.name for c in cases}):
+        mine = [c for c in cases if c.gpu.name == gpu]
+        classes = sorted({model_class(c.model) for c in mine})
+        out.append(PerfCalibration(gpu=gpu, family=mine[0].gpu.family, model_class=", ".join(classes),
+                                   factors=fit_factors(mine), points=[c.point for c in mine]))  # fmt: skip
+    return out
+
+
+def model_class(model: ModelSpec) -> str:
+    return f"{'moe' if model.moe else 'dense'} {model.quant.method if model.quant else 'bf16'}"
+
+
+def perf_residuals(cases: list[PerfCase], factors: PerfFactors) -> list[PerfResidual]:
+    rows = []
+    for case in cases:
+        predicted = predict_case(case, factors).model_dump()
+        p = case.point
+        rows.append(PerfResidual(run=p.run, deployment=p.deployment, level=p.level, gpu=case.gpu.name,
+                                 measured=p.measured, predicted={m: predicted[m] for m in p.measured},
+                                 errors={m: predicted[m] / v - 1 for m, v in p.measured.items() if v}))  # fmt: skip
+    return rows
