@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import statistics
+from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -93,3 +94,25 @@ def _summary(done: list[SimulatedRequest], load: LoadShape, short: bool) -> Leve
         duration_s=duration,
         kv_short=short,
     )
+
+
+def slo_concurrency(predict: Callable[[int], LevelPrediction], *, ttft_ms: float | None, tpot_ms: float | None,
+                    limit: int) -> int:  # fmt: skip
+    """The highest closed-loop concurrency (<= limit) whose predicted median TTFT and mean TPOT meet the SLO;
+    0 if even one request at a time misses it. Latency grows with concurrency, so doubling then bisecting
+    finds it in O(log limit) predictions."""
+
+    def meets(concurrency: int) -> bool:
+        p = predict(concurrency)
+        return (ttft_ms is None or p.median_ttft_ms <= ttft_ms) and (tpot_ms is None or p.mean_tpot_ms <= tpot_ms)
+
+    if not meets(1):
+        return 0
+    good, bad = 1, None
+    while bad is None and good < limit:
+        probe = min(limit, good * 2)
+        good, bad = (probe, None) if meets(probe) else (good, probe)
+    while bad is not None and bad - good > 1:
+        middle = (good + bad) // 2
+        good, bad = (middle, bad) if meets(middle) else (good, middle)
+    return good

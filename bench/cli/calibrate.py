@@ -1,5 +1,6 @@
-"""`bench calibrate RUN_DIR... -o FILE`: fit the memory model's coefficients on GPU run folders and judge
-every point leave-one-out (read only; one file written)."""
+"""`bench calibrate RUN_DIR... -o FILE [--perf RUN_DIR]...`: fit the memory model's coefficients on GPU run
+folders and judge every point leave-one-out; with --perf, also the performance factors of each GPU on the
+levels of those runs (reports/perf_fit.py), in the same file (read only; one file written)."""
 
 from __future__ import annotations
 
@@ -21,17 +22,24 @@ def calibrate(
     run_dirs: Annotated[list[Path], typer.Argument(help="Run folders of GPU deployments (their server logs).")],
     out: Annotated[Path, typer.Option("-o", "--out", help="Calibration file to write.")],
     name: Annotated[str | None, typer.Option(help="Its name (default: the file's stem).")] = None,
+    perf: Annotated[
+        list[Path] | None, typer.Option(help="Run folders whose levels fit the performance factors (repeat).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the leave-one-out residuals as JSON.")] = False,
 ) -> None:
     """Fit the overhead coefficients on the runs' logged memory terms; predict each run without it."""
     from reports.calibration import calibrate as fit_calibration
     from reports.calibration import cases, leave_one_out
+    from reports.perf_fit import calibrate_performance, perf_cases
     from reports.run_data import open_runs
 
     try:
         found = cases(open_runs(run_dirs))
         calibration = fit_calibration(found, name or out.stem)
         residuals = leave_one_out(found, calibration.name)
+        if perf:
+            speed = calibrate_performance(perf_cases(open_runs(perf)))
+            calibration = calibration.model_copy(update={"performance": speed})
     except (RunFolderError, PlanError) as exc:
         raise usage_error(exc) from None
     write_atomic(out, json.dumps(calibration.model_dump(mode="json"), indent=1) + "\n")
@@ -55,3 +63,10 @@ def calibrate(
         f"non-torch {c.non_torch_gib:.3f} GiB; worst leave-one-out error "
         f"{max(abs(r.error) for r in residuals):.2%}"
     )
+    for p in calibration.performance:
+        f = p.factors
+        typer.echo(
+            f"performance {p.gpu} ({len(p.points)} levels, {p.model_class}): bandwidth x{f.bandwidth_efficiency:.2f}, "
+            f"GEMM x{f.gemm_efficiency:.2f}, attention x{f.attention_efficiency:.2f}, {f.layer_overhead_us:.0f} us "
+            f"a layer, routing spread {f.routing_spread:.2f}, {f.request_overhead_ms:.0f} ms a request"
+        )

@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from bench.cli.errors import usage_error
-from bench.cli.plan_view import print_forward, print_inverse
+from bench.cli.plan_performance import performance as predict_performance
+from bench.cli.plan_performance import print_performance
+from bench.cli.plan_view import plan_console, print_forward, print_inverse
 from bench.server.cpu_host import cpu_kv_refusal, host_kv_defaults, this_host
 from planner import (
     GpuSpec,
     InputError,
     ModelSpec,
+    Plan,
     PlanError,
     PlanSettings,
     Target,
@@ -67,6 +70,17 @@ def plan(
     gpus_per_node: Annotated[int, typer.Option(help="GPUs per node: TP stays inside one, PP/DP/EP may cross.")] = 8,
     max_gpus: Annotated[int, typer.Option(help="Inverse: largest deployment to consider.")] = 64,
     limit: Annotated[int, typer.Option(help="Inverse: layouts to list.")] = 5,
+    performance: Annotated[
+        bool, typer.Option("--performance", help="Also predict TTFT, TPOT and throughput (calibrated).")
+    ] = False,
+    concurrency: Annotated[
+        str | None, typer.Option(help="--performance: concurrencies, comma-separated (default 1,2,4,...,256).")
+    ] = None,
+    input_tokens: Annotated[int, typer.Option(help="--performance: prompt tokens per request.")] = 1024,
+    output_tokens: Annotated[int, typer.Option(help="--performance: output tokens per request.")] = 256,
+    request_rate: Annotated[float | None, typer.Option(help="--performance: also an open-loop level (req/s).")] = None,
+    slo_ttft_ms: Annotated[float | None, typer.Option(help="--performance: SLO on median TTFT.")] = None,
+    slo_tpot_ms: Annotated[float | None, typer.Option(help="--performance: SLO on mean TPOT.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """Predict vLLM's KV capacity for a layout, or find the smallest layouts for a target."""
@@ -103,13 +117,37 @@ def plan(
                 as_json=as_json,
             )
             return
-        result = plan_capacity(spec, gpu_spec, layout_from_flags(gpus, tp, pp, dp, ep=ep), settings)
+        layout = layout_from_flags(gpus, tp, pp, dp, ep=ep)
+        result = plan_capacity(spec, gpu_spec, layout, settings)
+        shape = {"concurrency": _int_list(concurrency), "input_tokens": input_tokens, "output_tokens": output_tokens,
+                 "request_rate": request_rate, "slo_ttft_ms": slo_ttft_ms, "slo_tpot_ms": slo_tpot_ms}  # fmt: skip
+        speed = predict_performance(spec, gpu_spec, layout, result, settings, shape=shape) if performance else None
     except PlanError as exc:
         raise usage_error(exc) from None
+    _emit(result, speed, as_json=as_json)
+
+
+def _emit(result: Plan, speed: dict[str, Any] | None, *, as_json: bool) -> None:
     if as_json:
-        typer.echo(json.dumps(result.model_dump(mode="json"), indent=2))
-    else:
-        print_forward(result)
+        typer.echo(json.dumps(result.model_dump(mode="json") | ({"performance": speed} if speed else {}), indent=2))
+        return
+    print_forward(result)
+    if speed:
+        print_performance(speed, result, plan_console())
+
+
+def _int_list(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(
+            "--concurrency", f"'{text}' is not a comma-separated list of integers", "e.g. 1,8,64"
+        ) from None
+    if not values or min(values) < 1:
+        raise InputError("--concurrency", f"'{text}': each concurrency must be >= 1", "e.g. 1,8,64")
+    return values
 
 
 def _inverse(

@@ -13,7 +13,7 @@ def _gib(n: int) -> str:
     return f"{n / GIB:,.2f} GiB"
 
 
-def _console() -> Console:
+def plan_console() -> Console:
     console = Console()
     if not console.is_terminal:  # piped output: don't squeeze tables into 80 columns
         console.width = 140
@@ -21,7 +21,7 @@ def _console() -> Console:
 
 
 def print_forward(plan: Plan, console: Console | None = None) -> None:
-    console = console or _console()
+    console = console or plan_console()
     binding = min(plan.stages, key=lambda s: s.num_blocks)
     table = Table(
         title=f"{plan.model} on {plan.gpus} x {plan.gpu} ({plan.gpu_memory_gib} GiB) - {plan.vllm_flags}",
@@ -92,7 +92,7 @@ def print_nodes(plan: Plan, console: Console) -> None:
 
 
 def print_inverse(plans: list[Plan], target: Target, console: Console | None = None) -> None:
-    console = console or _console()
+    console = console or plan_console()
     wanted = [
         f"{target.total_context:,} tokens" if target.total_context else "",
         f"{target.concurrency} concurrent requests" if target.concurrency else "",

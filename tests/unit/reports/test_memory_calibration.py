@@ -62,7 +62,8 @@ def test_refusal_is_vllms_and_the_estimate_within_2_percent(residuals):
 
 def test_the_shipped_calibration_is_the_one_these_runs_make(found):
     rebuilt = calibrate(found, "vllm-0.26.0")
-    assert load_calibration(SHIPPED) == rebuilt
+    # the memory part; the performance factors beside it: tests/unit/reports/test_perf_calibration.py
+    assert load_calibration(SHIPPED).model_copy(update={"performance": []}) == rebuilt
     assert json.loads(SHIPPED.read_text())["format_version"] == 1
 
 

@@ -1,0 +1,60 @@
+"""`bench plan --performance`: the predicted latency curve of a planned deployment, and the concurrency that
+meets an SLO (planner/performance.py), with the calibration whose factors made it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from planner import GpuSpec, Layout, ModelSpec, Plan, PlanSettings
+from planner.calibration import shipped_calibration
+from planner.performance import LevelPrediction, predict_level, slo_concurrency
+from planner.serving_sim import LoadShape
+
+DEFAULT_CONCURRENCY = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+WAVES = 4  # requests per level = WAVES x concurrency: steady state, not the first wave alone
+
+
+def performance(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, settings: PlanSettings, *,
+                shape: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+    """`shape`: concurrency (list or None), input_tokens, output_tokens, request_rate, slo_ttft_ms, slo_tpot_ms."""
+    calibration = settings.calibration or shipped_calibration(plan.server.vllm_version)[0]
+    factors, source = calibration.performance_factors(gpu)
+    levels = [c for c in shape["concurrency"] or DEFAULT_CONCURRENCY if c <= plan.server.max_num_seqs]
+
+    def predict(concurrency: int | None, rate: float | None = None) -> LevelPrediction:
+        requests = WAVES * concurrency if concurrency else max(64, int(rate or 1) * 30)
+        load = LoadShape(input_tokens=shape["input_tokens"], output_tokens=shape["output_tokens"],
+                         concurrency=concurrency, request_rate=rate, requests=requests)  # fmt: skip
+        return predict_level(model, gpu, layout, plan, load=load, factors=factors)
+
+    rows = [predict(c) for c in levels]
+    if shape["request_rate"]:
+        rows.append(predict(None, shape["request_rate"]))
+    out: dict[str, Any] = {"factors": factors.model_dump(), "factors_source": source,
+                           "levels": [r.model_dump() for r in rows]}  # fmt: skip
+    if shape["slo_ttft_ms"] or shape["slo_tpot_ms"]:
+        out["slo_concurrency"] = slo_concurrency(predict, ttft_ms=shape["slo_ttft_ms"], tpot_ms=shape["slo_tpot_ms"],
+                                                 limit=plan.server.max_num_seqs)  # fmt: skip
+    return out
+
+
+def print_performance(section: dict[str, Any], plan: Plan, console: Console) -> None:
+    table = Table(title=f"Predicted latency on {plan.gpus} x {plan.gpu} (vllm bench serve's metrics)",
+                  title_justify="left")  # fmt: skip
+    for column in ("load", "in / out", "TTFT mean", "TTFT p50", "TPOT mean", "ITL mean", "out tok/s",
+                   "req/s", "tok/s per GPU"):  # fmt: skip
+        table.add_column(column, justify="right")
+    for row in section["levels"]:
+        load = f"c{row['concurrency']}" if row["concurrency"] else f"{row['request_rate']:g} req/s"
+        load += " KV short" if row["kv_short"] else ""
+        table.add_row(load, f"{row['input_tokens']} / {row['output_tokens']}",
+                      *(f"{row[k]:,.1f}" for k in ("mean_ttft_ms", "median_ttft_ms", "mean_tpot_ms", "mean_itl_ms",
+                                                   "output_throughput")),
+                      f"{row['request_throughput']:.2f}", f"{row['output_throughput'] / plan.gpus:,.1f}")  # fmt: skip
+    console.print(table)
+    console.print(f"{section['factors_source']}. Latencies in ms.")
+    if "slo_concurrency" in section:
+        console.print(f"highest concurrency meeting the SLO: {section['slo_concurrency']}")

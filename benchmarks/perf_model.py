@@ -1,0 +1,104 @@
+"""The performance model out of sample: fitted on one GPU's levels, predicting another's.
+
+Two modes:
+- `--predict SCENARIO --deployment NAME --gpu G --model-dir DIR`: the levels of a scenario predicted
+  before they run, with the shipped calibration's factors for G (planner/calibrations/; a GPU without its
+  own takes its family's); written to `--out` (JSON and a table) so the run can be judged against it.
+- `--fit RUN_DIR... --check RUN_DIR...`: factors fitted on the --fit runs' levels (reports/perf_fit.py),
+  then every level of the --check runs predicted with them; per level and metric the error
+  (predicted - measured) / measured of vllm bench serve's mean TPOT, median TTFT and output throughput,
+  against issue 21's targets (TPOT and throughput within 15%, TTFT within 25%).
+Run: .venv/bin/python benchmarks/perf_model.py --fit results/gpu_perf_h100/* --check results/gpu_perf_h200/*
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.run.capacity_check import predict as plan_deployment  # noqa: E402
+from bench.scenario.loader import load_scenario  # noqa: E402
+from planner import load_model, resolve_gpu  # noqa: E402
+from planner.calibration import shipped_calibration  # noqa: E402
+from planner.performance import predict_level  # noqa: E402
+from planner.serving_sim import LoadShape  # noqa: E402
+from reports.perf_fit import METRICS, fit_factors, perf_cases, perf_residuals  # noqa: E402
+from reports.run_data import open_runs  # noqa: E402
+
+TARGETS = {"mean_tpot_ms": 0.15, "median_ttft_ms": 0.25, "output_throughput": 0.15}
+
+
+def predict_scenario(args: argparse.Namespace) -> dict:
+    scenario = load_scenario(Path(args.predict))
+    spec = next(d for d in scenario.deployments if d.name == args.deployment).model_copy(update={"gpu": args.gpu})
+    gpu = resolve_gpu(args.gpu)
+    plan = plan_deployment(spec, Path(args.model_dir), args.vllm_version)
+    model = load_model(args.model_dir)
+    calibration, _ = shipped_calibration(args.vllm_version)
+    factors, source = calibration.performance_factors(gpu)
+    levels = []
+    for level in scenario.load.levels:
+        load = LoadShape(input_tokens=(level.input_tokens or scenario.workload.input_tokens).mean,
+                         output_tokens=(level.output_tokens or scenario.workload.output_tokens).mean,
+                         concurrency=level.concurrency, requests=level.requests or 1)  # fmt: skip
+        p = predict_level(model, gpu, spec.layout, plan, load=load, factors=factors)
+        levels.append({"level": level.label(), **{m: getattr(p, m) for m in METRICS}, "mean_ttft_ms": p.mean_ttft_ms})
+    return {"scenario": args.predict, "deployment": args.deployment, "gpu": args.gpu, "factors_source": source,
+            "factors": factors.model_dump(), "levels": levels}  # fmt: skip
+
+
+def check(args: argparse.Namespace) -> dict:
+    fitted = perf_cases(open_runs([Path(p) for p in args.fit]))
+    checked = perf_cases(open_runs([Path(p) for p in args.check]))
+    factors = fit_factors(fitted)
+    rows = [r.model_dump() for r in perf_residuals(checked, factors)]
+    worst = {m: max(abs(r["errors"][m]) for r in rows if m in r["errors"]) for m in METRICS}
+    return {"fit": args.fit, "check": args.check, "factors": factors.model_dump(), "levels": rows, "worst": worst,
+            "within_targets": {m: worst[m] <= TARGETS[m] for m in METRICS}}  # fmt: skip
+
+
+def table(result: dict) -> str:
+    lines = []
+    for row in result["levels"]:
+        if "errors" in row:
+            measured, predicted, errors = row["measured"], row["predicted"], row["errors"]
+            cells = [f"{m.split('_')[1]} {measured[m]:9.1f} -> {predicted[m]:9.1f} ({errors[m]:+.1%})"
+                     for m in METRICS if m in errors]  # fmt: skip
+            lines.append(
+                f"{row['gpu']:5s} {row['run'][:15]} {row['deployment']:10s} {row['level']:9s} " + "  ".join(cells)
+            )
+        else:
+            lines.append(f"{row['level']:9s} " + "  ".join(f"{m} {row[m]:9.1f}" for m in METRICS))
+    if "worst" in result:
+        lines.append(
+            "worst |error|: " + ", ".join(f"{m} {v:.1%} (target {TARGETS[m]:.0%})" for m, v in result["worst"].items())
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--predict")
+    parser.add_argument("--deployment")
+    parser.add_argument("--gpu")
+    parser.add_argument("--model-dir")
+    parser.add_argument("--vllm-version", default="0.26.0")
+    parser.add_argument("--fit", nargs="*")
+    parser.add_argument("--check", nargs="*")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    result = predict_scenario(args) if args.predict else check(args)
+    text = table(result)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
+        args.out.with_suffix(".txt").write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

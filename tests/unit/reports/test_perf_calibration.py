@@ -1,0 +1,33 @@
+"""The shipped performance factors are what the committed H100 levels make (bench calibrate --perf), and the
+GPUs without levels of their own take their family's."""
+
+from __future__ import annotations
+
+import pytest
+
+from planner import InputError, resolve_gpu
+from planner.calibration import CALIBRATIONS_DIR, load_calibration
+from reports.perf_fit import calibrate_performance, perf_cases
+from reports.run_data import open_runs
+from tests.paths import REPO
+
+SHIPPED = CALIBRATIONS_DIR / "vllm-0.26.0.json"
+H100_RUNS = [REPO / "results" / folder / run for folder, run in (
+    ("gpu_perf_h100", "20261126-034427-gpu_perf"), ("gpu_perf_h100", "20261126-035906-gpu_perf"),
+    ("gpu_single", "20261125-034533-gpu_single"), ("gpu_single", "20261125-035238-gpu_single"))]  # fmt: skip
+
+
+def test_shipped_h100_factors_are_the_fit_of_the_committed_h100_levels():
+    (h100,) = [p for p in load_calibration(SHIPPED).performance if p.gpu == "h100"]
+    (rebuilt,) = calibrate_performance(perf_cases(open_runs(H100_RUNS)))
+    assert rebuilt.points == h100.points and len(h100.points) == 26
+    for name, value in rebuilt.factors.model_dump().items():
+        assert getattr(h100.factors, name) == pytest.approx(value, rel=1e-6)
+
+
+def test_a_gpu_without_levels_takes_its_familys_factors_and_says_so():
+    calibration = load_calibration(SHIPPED)
+    _, source = calibration.performance_factors(resolve_gpu("h20"))
+    assert "transferred from h100 (hopper)" in source
+    with pytest.raises(InputError, match="no performance calibration for l40s"):
+        calibration.performance_factors(resolve_gpu("l40s"))
