@@ -9,6 +9,7 @@ from planner.units import GIB
 from reports import figures
 from reports.capacity_answer import capacity_answers
 from reports.document import Document
+from reports.perf_report import predicted_vs_measured
 from reports.run_data import RunData, layout_of
 from runfolder.schema import DeploymentRecord
 
@@ -36,6 +37,7 @@ def build_report(runs: list[RunData], attainment: float = 0.99, target_rps: floa
     levels = pd.concat([r.levels() for r in runs], ignore_index=True) if runs else pd.DataFrame()
     _capacity(doc, levels, attainment, target_rps, runs=runs)
     _levels(doc, levels)
+    predicted_vs_measured(doc, runs)
     doc.heading("Figures")
     doc.image("latency_throughput", figures.latency_vs_throughput(levels), "TTFT and TPOT against output throughput")
     doc.image("percentiles", figures.latency_percentiles(levels), "TTFT / TPOT / ITL percentiles per level")

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.cli.errors import usage_error
-from planner import PlanError
+from planner import Calibration, PlanError
 from runfolder.atomic import write_atomic
 from runfolder.versioned import RunFolderError
 
@@ -63,6 +63,10 @@ def calibrate(
         f"non-torch {c.non_torch_gib:.3f} GiB; worst leave-one-out error "
         f"{max(abs(r.error) for r in residuals):.2%}"
     )
+    _print_performance(calibration)
+
+
+def _print_performance(calibration: Calibration) -> None:
     for p in calibration.performance:
         f = p.factors
         typer.echo(

@@ -117,8 +117,7 @@ def plan(
                 as_json=as_json,
             )
             return
-        layout = layout_from_flags(gpus, tp, pp, dp, ep=ep)
-        result = plan_capacity(spec, gpu_spec, layout, settings)
+        result = plan_capacity(spec, gpu_spec, layout := layout_from_flags(gpus, tp, pp, dp, ep=ep), settings)
         shape = {"concurrency": _int_list(concurrency), "input_tokens": input_tokens, "output_tokens": output_tokens,
                  "request_rate": request_rate, "slo_ttft_ms": slo_ttft_ms, "slo_tpot_ms": slo_tpot_ms}  # fmt: skip
         speed = predict_performance(spec, gpu_spec, layout, result, settings, shape=shape) if performance else None

@@ -140,3 +140,28 @@ def test_the_plan_names_its_calibration_and_what_it_defaulted():
     notes = " ".join(result["assumptions"])
     assert "calibration vllm-0.26.0 measured on vLLM 0.26.0, applied to vLLM 0.32.0" in notes
     assert "vLLM 0.32.0 defaults: max_num_batched_tokens 8192, max_num_seqs 1024, gpu_memory_utilization 0.92" in notes
+
+
+PERF_KEYS = {"mean_ttft_ms", "median_ttft_ms", "mean_tpot_ms", "mean_itl_ms", "output_throughput", "request_throughput"}
+
+
+def test_performance_json_names_metrics_as_vllm_and_says_where_its_factors_come_from():
+    result = run("minimax-m2", "--gpu", "h200", "--gpus", "8", "--ep", "--vllm-version", "0.26.0", "--performance",
+                 "--concurrency", "1,16", "--slo-tpot-ms", "50", "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    speed = json.loads(result.output)["performance"]
+    assert [level["concurrency"] for level in speed["levels"]] == [1, 16]
+    assert all(level.keys() >= PERF_KEYS for level in speed["levels"])
+    assert "transferred from h100" in speed["factors_source"] and speed["slo_concurrency"] >= 16
+    # more requests at once: each waits longer for its tokens, and more tokens come out in all
+    one, sixteen = speed["levels"]
+    assert sixteen["mean_tpot_ms"] > one["mean_tpot_ms"] and sixteen["output_throughput"] > one["output_throughput"]
+
+
+@pytest.mark.parametrize(("args", "field"), [
+    (["--gpu", "l40s", "--gpus", "8", "--ep"], "--gpu"),  # no performance calibration for its family
+    (["--gpu", "h100", "--gpus", "8", "--ep", "--concurrency", "1,x"], "--concurrency"),
+])  # fmt: skip
+def test_performance_refusals_name_the_flag(args, field):
+    result = run("minimax-m2", *args, "--performance")
+    assert result.exit_code == 2 and f"error: {field}:" in result.output

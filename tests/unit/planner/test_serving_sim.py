@@ -1,0 +1,86 @@
+"""vLLM's batching replayed on paper: with a step of fixed length the timings follow from the scheduling
+rules alone (decode first, then prompt chunks within the token budget, at most max_num_seqs at once)."""
+
+from __future__ import annotations
+
+import pytest
+
+from planner.performance import LevelPrediction, slo_concurrency
+from planner.serving_sim import BatchLimits, simulate
+
+STEP = 0.010
+LIMITS = BatchLimits(max_num_batched_tokens=1000, max_num_seqs=8, kv_capacity_tokens=10**6)
+
+
+def run(*, concurrency=1, requests=1, prompt=100, output=5, limits=LIMITS, arrivals=None, overhead=0.0):
+    done, short = simulate(arrivals, requests=requests, concurrency=concurrency, prompt=prompt, output=output,
+                           limits=limits, step_seconds=lambda shape: STEP, request_overhead=overhead)  # fmt: skip
+    return sorted(done, key=lambda r: r.arrival), short
+
+
+def test_one_request_a_step_per_token():
+    (r,), short = run(output=5)
+    assert r.ttft == pytest.approx(STEP) and r.e2el == pytest.approx(5 * STEP) and not short
+    assert r.itl == pytest.approx((STEP,) * 4)
+
+
+def test_closed_loop_sends_the_next_request_when_one_finishes():
+    done, _ = run(requests=3, output=4)
+    assert [r.arrival for r in done] == pytest.approx([0.0, 4 * STEP, 8 * STEP])
+
+
+def test_a_prompt_longer_than_the_token_budget_is_prefilled_in_chunks():
+    (r,), _ = run(prompt=2500, output=2)  # 1000 + 1000 + 500 tokens: the first token after the third step
+    assert r.ttft == pytest.approx(3 * STEP)
+
+
+def test_decodes_go_first_and_prompts_share_what_is_left():
+    done, _ = run(concurrency=2, requests=2, prompt=999, output=3)
+    # both arrive together: the budget (1000) takes the first prompt and 1 token of the second
+    assert [r.ttft for r in done] == pytest.approx([STEP, 2 * STEP])
+
+
+def test_max_num_seqs_makes_the_rest_wait():
+    limits = BatchLimits(max_num_batched_tokens=1000, max_num_seqs=1, kv_capacity_tokens=10**6)
+    done, _ = run(concurrency=2, requests=2, output=3, limits=limits)
+    assert sorted(r.ttft for r in done) == pytest.approx([STEP, 4 * STEP])
+
+
+def test_open_loop_requests_arrive_on_their_own_schedule():
+    done, _ = run(concurrency=None, requests=2, output=2, arrivals=[0.0, 1.0])
+    assert [r.arrival for r in done] == [0.0, 1.0] and all(r.ttft == pytest.approx(STEP) for r in done)
+
+
+def test_request_overhead_delays_the_first_token_only():
+    (r,), _ = run(output=3, overhead=0.05)
+    assert r.ttft == pytest.approx(0.05 + STEP) and r.itl == pytest.approx((STEP, STEP))
+
+
+def test_a_batch_larger_than_the_pool_is_flagged():
+    limits = BatchLimits(max_num_batched_tokens=1000, max_num_seqs=8, kv_capacity_tokens=150)
+    _, short = run(concurrency=2, requests=2, limits=limits)
+    assert short
+
+
+def _level(ttft: float, tpot: float) -> LevelPrediction:
+    return LevelPrediction(concurrency=1, request_rate=None, input_tokens=1, output_tokens=2, mean_ttft_ms=ttft,
+                           median_ttft_ms=ttft, p99_ttft_ms=ttft, mean_tpot_ms=tpot, median_tpot_ms=tpot,
+                           mean_itl_ms=tpot, mean_e2el_ms=ttft + tpot, output_throughput=1.0,
+                           request_throughput=1.0, duration_s=1.0, kv_short=False)  # fmt: skip
+
+
+@pytest.mark.parametrize(("limit", "expected"), [(1000, 37), (20, 20), (1, 1)])
+def test_slo_concurrency_is_the_last_that_meets_both_bounds(limit, expected):
+    """TPOT grows 1 ms per request; the SLO allows 40 ms: 37 of them (3 ms base) fit."""
+    calls = []
+
+    def predict(c: int) -> LevelPrediction:
+        calls.append(c)
+        return _level(ttft=10.0 * c, tpot=3.0 + c)
+
+    assert slo_concurrency(predict, ttft_ms=1000.0, tpot_ms=40.0, limit=limit) == expected
+    assert len(calls) <= 16  # doubling then bisection, not a scan
+
+
+def test_slo_missed_by_one_request_gives_zero():
+    assert slo_concurrency(lambda c: _level(ttft=500.0, tpot=5.0), ttft_ms=100.0, tpot_ms=None, limit=64) == 0

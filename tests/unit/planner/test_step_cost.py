@@ -1,0 +1,46 @@
+"""The step roofline's behaviour: which resource a step waits on, and how routing spreads over experts."""
+
+from __future__ import annotations
+
+import pytest
+
+from planner import Layout, load_model, resolve_gpu
+from planner.step_cost import PerfFactors, StepShape, step_model, step_seconds, touched_experts
+
+FACTORS = PerfFactors(bandwidth_efficiency=1.0, gemm_efficiency=1.0, attention_efficiency=1.0, layer_overhead_us=0.0)
+
+
+@pytest.fixture(scope="module")
+def minimax_tp4():
+    return step_model(load_model("minimax-m2"), Layout(tp=4))
+
+
+def test_one_token_touches_top_k_experts_and_many_tokens_all():
+    assert touched_experts(1, experts=256, top_k=8, spread=1.0) == pytest.approx(8)
+    assert touched_experts(10_000, experts=256, top_k=8, spread=1.0) == pytest.approx(256)
+    # a narrow router (dummy weights) keeps drawing from a few experts however many tokens come
+    assert touched_experts(10_000, experts=256, top_k=8, spread=0.05) == pytest.approx(12.8)
+
+
+def test_small_decode_is_memory_bound_and_scales_with_bandwidth(minimax_tp4):
+    step = StepShape(decode_contexts=(1024,))
+    h100, h200 = (step_seconds(minimax_tp4, resolve_gpu(g), step, FACTORS) for g in ("h100", "h200"))
+    assert h100 / h200 == pytest.approx(4800 / 3350, rel=0.05)  # not quite: the TP all-reduce is NVLink-bound
+
+
+def test_long_prefill_is_compute_bound_and_quadratic_in_attention(minimax_tp4):
+    gpu = resolve_gpu("h100")
+    short, long = (step_seconds(minimax_tp4, gpu, StepShape(prefills=((n, 0),)), FACTORS) for n in (8192, 16384))
+    assert 2.0 < long / short < 4.0  # linear layers double, attention quadruples
+
+
+def test_the_kv_of_each_decoding_request_is_read(minimax_tp4):
+    gpu = resolve_gpu("h100")
+    base = step_seconds(minimax_tp4, gpu, StepShape(decode_contexts=(1,)), FACTORS)
+    long = step_seconds(minimax_tp4, gpu, StepShape(decode_contexts=(100_001,)), FACTORS)
+    assert long - base == pytest.approx(100_000 * minimax_tp4.kv_bytes_per_token / 3350e9, rel=0.01)
+
+
+def test_a_gpu_without_catalogued_speeds_is_refused(minimax_tp4):
+    with pytest.raises(Exception, match="no bandwidth / FLOPs"):
+        step_seconds(minimax_tp4, resolve_gpu("mi300x"), StepShape(decode_contexts=(1,)), FACTORS)
