@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 from planner.budget import StageBudget
 from planner.gpus import GpuSpec
-from planner.kv_cache import hybrid_block_size
+from planner.kv_cache import default_block, hybrid_block_size
 from planner.layout import Layout
 from planner.model_spec import ModelSpec
-from planner.server_settings import ResolvedSettings, default_block_size
+from planner.server_settings import ResolvedSettings
 from planner.units import GIB
 
 if TYPE_CHECKING:  # capacity imports this module: the settings' type only
@@ -26,7 +26,7 @@ def vllm_flags(model: ModelSpec, layout: Layout, settings: PlanSettings, *, max_
         flags.append(f"--kv-cache-dtype {settings.kv_cache_dtype}")
     if settings.kv_cache_memory_bytes is not None and not on_cpu:
         flags.append(f"--kv-cache-memory-bytes {settings.kv_cache_memory_bytes}")
-    default = hybrid_block_size(model, layout.tp, default_block_size(on_cpu, mla=model.attention.mla is not None),
+    default = hybrid_block_size(model, layout.tp, default_block(model, on_cpu=on_cpu),
                                 kv_cache_dtype=settings.kv_cache_dtype, ssm_bytes=settings.ssm_state_bytes)  # fmt: skip
     if settings.block_size != default:
         flags.append(f"--block-size {settings.block_size}")

@@ -4,6 +4,7 @@
 - GQA / MHA / MQA: FullAttentionSpec, K and V of the layer's KV heads per token (heads split over TP);
 - MLA (DeepSeek-V2/V3, Kimi-K2): MLAAttentionSpec, one latent vector of kv_lora_rank + qk_rope_head_dim
   per token and layer, no separate V, and the same vector on every TP rank (TP does not shrink it);
+  DeepSeek V3.2 adds its indexer's key cache in every layer (one KV-cache group with the latent);
 - sliding window: SlidingWindowSpec, the page of full attention, but a request keeps only the blocks
   its window (plus the tokens in flight) touches. Which layers slide comes from `layer_types`
   (sliding_attention / full_attention) or Gemma's `sliding_window_pattern` (every Nth layer full);
@@ -15,9 +16,8 @@
   (MiniMax-Text-01 / M1, `attn_type_list` 0).
 
 Each KV-holding layer is one (decoder layer, kind, span) entry: a decoder layer may have none (Nemotron-H's
-MLP-only layers) or two (Falcon-H1). Anything else that changes what a layer stores (Mamba1, DeepSeek
-V3.2's indexer cache, a window without a per-layer pattern) is refused, naming the field: never planned
-as full attention.
+MLP-only layers) or two (Falcon-H1). Anything else that changes what a layer stores (Mamba1, a window
+without a per-layer pattern) is refused, naming the field: never planned as full attention.
 """
 
 from __future__ import annotations
@@ -32,13 +32,15 @@ from planner.recurrent_state import GDN_KEYS, StateShape, gdn_state, lightning_s
 FULL, SLIDING, LINEAR = "full_attention", "sliding_attention", "linear_attention"
 Kind = Literal["full", "sliding", "chunked", "state"]
 MODELLED = (
-    "full attention (MHA / GQA / MQA), MLA, and mixed with full attention: sliding-window layers, chunked "
+    "full attention (MHA / GQA / MQA), MLA (with V3.2's sparse-attention indexer), and mixed with full "
+    "attention: sliding-window layers, chunked "
     "local attention, Gated DeltaNet linear attention (layer_types full_attention / sliding_attention / "
     "linear_attention; attention_chunk_size), Mamba2 (Nemotron-H hybrid_override_pattern M / - / *, Falcon-H1) "
     "and lightning attention (attn_type_list)"
 )
 # hybrid-model keys whose other entries vLLM sizes as per-sequence state the planner does not model (Jamba's Mamba1)
 HYBRID_KEYS = {"layers_block_type": "attention"}
+FP8_SCALE_GROUP = 128  # values per fp32 scale in V3.2's fp8 caches (vLLM's quant_block_size)
 NEMOTRON_H: dict[str, Kind | None] = {
     "M": "state",
     "*": "full",
@@ -54,11 +56,26 @@ class MLAShape(BaseModel):
     qk_nope_head_dim: int
     v_head_dim: int
     q_lora_rank: int  # 0: queries projected straight from the hidden state (DeepSeek-V2-Lite)
+    # DeepSeek V3.2's sparse-attention indexer (index_topk): its key width and heads; 0 = dense MLA
+    index_head_dim: int = 0
+    index_n_heads: int = 0
 
     @property
     def latent_dim(self) -> int:
         """What one token stores per layer: the compressed KV plus the shared rope key."""
         return self.kv_lora_rank + self.qk_rope_head_dim
+
+    def token_bytes(self, dtype_bytes: int) -> int:
+        """One token, one layer, on every TP rank. Dense MLA: the latent. Sparse (V3.2): with an fp8 cache
+        vLLM's FlashMLA-sparse layout 'fp8_ds_mla' (the latent's nope part in fp8, one fp32 scale per 128,
+        the rope part in bf16: 656 bytes for DeepSeek), and beside it the indexer's key in fp8 with one
+        fp32 scale per 128 (DeepseekV32IndexerCache: 132 bytes)."""
+        if not self.index_head_dim:
+            return self.latent_dim * dtype_bytes
+        main = self.latent_dim * dtype_bytes
+        if dtype_bytes == 1:
+            main = self.kv_lora_rank + self.kv_lora_rank // FP8_SCALE_GROUP * 4 + self.qk_rope_head_dim * 2
+        return main + self.index_head_dim + self.index_head_dim // FP8_SCALE_GROUP * 4
 
 
 class AttentionShape(BaseModel):
@@ -136,8 +153,6 @@ def _refuse(source: str, field: str, problem: str) -> InputError:
 
 
 def _refuse_unmodelled(config: dict[str, Any], source: str) -> None:
-    if config.get("index_topk") or config.get("index_head_dim"):
-        raise _refuse(source, "index_topk", "DeepSeek V3.2's sparse-attention indexer cache is not modelled yet")
     for key, attention in HYBRID_KEYS.items():
         kinds = config.get(key)
         if kinds and any(str(k) != attention for k in (kinds if isinstance(kinds, list) else str(kinds))):
@@ -206,6 +221,13 @@ def _mla(config: dict[str, Any], source: str) -> MLAShape | None:
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise InputError(f"{source}: {key}", f"MLA needs a positive integer, got {value!r}", f"set '{key}'")
         values[key] = value
+    if config.get("index_topk"):  # V3.2's indexer keeps a key per token and layer beside the latent
+        for key in ("index_head_dim", "index_n_heads"):
+            value = config.get(key)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise InputError(f"{source}: {key}", f"the sparse-attention indexer needs a positive integer, got "
+                                 f"{value!r}", f"set '{key}'")  # fmt: skip
+            values[key] = value
     return MLAShape(q_lora_rank=int(config.get("q_lora_rank") or 0), **values)
 
 

@@ -6,6 +6,7 @@ from math import ceil
 
 from planner.errors import InputError
 from planner.model_spec import ModelSpec
+from planner.server_settings import default_block_size
 
 KV_DTYPE_BYTES = {"fp8": 1, "fp8_e4m3": 1, "fp8_e5m2": 1, "bfloat16": 2, "float16": 2, "half": 2}
 KV_DTYPES = ("auto", *KV_DTYPE_BYTES)
@@ -20,18 +21,25 @@ def kv_dtype_bytes(model: ModelSpec, kv_cache_dtype: str) -> int:
     return KV_DTYPE_BYTES[kv_cache_dtype]
 
 
+def default_block(model: ModelSpec, *, on_cpu: bool, amx: bool = False) -> int:
+    """vLLM's block for this model when none is given (planner/server_settings.py default_block_size)."""
+    mla = model.attention.mla
+    return default_block_size(on_cpu, mla=mla is not None, amx=amx, sparse_mla=bool(mla and mla.index_head_dim))
+
+
 def kv_heads_per_gpu(model: ModelSpec, tp: int) -> int:
     """Heads are split over TP ranks; with more ranks than heads each rank keeps a replica of one."""
     return max(1, model.num_kv_heads // tp)
 
 
 def kv_bytes_per_token_per_layer(model: ModelSpec, tp: int, kv_cache_dtype: str = "auto") -> int:
-    """One layer, one token, one GPU. MLA: the latent (kv_lora_rank + qk_rope_head_dim) x dtype bytes, whole
-    on every TP rank; otherwise 2 (K and V) x kv_heads_per_gpu x head_dim x dtype bytes. A sliding layer's
-    page is a full layer's: the window changes how many blocks a request keeps, not their size."""
+    """One layer, one token, one GPU. MLA: the latent (kv_lora_rank + qk_rope_head_dim) x dtype bytes,
+    whole on every TP rank (V3.2: plus its indexer's key: MLAShape.token_bytes); otherwise 2 (K and V) x
+    kv_heads_per_gpu x head_dim x dtype bytes. A sliding layer's page is a full layer's: the window changes
+    how many blocks a request keeps, not their size."""
     dtype = kv_dtype_bytes(model, kv_cache_dtype)
     if model.attention.mla is not None:
-        return model.attention.mla.latent_dim * dtype
+        return model.attention.mla.token_bytes(dtype)
     return 2 * kv_heads_per_gpu(model, tp) * model.head_dim * dtype
 
 

@@ -39,15 +39,17 @@ GPU_BLOCK_SIZE = 16  # vLLM's default KV block on GPU attention backends
 CPU_BLOCK_SIZE = 128  # vLLM's CPU platform default (vllm/platforms/cpu.py)
 
 
+SPARSE_MLA_BLOCK_SIZE = 64  # FlashMLA-sparse's kernel block (vllm/v1/attention/backends/mla/flashmla_sparse.py)
 CPU_MLA_BLOCK_SIZE = 16  # vLLM's CPU MLA decode kernel compiles for 16 only; AMX MLA takes the default
 
 
-def default_block_size(on_cpu: bool, *, mla: bool = False, amx: bool = False) -> int:
-    """The block vLLM picks when none is given (vllm/platforms/cpu.py; GPU attention backends). On GPUs an
-    MLA backend may prefer its own (FlashMLA 64): not modelled, a difference of under one block a request."""
+def default_block_size(on_cpu: bool, *, mla: bool = False, amx: bool = False, sparse_mla: bool = False) -> int:
+    """The block vLLM picks when none is given (vllm/platforms/cpu.py; GPU attention backends). On GPUs a
+    dense MLA backend may prefer its own (FlashMLA 64): not modelled, a difference of under one block a
+    request; sparse MLA (DeepSeek V3.2) runs FlashMLA-sparse kernels, which take 64-token blocks only."""
     if on_cpu:
         return CPU_MLA_BLOCK_SIZE if mla and not amx else CPU_BLOCK_SIZE
-    return GPU_BLOCK_SIZE
+    return SPARSE_MLA_BLOCK_SIZE if sparse_mla else GPU_BLOCK_SIZE
 
 
 class ServerSettings(BaseModel):

@@ -136,6 +136,10 @@ def mla_layer_bytes(model: ModelSpec, tp: int, *, quantized: bool) -> int:
     else:
         total += linear_bytes(model, heads * q_head, model.hidden_size, quantized)  # q_proj
     total += linear_bytes(model, heads * (mla.qk_nope_head_dim + mla.v_head_dim), mla.kv_lora_rank, quantized)
+    if mla.index_head_dim:  # V3.2's indexer, replicated: wq_b, wk, k_norm (LayerNorm), weights_proj (16-bit)
+        total += linear_bytes(model, mla.index_n_heads * mla.index_head_dim, mla.q_lora_rank, quantized)
+        total += linear_bytes(model, mla.index_head_dim, model.hidden_size, quantized)
+        total += (2 * mla.index_head_dim + model.hidden_size * mla.index_n_heads) * model.param_bytes
     return total + linear_bytes(model, model.hidden_size, heads * mla.v_head_dim, quantized)  # o_proj
 
 

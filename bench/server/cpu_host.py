@@ -12,7 +12,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from planner import ModelSpec, default_block_size
+from planner import ModelSpec
+from planner.kv_cache import default_block
 from runfolder.schema import CpuCores
 
 CPUINFO = Path("/proc/cpuinfo")
@@ -148,5 +149,5 @@ def host_kv_defaults(model: ModelSpec, *, on_cpu: bool) -> tuple[int, int | None
     """What vLLM picks for this model on this host when not told: (KV block size, linear-attention state
     dtype bytes or None for the model's). Only a CPU server's choices depend on the host's flags."""
     host = this_host() if on_cpu else None
-    block = default_block_size(on_cpu, mla=model.attention.mla is not None, amx=bool(host and host.amx))
+    block = default_block(model, on_cpu=on_cpu, amx=bool(host and host.amx))
     return block, host.ssm_state_bytes if host else None

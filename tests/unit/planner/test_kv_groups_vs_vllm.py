@@ -115,3 +115,51 @@ def test_refusal_names_vllms_estimated_longest_request(tmp_path):
         plan_capacity(load_model(str(model_dir)), resolve_gpu("cpu"), Layout(), settings)
     assert theirs["refused"] and 0 < theirs["longest"] < 32768
     assert f"estimated maximum model length is {theirs['longest']})" in str(refused.value)
+
+
+SPARSE = {"index_topk": 2048, "index_head_dim": 128, "index_n_heads": 64}  # DeepSeek V3.2's indexer
+
+
+def v32_specs(config: dict, fp8: bool) -> dict:
+    """What V3.2's layers declare on a GPU (FlashMLA-sparse, 64-token blocks): the latent (MLAAttention's
+    get_kv_cache_spec; fp8 as 'fp8_ds_mla', 656 bytes) and the indexer's key (DeepseekV32IndexerCache)."""
+    import torch
+    from vllm.v1.kv_cache_interface import MLAAttentionSpec, SparseCacheRole
+
+    latent = config["kv_lora_rank"] + config["qk_rope_head_dim"]
+    main = MLAAttentionSpec(block_size=64, num_kv_heads=1, max_tp_shards=1, head_size=latent,
+                            dtype=torch.uint8 if fp8 else torch.bfloat16, cache_dtype_str="fp8_ds_mla" if fp8 else None,
+                            state_content_bytes=656 if fp8 else None)  # fmt: skip
+    head = config["index_head_dim"]
+    index = MLAAttentionSpec(block_size=64, num_kv_heads=1, max_tp_shards=1, head_size=head + head // 128 * 4,
+                             dtype=torch.uint8, cache_role=SparseCacheRole.INDEXER)  # fmt: skip
+    specs = {}
+    for i in range(config["num_hidden_layers"]):
+        specs[f"model.layers.{i}.self_attn.attn"] = main
+        specs[f"model.layers.{i}.self_attn.indexer.k_cache"] = index
+    return specs
+
+
+@pytest.mark.parametrize("fp8", [False, True])
+def test_v32_latent_and_indexer_share_one_group_as_vllm_sizes_it(tmp_path, fp8):
+    """vLLM cannot serve V3.2 here (its sparse kernels are GPU-only): its KV functions are the check."""
+    from vllm.engine.arg_utils import EngineArgs
+    from vllm.usage.usage_lib import UsageContext
+    from vllm.v1.attention.backends.cpu_attn import CPUAttentionBackend
+    from vllm.v1.attention.backends.utils import resolve_kv_cache_layout
+    from vllm.v1.core import kv_cache_utils as kv
+
+    model_dir = write_synthetic_model(tmp_path / "v32", "deepseek-v3", {"layers": 6}, extra=SPARSE)
+    stand_in = write_synthetic_model(tmp_path / "stand-in", "qwen3-32b", {"layers": 2})  # any servable config
+    args = EngineArgs(model=str(stand_in), max_model_len=8192, load_format="dummy", skip_tokenizer_init=True)
+    vllm_config = args.create_engine_config(UsageContext.OPENAI_API_SERVER)
+    specs = v32_specs(json.loads((model_dir / "config.json").read_text()), fp8)
+    resolve_kv_cache_layout(vllm_config, [[m.name for m in CPUAttentionBackend.supported_kv_cache_layouts()]],
+                            list(specs.values()))  # fmt: skip
+    (theirs,) = kv.get_kv_cache_configs(vllm_config, [specs], [GIB])
+    tokens, _ = kv.get_kv_cache_capacity(vllm_config, theirs)
+    settings = PlanSettings(max_model_len=8192, kv_cache_memory_bytes=GIB, kv_cache_dtype="fp8" if fp8 else "auto",
+                            block_size=64)  # fmt: skip
+    plan = plan_capacity(load_model(str(model_dir)), resolve_gpu("h100"), Layout(), settings)
+    assert (plan.num_blocks, plan.kv_capacity_tokens) == (theirs.num_blocks, tokens)
+    assert plan.kv_bytes_per_token == 6 * ((656 if fp8 else 1152) + 132)

@@ -135,7 +135,6 @@ def test_mla_without_its_dimensions_is_refused_by_field(write_config):
 @pytest.mark.parametrize(
     ("extra", "field", "kind"),
     [
-        ({**MLA, "index_topk": 2048}, "index_topk", "indexer"),  # DeepSeek V3.2
         ({"layer_types": ["chunked_attention", "full_attention"]}, "layer_types", "chunked_attention"),
         # linear attention without Gated DeltaNet's dimensions (Kimi Linear's KDA, ...)
         ({"layer_types": ["linear_attention", "full_attention"]}, "linear_num_key_heads", "Gated DeltaNet"),
@@ -165,6 +164,12 @@ def test_attention_kinds_not_modelled_are_refused_by_field(write_config, extra, 
 )
 def test_full_attention_spelled_out_is_still_planned(write_config, extra):
     assert load_model(str(write_config({**LLAMA_LIKE, **extra}))).num_layers == 2
+
+
+def test_a_sparse_mla_indexer_without_its_width_is_refused_by_field(write_config):
+    with pytest.raises(InputError) as caught:
+        load_model(str(write_config({**LLAMA_LIKE, **MLA, "index_topk": 2048})))  # DeepSeek V3.2's key, no width
+    assert caught.value.field.endswith("index_head_dim") and "indexer" in caught.value.problem
 
 
 def test_mamba2_layers_without_their_dimensions_are_refused_by_field(write_config):
