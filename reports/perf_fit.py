@@ -32,7 +32,7 @@ from runfolder.schema import DeploymentRecord, LevelSummary
 
 METRICS = ("mean_tpot_ms", "median_ttft_ms", "output_throughput")
 # (factor, lower bound, upper bound, start): efficiencies of a roofline cannot pass ~1; the overheads are ms-scale
-BOUNDS = (("bandwidth_efficiency", 0.2, 1.2, 0.8), ("gemm_efficiency", 0.02, 1.2, 0.3),
+BOUNDS = (("kv_bandwidth_efficiency", 0.1, 1.2, 0.8), ("gemm_efficiency", 0.02, 1.2, 0.3),
           ("attention_efficiency", 0.05, 1.2, 0.5), ("layer_overhead_us", 0.0, 500.0, 50.0),
           ("routing_spread", 0.0, 1.0, 0.5), ("request_overhead_ms", 0.0, 500.0, 10.0))  # fmt: skip
 

@@ -70,7 +70,8 @@ def _print_performance(calibration: Calibration) -> None:
     for p in calibration.performance:
         f = p.factors
         typer.echo(
-            f"performance {p.gpu} ({len(p.points)} levels, {p.model_class}): bandwidth x{f.bandwidth_efficiency:.2f}, "
+            f"performance {p.gpu} ({len(p.points)} levels, {p.model_class}): "
+            f"KV bandwidth x{f.kv_bandwidth_efficiency:.2f}, "
             f"GEMM x{f.gemm_efficiency:.2f}, attention x{f.attention_efficiency:.2f}, {f.layer_overhead_us:.0f} us "
             f"a layer, routing spread {f.routing_spread:.2f}, {f.request_overhead_ms:.0f} ms a request"
         )
