@@ -7,7 +7,13 @@ import pytest
 from planner import Layout, load_model, resolve_gpu
 from planner.step_cost import PerfFactors, StepShape, step_model, step_seconds, touched_experts
 
-FACTORS = PerfFactors(bandwidth_efficiency=1.0, gemm_efficiency=1.0, attention_efficiency=1.0, layer_overhead_us=0.0)
+FACTORS = PerfFactors(
+    bandwidth_efficiency=1.0,
+    kv_bandwidth_efficiency=1.0,
+    gemm_efficiency=1.0,
+    attention_efficiency=1.0,
+    layer_overhead_us=0.0,
+)
 
 
 @pytest.fixture(scope="module")
