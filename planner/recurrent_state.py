@@ -29,17 +29,28 @@ SSM_DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 NEMOTRON_H_SSM_DTYPE = "float32"  # vLLM's NemotronHForCausalLMConfig default when the config names none
 
 
-class GDNState(BaseModel):
+def _conv_and_recurrent(channels: int, kernel: int, recurrent: int, *, dtype_bytes: int, ssm_bytes: int) -> int:
+    """The two states of GDN and Mamba2: the causal conv's last kernel - 1 inputs of every channel, in the
+    model's dtype, and the recurrent (SSM) state, in mamba_ssm_cache_dtype."""
+    return channels * (kernel - 1) * dtype_bytes + recurrent * ssm_bytes
+
+
+class _StateLayer(BaseModel):
+    """What every state layer kind carries besides its dimensions."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    ssm_dtype_bytes: int | None = None  # the recurrent state's dtype when the model declares one
+    prefill_checkpoint_blocks: int = 0  # extra blocks a request holds in 'align' mode (vLLM >= 0.32)
+
+
+class GDNState(_StateLayer):
     kind: Literal["gdn"] = "gdn"
-    prefill_checkpoint_blocks: int = 0
     linear_num_key_heads: int
     linear_num_value_heads: int
     linear_key_head_dim: int
     linear_value_head_dim: int
     linear_conv_kernel_dim: int
-    ssm_dtype_bytes: int | None = None
 
     def conv_channels(self, tp: int) -> int:
         keys = self.linear_num_key_heads * self.linear_key_head_dim
@@ -48,12 +59,11 @@ class GDNState(BaseModel):
     def state_bytes(self, tp: int, *, dtype_bytes: int, ssm_bytes: int) -> int:
         """One layer's state for one request on one TP rank (gated_delta_net_state_shape)."""
         recurrent = self.linear_num_value_heads // tp * self.linear_value_head_dim * self.linear_key_head_dim
-        return self.conv_channels(tp) * (self.linear_conv_kernel_dim - 1) * dtype_bytes + recurrent * ssm_bytes
+        return _conv_and_recurrent(self.conv_channels(tp), self.linear_conv_kernel_dim, recurrent,
+                                   dtype_bytes=dtype_bytes, ssm_bytes=ssm_bytes)  # fmt: skip
 
 
-class Mamba2State(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class Mamba2State(_StateLayer):
     kind: Literal["mamba2"] = "mamba2"
     intermediate_size: int
     n_groups: int
@@ -61,7 +71,6 @@ class Mamba2State(BaseModel):
     head_dim: int
     state_size: int
     conv_kernel: int
-    ssm_dtype_bytes: int | None = None
     # 'align' mode keeps one more block (vLLM >= 0.32): the state at the last block boundary, exported
     # mid-prefill (MambaMixer2.get_kv_cache_spec: num_prefill_checkpoint_blocks=1)
     prefill_checkpoint_blocks: int = 1
@@ -76,17 +85,14 @@ class Mamba2State(BaseModel):
     def state_bytes(self, tp: int, *, dtype_bytes: int, ssm_bytes: int) -> int:
         """One layer's state for one request on one TP rank (mamba2_state_shape)."""
         ssm = self.num_heads // tp * self.head_dim * self.state_size
-        return self.conv_channels(tp) * (self.conv_kernel - 1) * dtype_bytes + ssm * ssm_bytes
+        return _conv_and_recurrent(self.conv_channels(tp), self.conv_kernel, ssm, dtype_bytes=dtype_bytes,
+                                   ssm_bytes=ssm_bytes)  # fmt: skip
 
 
-class LightningState(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    kind: Literal["lightning"] = "lightning"
-    prefill_checkpoint_blocks: int = 0
+class LightningState(_StateLayer):
+    kind: Literal["lightning"] = "lightning"  # its one state is in the model's dtype (no ssm_dtype_bytes)
     num_heads: int
     head_dim: int
-    ssm_dtype_bytes: int | None = None  # unused: the one state is in the model's dtype
 
     def state_bytes(self, tp: int, *, dtype_bytes: int, ssm_bytes: int) -> int:
         """One layer's state for one request on one TP rank (linear_attention_state_shape)."""
