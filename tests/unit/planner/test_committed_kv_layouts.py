@@ -39,4 +39,4 @@ def test_reported_capacity_is_predicted(run_json, tmp_path, monkeypatch):
 
 
 def test_every_kind_is_covered():
-    assert len(RUNS) == 18  # 9 CPU probes, 9 H100 deployments
+    assert len(RUNS) == 19  # 9 CPU probes, 10 H100 deployments
