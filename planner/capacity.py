@@ -147,13 +147,20 @@ def _request_blocks(
     return need, longest_request(groups, blocks, rule, limit=model.max_position_embeddings)
 
 
+def calibration_for(settings: PlanSettings) -> tuple[Calibration, str]:
+    """The calibration a plan uses: the one given, else the shipped one for the server's release; and a note."""
+    if settings.calibration is not None:
+        return (
+            settings.calibration,
+            f"calibration {settings.calibration.name} (vLLM {settings.calibration.vllm_version})",
+        )
+    return shipped_calibration(settings.server.vllm_version)
+
+
 def _budget_inputs(gpu: GpuSpec, settings: PlanSettings, server: ResolvedSettings) -> BudgetInputs:
     calibration, note = None, ""
     if settings.overhead_gib is None and settings.kv_cache_memory_bytes is None:
-        calibration = settings.calibration
-        note = f"calibration {calibration.name} (vLLM {calibration.vllm_version})" if calibration else ""
-        if calibration is None:
-            calibration, note = shipped_calibration(settings.server.vllm_version)
+        calibration, note = calibration_for(settings)
     return BudgetInputs(
         server=server,
         coefficients=calibration.coefficients if calibration else None,

@@ -25,7 +25,7 @@ from planner.gpus import GpuSpec
 from planner.kv_cache import kv_bytes_per_token_per_gpu, state_bytes_per_layer
 from planner.layout import Layout
 from planner.model_spec import ModelSpec
-from planner.weights import WeightBreakdown, dense_mlp_bytes, weights_per_rank
+from planner.weights import WeightBreakdown, dense_mlp_bytes, expert_slice, weights_per_rank
 
 ACTIVATION_BYTES = 2  # hidden states travel between ranks in 16-bit
 
@@ -86,10 +86,9 @@ def step_model(model: ModelSpec, layout: Layout, *, kv_cache_dtype: str = "auto"
     held = sum(_read_every_step(weights_per_rank(model, layout, s)) for s in stages)
     held_params = sum(_read_every_step(weights_per_rank(unpacked_model, layout, s)) for s in stages) // 2
     moe = model.moe
-    shard = 0 if moe is None else moe.expert_intermediate_size // (1 if layout.ep else layout.moe_tp)
+    local, shard = expert_slice(model, layout)
     expert = dense_mlp_bytes(model, shard, 1) if moe else 0
     expert_params = dense_mlp_bytes(unpacked_model, shard, 1) // 2 if moe else 0
-    local = layout.local_experts(moe.num_experts) if moe else 0
     moe_layers = moe.moe_layers if moe else 0
     heads = model.num_heads // layout.tp
     per_pair = 4 * heads * model.head_dim

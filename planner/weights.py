@@ -153,14 +153,20 @@ def dense_mlp_bytes(model: ModelSpec, intermediate: int, tp: int) -> int:
     )
 
 
+def expert_slice(model: ModelSpec, layout: Layout) -> tuple[int, int]:
+    """(experts on the fullest rank, each one's intermediate width there): whole experts under EP, a
+    1/moe_tp slice of every expert without; (0, 0) for a dense model."""
+    moe = model.moe
+    if moe is None:
+        return 0, 0
+    return layout.local_experts(moe.num_experts), moe.expert_intermediate_size // layout.moe_tp
+
+
 def moe_layer_bytes(model: ModelSpec, layout: Layout) -> int:
     moe = model.moe
     if moe is None:
         return 0
-    if layout.ep:
-        local_experts, shard = ceil(moe.num_experts / layout.ep_size), moe.expert_intermediate_size
-    else:
-        local_experts, shard = moe.num_experts, moe.expert_intermediate_size // layout.moe_tp
+    local_experts, shard = expert_slice(model, layout)
     experts = local_experts * dense_mlp_bytes(model, shard, 1)
     shared = (
         dense_mlp_bytes(model, moe.shared_expert_intermediate_size, layout.tp)

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from planner import GpuSpec, Layout, ModelSpec, Plan, PlanSettings
-from planner.calibration import shipped_calibration
+from planner.capacity import calibration_for
 from planner.performance import LevelPrediction, predict_level, slo_concurrency
 from planner.serving_sim import LoadShape
 
@@ -20,7 +20,7 @@ WAVES = 4  # requests per level = WAVES x concurrency: steady state, not the fir
 def performance(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, settings: PlanSettings, *,
                 shape: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
     """`shape`: concurrency (list or None), input_tokens, output_tokens, request_rate, slo_ttft_ms, slo_tpot_ms."""
-    calibration = settings.calibration or shipped_calibration(plan.server.vllm_version)[0]
+    calibration, _ = calibration_for(settings)
     factors, source = calibration.performance_factors(gpu)
     levels = [c for c in shape["concurrency"] or DEFAULT_CONCURRENCY if c <= plan.server.max_num_seqs]
 
