@@ -41,10 +41,11 @@ def predict_scenario(args: argparse.Namespace) -> dict:
     calibration, _ = shipped_calibration(args.vllm_version)
     factors, source = calibration.performance_factors(gpu)
     levels = []
-    for level in scenario.load.levels:
+    for index, level in enumerate(scenario.load.levels):
         load = LoadShape(input_tokens=(level.input_tokens or scenario.workload.input_tokens).mean,
                          output_tokens=(level.output_tokens or scenario.workload.output_tokens).mean,
-                         concurrency=level.concurrency, requests=level.requests or 1)  # fmt: skip
+                         concurrency=level.concurrency, request_rate=level.rate,
+                         requests=level.requests or scenario.load.requests or 1, seed=index)  # fmt: skip
         p = predict_level(model, gpu, spec.layout, plan, load=load, factors=factors)
         levels.append({"level": level.label(), **{m: getattr(p, m) for m in METRICS}, "mean_ttft_ms": p.mean_ttft_ms})
     return {"scenario": args.predict, "deployment": args.deployment, "gpu": args.gpu, "factors_source": source,

@@ -41,7 +41,8 @@ class LevelPrediction(BaseModel):
 
 def predict_level(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, *, load: LoadShape,
                   factors: PerfFactors) -> LevelPrediction:  # fmt: skip
-    sm = step_model(model, layout, kv_cache_dtype=plan.kv_cache_dtype)
+    graph_tokens = max(plan.server.capture_sizes, default=0)
+    sm = step_model(model, layout, kv_cache_dtype=plan.kv_cache_dtype, graph_tokens=graph_tokens)
     limits = BatchLimits(
         max_num_batched_tokens=plan.server.max_num_batched_tokens,
         max_num_seqs=plan.server.max_num_seqs,

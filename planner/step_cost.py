@@ -10,8 +10,13 @@ prefills chunks of waiting prompts, up to max_num_batched_tokens tokens in all. 
           distinct experts when each token draws k of s E equally likely ones (s = 1: uniform routing)
   FLOPs = 2 x active linear parameters per token x tokens   (GEMMs, at the weights' dtype peak)
           + attention: 4 x query heads x head dim per (token, earlier token) pair per layer (bf16 peak)
-  time = max(bytes / (bandwidth x e_bw), gemm FLOPs / (peak x e_gemm) + attention FLOPs / (peak x e_attn))
-         + layers x per-layer overhead + TP all-reduce / EP all-to-all bytes / link bandwidth
+  time = max(bytes / (bandwidth x e_bw), gemm FLOPs / (peak x e_gemm) + attention FLOPs / (peak x e_attn),
+             launch) + layers x per-layer overhead + TP all-reduce / EP all-to-all bytes / link bandwidth
+  launch = layers x eager launch time per layer, for a step with more tokens than vLLM's largest CUDA graph
+           (0 for a step a graph replays): the host issues every kernel itself, and the GPU cannot finish
+           before the last is issued. A 1024-token prefill on one H100 spent 116-126 ms in vLLM's own prefill
+           histogram where its FLOPs and bytes take ~25 ms; an 8192-token one ~200 ms on both the H100 and
+           the H200 (results/gpu_perf_h100, gpu_perf_h200): a floor, not a sum.
 
 The e's, the per-layer overhead and s are the calibrated factors (planner/calibrations/), fitted per
 GPU family, vLLM version and model class from measured levels (reports/perf_fit.py).
@@ -45,6 +50,7 @@ class PerfFactors(BaseModel):
     layer_overhead_us: float = Field(50.0, ge=0)  # per layer and step: launches, scheduling, sampling share
     routing_spread: float = Field(1.0, gt=0, le=1)  # 1: experts picked uniformly; dummy weights route narrower
     request_overhead_ms: float = Field(0.0, ge=0)  # per request, before its first token: HTTP, tokenizing, admission
+    eager_layer_us: float = Field(0.0, ge=0)  # host time issuing one layer's kernels in a step no CUDA graph covers
 
 
 class StepShape(BaseModel):
@@ -77,9 +83,10 @@ class StepModel(BaseModel):
     tp: int
     ep_size: int
     fp8_weights: bool
+    graph_tokens: int  # the largest step a CUDA graph replays (vLLM's largest capture size); 0: eager
 
 
-def step_model(model: ModelSpec, layout: Layout, *, kv_cache_dtype: str = "auto") -> StepModel:
+def step_model(model: ModelSpec, layout: Layout, *, kv_cache_dtype: str = "auto", graph_tokens: int = 0) -> StepModel:
     """Per-rank constants of the fullest rank, every pipeline stage's share summed (a token passes them in turn)."""
     unpacked_model = model.model_copy(update={"quant": None})
     stages = range(layout.pp)
@@ -105,7 +112,7 @@ def step_model(model: ModelSpec, layout: Layout, *, kv_cache_dtype: str = "auto"
         kv_bytes_per_token=kv_bytes_per_token_per_gpu(model, layout.tp, range(model.num_layers), kv_cache_dtype),
         state_bytes_per_request=model.attention.state_layers * state_bytes_per_layer(model, layout.tp, ssm_bytes=None),
         layers=model.num_layers, hidden=model.hidden_size, tp=layout.tp, ep_size=layout.ep_size,
-        fp8_weights=bool(model.quant and model.quant.method == "fp8"),
+        fp8_weights=bool(model.quant and model.quant.method == "fp8"), graph_tokens=graph_tokens,
     )  # fmt: skip
 
 
@@ -136,7 +143,8 @@ def step_seconds(sm: StepModel, gpu: GpuSpec, step: StepShape, factors: PerfFact
     gemm = 2 * (sm.gemm_params * tokens + sm.lm_head_params * sampled)
     compute = gemm / ((fp8 if sm.fp8_weights else bf16) * factors.gemm_efficiency)
     compute += sm.attention_flops_per_pair * pairs / (bf16 * factors.attention_efficiency)
-    return max(memory, compute) + sm.layers * factors.layer_overhead_us * 1e-6 + _comm(sm, tokens, link)
+    launch = sm.layers * factors.eager_layer_us * 1e-6 if tokens > sm.graph_tokens else 0.0
+    return max(memory, compute, launch) + sm.layers * factors.layer_overhead_us * 1e-6 + _comm(sm, tokens, link)
 
 
 def _comm(sm: StepModel, tokens: int, link: float | None) -> float:

@@ -34,7 +34,8 @@ METRICS = ("mean_tpot_ms", "median_ttft_ms", "output_throughput")
 # (factor, lower bound, upper bound, start): efficiencies of a roofline cannot pass ~1; the overheads are ms-scale
 BOUNDS = (("kv_bandwidth_efficiency", 0.1, 1.2, 0.8), ("gemm_efficiency", 0.02, 1.2, 0.3),
           ("attention_efficiency", 0.05, 1.2, 0.5), ("layer_overhead_us", 0.0, 500.0, 50.0),
-          ("routing_spread", 0.0, 1.0, 0.5), ("request_overhead_ms", 0.0, 500.0, 10.0))  # fmt: skip
+          ("routing_spread", 0.0, 1.0, 0.5), ("request_overhead_ms", 0.0, 500.0, 10.0),
+          ("eager_layer_us", 0.0, 5000.0, 1500.0))  # fmt: skip
 
 
 class PerfCase(BaseModel):

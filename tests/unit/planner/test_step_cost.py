@@ -50,3 +50,17 @@ def test_the_kv_of_each_decoding_request_is_read(minimax_tp4):
 def test_a_gpu_without_catalogued_speeds_is_refused(minimax_tp4):
     with pytest.raises(Exception, match="no bandwidth / FLOPs"):
         step_seconds(minimax_tp4, resolve_gpu("mi300x"), StepShape(decode_contexts=(1,)), FACTORS)
+
+
+def test_a_step_no_cuda_graph_covers_waits_for_its_launches():
+    model = step_model(load_model("minimax-m2"), Layout(), graph_tokens=512)  # one GPU: no all-reduce
+    gpu, eager = resolve_gpu("h100"), FACTORS.model_copy(update={"eager_layer_us": 2000.0})
+    launches = model.layers * 2000e-6
+    # a 1024-token prompt's FLOPs take a few ms at these factors: the host's launches are the floor
+    assert step_seconds(model, gpu, StepShape(prefills=((1024, 0),)), eager) == pytest.approx(launches, rel=0.01)
+    # a decode batch a graph replays pays no launches
+    graphed = StepShape(decode_contexts=(1024,) * 8)
+    assert step_seconds(model, gpu, graphed, eager) == step_seconds(model, gpu, graphed, FACTORS)
+    # a floor, not a sum: a prompt whose FLOPs outlast the launches costs its FLOPs alone
+    long = StepShape(prefills=((65_536, 0),))
+    assert step_seconds(model, gpu, long, eager) == step_seconds(model, gpu, long, FACTORS) > launches
