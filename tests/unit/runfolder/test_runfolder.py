@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import pytest
@@ -43,6 +44,14 @@ def test_rows_round_trip_and_a_torn_last_line_or_a_newer_key_is_no_failure(tmp_p
     path.write_bytes(record().json_line() + (json.dumps(newer) + "\n").encode() + b'{"level": "c1", "ind')
     rows = read_requests(path)
     assert [r.index for r in rows] == [0, 1] and rows[0] == record()
+
+
+def test_a_gzipped_requests_file_reads_as_the_plain_one(tmp_path):
+    plain, packed = tmp_path / "plain" / "requests.jsonl", tmp_path / "packed" / "requests.jsonl"
+    plain.parent.mkdir(), packed.parent.mkdir()
+    plain.write_bytes(record().json_line() + record(index=1).json_line())
+    packed.with_name("requests.jsonl.gz").write_bytes(gzip.compress(plain.read_bytes()))
+    assert read_requests(packed) == read_requests(plain) and len(read_requests(plain)) == 2
 
 
 def test_tpot_is_defined_for_successful_requests_with_two_or_more_tokens():
