@@ -40,6 +40,7 @@ class RequestRecord:
     expected_output_tokens: int
     # what vllm bench serve would count (ok is stricter: [DONE] required, an error event fails)
     vllm_ok: bool | None = None
+    trace_line: int | None = None  # a trace replay: the row of the trace this request is (traces/)
 
     @property
     def output_tokens(self) -> int:

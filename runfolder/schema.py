@@ -17,7 +17,8 @@ from runfolder.versioned import load_versioned
 # 3: cpu_cores.ranks (a multi-rank CPU server's cores per rank); per-rank KV bytes/token and EP experts,
 #    predicted vs reported, in capacity.
 # 4: per level, vLLM's own latency histograms (server, server_check) and the GPUs' energy (energy).
-SCHEMA_VERSION = 4
+# 5: per level, a trace replay's rows (trace: path, format, rows, served, skipped by reason).
+SCHEMA_VERSION = 5
 
 
 class CpuCores(BaseModel):
@@ -85,6 +86,9 @@ class LevelSummary(BaseModel):
     # GPU energy over the level from NVML's counter (energy_j, j_per_output_token, j_per_request, mean_power_w;
     # bench/observe/energy.py); empty without NVML (CPU servers)
     energy: dict[str, float | None] = Field(default_factory=dict)
+    # a trace level (schema 5): {"path", "format", "speedup", "rows", "served", "skipped": {reason: rows}}; the
+    # trace file itself is copied to RUN/traces/ and requests.jsonl names each request's row (trace_line)
+    trace: dict[str, Any] = Field(default_factory=dict)
 
 
 class DeploymentRecord(BaseModel):

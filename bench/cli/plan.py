@@ -12,6 +12,7 @@ import typer
 from bench.cli.errors import usage_error
 from bench.cli.plan_performance import performance as predict_performance
 from bench.cli.plan_performance import print_performance
+from bench.cli.plan_trace import plan_for_trace
 from bench.cli.plan_view import plan_console, print_forward, print_inverse
 from bench.server.cpu_host import cpu_kv_refusal, host_kv_defaults, this_host
 from planner import (
@@ -32,7 +33,9 @@ from planner import (
 )
 from planner.server_flags import parse_server_flags
 from planner.server_settings import ServerSettings
+from planner.trace_plan import TraceSlo
 from planner.units import GIB
+from traces import TraceError
 
 
 def plan(
@@ -81,31 +84,35 @@ def plan(
     request_rate: Annotated[float | None, typer.Option(help="--performance: also an open-loop level (req/s).")] = None,
     slo_ttft_ms: Annotated[float | None, typer.Option(help="--performance: SLO on median TTFT.")] = None,
     slo_tpot_ms: Annotated[float | None, typer.Option(help="--performance: SLO on mean TPOT.")] = None,
+    trace: Annotated[Path | None, typer.Option(help="Plan for a traffic trace (mooncake, azure or jsonl).")] = None,
+    trace_format: Annotated[str, typer.Option(help="--trace: mooncake | azure | jsonl.")] = "jsonl",
+    speedup: Annotated[float, typer.Option(help="--trace: arrival gaps and think times divided by this.")] = 1.0,
+    headroom: Annotated[float, typer.Option(help="--trace: the pool holds p99 live KV x (1 + this).")] = 0.2,
+    assume_ttft_ms: Annotated[
+        float | None, typer.Option(help="--trace: lifetimes from this TTFT, not predicted.")
+    ] = None,
+    assume_tpot_ms: Annotated[
+        float | None, typer.Option(help="--trace: lifetimes from this TPOT, not predicted.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """Predict vLLM's KV capacity for a layout, or find the smallest layouts for a target."""
     try:
         spec, gpu_spec = load_model(model), resolve_gpu(gpu)
-        on_cpu = gpu_spec.name == "cpu"
-        refusal = cpu_kv_refusal(kv_cache_dtype, spec.head_dim, this_host()) if on_cpu else None
-        if refusal:
-            raise InputError("--kv-cache-dtype", refusal, "--kv-cache-dtype auto")
         if cpu_kvcache_space is not None:
             kv_cache_memory_bytes = cpu_kvcache_space * GIB
         server = _server_flags(enforce_eager, max_num_batched_tokens, max_num_seqs, cudagraph_mode, compilation_config)
-        host_block, ssm_bytes = host_kv_defaults(spec, on_cpu=on_cpu)
-        settings = PlanSettings(
-            kv_cache_dtype=kv_cache_dtype,
-            gpu_memory_utilization=gpu_memory_utilization,
-            max_model_len=max_model_len,
-            block_size=block_size or host_block,
-            kv_cache_memory_bytes=kv_cache_memory_bytes,
-            server=server.model_copy(update={"vllm_version": vllm_version}),
-            calibration=load_calibration(calibration) if calibration else None,
-            overhead_gib=overhead_gib,
-            gpus_per_node=gpus_per_node,
-            ssm_state_bytes=ssm_bytes,
-        )
+        settings = _settings(spec, gpu_spec, server.model_copy(update={"vllm_version": vllm_version}), flags={
+            "kv_cache_dtype": kv_cache_dtype, "gpu_memory_utilization": gpu_memory_utilization,
+            "max_model_len": max_model_len, "block_size": block_size, "kv_cache_memory_bytes": kv_cache_memory_bytes,
+            "calibration": calibration, "overhead_gib": overhead_gib, "gpus_per_node": gpus_per_node})  # fmt: skip
+        if trace is not None:
+            slo = TraceSlo(ttft_ms=slo_ttft_ms, tpot_ms=slo_tpot_ms, headroom=headroom)
+            options = {"trace": trace, "trace_format": trace_format, "speedup": speedup, "slo": slo,
+                       "max_gpus": max_gpus, "assume_ttft_ms": assume_ttft_ms, "assume_tpot_ms": assume_tpot_ms,
+                       "limit": limit, "as_json": as_json}  # fmt: skip
+            plan_for_trace(spec, gpu_spec, settings, options=options)
+            return
         if target_context is not None or target_concurrency is not None:
             _inverse(
                 spec,
@@ -121,9 +128,21 @@ def plan(
         shape = {"concurrency": _int_list(concurrency), "input_tokens": input_tokens, "output_tokens": output_tokens,
                  "request_rate": request_rate, "slo_ttft_ms": slo_ttft_ms, "slo_tpot_ms": slo_tpot_ms}  # fmt: skip
         speed = predict_performance(spec, gpu_spec, layout, result, settings, shape=shape) if performance else None
-    except PlanError as exc:
+    except (PlanError, TraceError) as exc:
         raise usage_error(exc) from None
     _emit(result, speed, as_json=as_json)
+
+
+def _settings(spec: ModelSpec, gpu_spec: GpuSpec, server: ServerSettings, *, flags: dict[str, Any]) -> PlanSettings:
+    """The plan's settings from the CLI's flags (`calibration` a path or None; `block_size` None: the host's)."""
+    on_cpu = gpu_spec.name == "cpu"
+    refusal = cpu_kv_refusal(flags["kv_cache_dtype"], spec.head_dim, this_host()) if on_cpu else None
+    if refusal:
+        raise InputError("--kv-cache-dtype", refusal, "--kv-cache-dtype auto")
+    host_block, ssm_bytes = host_kv_defaults(spec, on_cpu=on_cpu)
+    calibration = load_calibration(flags["calibration"]) if flags["calibration"] else None
+    return PlanSettings(**(flags | {"block_size": flags["block_size"] or host_block, "calibration": calibration}),
+                        server=server, ssm_state_bytes=ssm_bytes)  # fmt: skip
 
 
 def _emit(result: Plan, speed: dict[str, Any] | None, *, as_json: bool) -> None:

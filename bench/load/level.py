@@ -16,6 +16,7 @@ from bench.load.arrivals import schedule
 from bench.load.level_runner import LevelResult, LevelRunner
 from bench.load.serving_metrics import summarize
 from bench.load.stream_client import new_session
+from bench.load.trace_jobs import prepare_trace_level
 from bench.load.workers import WorkerPlan, WorkerPool, share
 from bench.load.workload import Job, JobFactory, made_ahead, tokens_label
 from bench.observe.energy import level_energy
@@ -54,6 +55,7 @@ class LevelTarget:
     base_url: str
     served_name: str
     tokenizer: Path
+    max_model_len: int | None = None  # the deployment's, if it sets one (a trace's longer rows are counted)
 
 
 def level_seed(scenario_seed: int, index: int) -> int:
@@ -76,6 +78,10 @@ async def run_level(
     load = scenario.load
     seed = level_seed(scenario.seed, index)
     jobs = JobFactory(scenario.workload, level, target.tokenizer, target.served_name, seed=seed).jobs()
+    traced = (
+        prepare_trace_level(scenario.workload, target.tokenizer, target.served_name,
+                            max_model_len=target.max_model_len, seed=seed) if level.trace else None
+    )  # fmt: skip
     async with new_session() as session:
         runner = LevelRunner(session, target.base_url, level.label(), load.request_timeout_s, on_record=write)
         before: dict[str, float] = {}  # engine counters at the measured start; none if cut short in warm-up
@@ -85,7 +91,9 @@ async def run_level(
             await runner.warmup(jobs, load.warmup(level), level.concurrency or level.max_concurrency or 4)
             before, latency_before = await telemetry.boundary()
             energy_before = telemetry.energy_mj()
-            if load.workers > 1:
+            if traced is not None:  # warm-ups above were synthetic: the trace is sent whole, at its own times
+                await runner.open_loop(iter(traced.jobs), traced.offsets, level.max_concurrency)
+            elif load.workers > 1:
                 await _drive_in_workers(scenario, level, runner, target, seed=seed)
             else:
                 await _drive(
@@ -99,7 +107,7 @@ async def run_level(
             after, latency_after = await _boundary_or_empty(telemetry)
             level_summary = summary(scenario, level, index, runner.result, before=before, after=after)
             energy = level_energy(energy_before, telemetry.energy_mj(), level_summary.metrics)
-            level_summary = level_summary.model_copy(update={"energy": energy})
+            level_summary = level_summary.model_copy(update={"energy": energy, "trace": traced.info if traced else {}})
             if latency_before:
                 server = level_figures(latency_before, latency_after)
                 check = compare(server, level_summary.metrics.get("mean_ttft_ms"))

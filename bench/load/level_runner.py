@@ -66,6 +66,8 @@ class LevelRunner:
     async def run_job(self, job: Job, warmup: bool, scheduled: float | None = None, queue_s: float = 0.0) -> None:
         history: list[dict[str, Any]] = []
         for number, turn in enumerate(job.turns):
+            if turn.think_s > 0:  # the user (or agent) between an answer and the next turn: a wait by definition
+                await asyncio.sleep(turn.think_s)
             payload = dict(turn.payload)
             if "messages" in payload and job.conversation is not None:
                 history += payload["messages"]
@@ -102,6 +104,7 @@ class LevelRunner:
             expected_input_tokens=turn.expected_input_tokens,
             expected_output_tokens=turn.expected_output_tokens,
             vllm_ok=o.vllm_ok,
+            trace_line=turn.trace_line,
         )
         self._count += 1
         if not warmup:

@@ -8,6 +8,7 @@ the requested number of tokens (the chat template adds its own few tokens on top
 from __future__ import annotations
 
 import functools
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,7 @@ class PromptSource:
     def __init__(self, tokenizer_file: Path, seed: int) -> None:
         self.tokenizer, self.ordinary = _vocabulary(str(tokenizer_file), tokenizer_file.stat().st_mtime_ns)
         self.rng = np.random.default_rng(seed)
+        self.seed = seed
 
     def count(self, tokens: Tokens) -> int:
         """One draw from the distribution, at least `tokens.min`."""
@@ -41,6 +43,12 @@ class PromptSource:
         else:
             value = self.rng.normal(tokens.mean, tokens.mean * tokens.spread)
         return max(tokens.min, int(round(value)))
+
+    def segment_ids(self, key: str, n: int) -> list[int]:
+        """The n tokens of a trace's content segment: the same key and seed give the same tokens, so
+        prompts sharing segments share a prefix on the server as in the trace (traces/schema.py)."""
+        rng = np.random.default_rng([self.seed, zlib.crc32(key.encode())])
+        return [int(i) for i in rng.choice(self.ordinary, size=n)]
 
     def ids(self, n: int) -> list[int]:
         return [int(i) for i in self.rng.choice(self.ordinary, size=n)]

@@ -42,6 +42,8 @@ class Turn:
     expected_input_tokens: int
     expected_output_tokens: int
     extra_messages: list[dict[str, Any]] = field(default_factory=list)  # appended after this turn's answer
+    think_s: float = 0.0  # a trace's later turn: sent this long after the previous turn's answer
+    trace_line: int | None = None
 
 
 @dataclass
@@ -100,10 +102,7 @@ class JobFactory:
         return Job([Turn(self._payload(**chat), len(ids), n_out)])
 
     def _payload(self, **body: Any) -> dict[str, Any]:
-        payload = {"model": self.model, "stream": True, "stream_options": {"include_usage": True}, **body}
-        if self.workload.ignore_eos:
-            payload["ignore_eos"] = True
-        return payload
+        return stream_payload(self.model, ignore_eos=self.workload.ignore_eos, **body)
 
     def _conversation(self) -> list[Turn]:
         turns = []
@@ -143,6 +142,13 @@ class JobFactory:
         else:
             body, n_in = {"prompt": row["prompt"], "max_tokens": n_out}, self.prompts.token_count(row["prompt"])
         return Turn(self._payload(**body), n_in, n_out)
+
+
+def stream_payload(model: str, *, ignore_eos: bool, **body: Any) -> dict[str, Any]:
+    payload = {"model": model, "stream": True, "stream_options": {"include_usage": True}, **body}
+    if ignore_eos:
+        payload["ignore_eos"] = True
+    return payload
 
 
 def _read_dataset(path: Path, seed: int) -> list[dict[str, Any]]:

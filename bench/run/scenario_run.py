@@ -7,6 +7,7 @@ folder: finished levels, the interrupted level's partial summary, every request 
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,10 @@ class ScenarioRun:
         self._checkpoint()
 
     async def run(self) -> RunRecord:
+        workload = self.scenario.workload
+        if workload.kind == "trace" and workload.path:  # the run folder keeps the trace its report reads
+            (self.run_dir / "traces").mkdir(parents=True, exist_ok=True)
+            shutil.copy2(workload.path, self.run_dir / "traces" / Path(workload.path).name)
         for spec in self.scenario.deployments:
             await self.run_deployment(spec)
         self.record = self.record.model_copy(update={"complete": True, "finished_at": utc_now()})
@@ -175,7 +180,7 @@ async def _target(deployment: Deployment, record: DeploymentRecord) -> LevelTarg
     served = spec.served_name
     if server.external and spec.served_model_name is None:
         served = next(iter(await served_model_ids(server.base_url)), served)
-    return LevelTarget(server.base_url, served, Path(record.model_dir or "") / "tokenizer.json")
+    return LevelTarget(server.base_url, served, Path(record.model_dir or "") / "tokenizer.json", spec.max_model_len)
 
 
 async def _unless_server_dies(work: Coroutine[Any, Any, None], server: VllmServer) -> int | None:

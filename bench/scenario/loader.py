@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from bench.scenario.deployment import DeploymentSpec
 from bench.scenario.errors import ScenarioError, line_of
 from bench.scenario.schema import Scenario
+from traces import TraceError, read_trace
 
 
 def load_scenario(path: Path) -> Scenario:
@@ -47,7 +48,23 @@ def load_scenario(path: Path) -> Scenario:
         # checked, so resolved once here: nothing later needs to know where the scenario file was
         dataset = str((path.resolve().parent / scenario.workload.dataset).resolve())
         scenario = scenario.model_copy(update={"workload": scenario.workload.model_copy(update={"dataset": dataset})})
+    if scenario.workload.kind == "trace" and scenario.workload.path:
+        scenario = _checked_trace(path, root, scenario)
     return scenario
+
+
+def _checked_trace(path: Path, root: yaml.Node | None, scenario: Scenario) -> Scenario:
+    """The trace file read once here, so a bad row fails at its file:line before anything starts; its path
+    resolved (nothing later needs to know where the scenario file was)."""
+    workload = scenario.workload
+    trace_path = (path.resolve().parent / str(workload.path)).resolve()
+    if not trace_path.is_file():
+        raise ScenarioError(path, line_of(root, ["workload", "path"]), "workload.path", f"no file {trace_path}")
+    try:
+        read_trace(trace_path, workload.format, speedup=workload.speedup)
+    except TraceError as exc:
+        raise ScenarioError(Path(exc.path), exc.line, f"workload.path ({workload.format})", exc.problem) from None
+    return scenario.model_copy(update={"workload": workload.model_copy(update={"path": str(trace_path)})})
 
 
 def check_on_this_host(

@@ -30,7 +30,7 @@ def _tokens(value: object) -> object:
 class Workload(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kind: Literal["random", "shared_prefix", "multi_turn", "dataset"] = "random"
+    kind: Literal["random", "shared_prefix", "multi_turn", "dataset", "trace"] = "random"
     api: Literal["completions", "chat"] = "completions"
     input_tokens: Tokens = Tokens(mean=256)
     output_tokens: Tokens = Tokens(mean=64)
@@ -43,6 +43,10 @@ class Workload(BaseModel):
     # completions: send token ids (the server sees exactly input_tokens) or text decoded to that many
     # tokens, as vllm bench serve's random dataset does (the server then tokenizes it: it costs TTFT)
     prompt_format: Literal["token_ids", "text"] = "token_ids"
+    # trace: a traffic trace replayed at its timestamps (traces/): its file, format, and time compression
+    path: str | None = None
+    format: Literal["mooncake", "azure", "jsonl"] = "jsonl"
+    speedup: float = Field(1.0, gt=0)
 
     _coerce = field_validator("input_tokens", "output_tokens", mode="before")(_tokens)
 
@@ -52,6 +56,8 @@ class Workload(BaseModel):
             raise ValueError("kind: dataset needs dataset: PATH.jsonl")
         if self.kind == "multi_turn" and self.api != "chat":
             raise ValueError("kind: multi_turn needs api: chat")
+        if self.kind == "trace" and (not self.path or self.api != "completions"):
+            raise ValueError("kind: trace needs path: FILE and api: completions (its prompts go as token ids)")
         if self.kind == "shared_prefix" and not self.prefix_tokens:
             raise ValueError("kind: shared_prefix needs prefix_tokens > 0")
         return self
@@ -88,6 +94,7 @@ class Level(BaseModel):
     arrival: Arrival = Arrival()
     burstiness: float = Field(1.0, gt=0)  # gamma shape; 1 = Poisson
     ramp: Ramp | None = None
+    trace: bool = False  # replay the workload's trace at its own timestamps (workload kind: trace)
     max_concurrency: int | None = Field(None, ge=1)  # cap on in-flight requests for rate levels
     requests: int | None = Field(None, ge=1)
     duration_s: float | None = Field(None, gt=0)
@@ -100,9 +107,9 @@ class Level(BaseModel):
 
     @model_validator(mode="after")
     def _one_driver(self) -> Level:
-        drivers = [self.concurrency is not None, self.rate is not None, self.ramp is not None]
+        drivers = [self.concurrency is not None, self.rate is not None, self.ramp is not None, self.trace]
         if sum(drivers) != 1:
-            raise ValueError("give exactly one of concurrency, rate or ramp")
+            raise ValueError("give exactly one of concurrency, rate, ramp or trace: true")
         return self
 
     def label(self) -> str:
@@ -110,6 +117,8 @@ class Level(BaseModel):
             return self.name
         if self.concurrency is not None:
             return f"c{self.concurrency}"
+        if self.trace:
+            return "trace"
         if self.ramp is not None:
             return f"ramp{self.ramp.start_rate:g}-{self.ramp.end_rate:g}"
         return f"r{self.rate:g}"
@@ -139,6 +148,8 @@ class Load(BaseModel):
         if not self.all_levels():
             raise ValueError("no load levels: give levels or sweep")
         for level in self.all_levels():
+            if level.trace:
+                continue  # bounded by its trace
             if self.request_count(level) is None and self.duration(level) is None:
                 raise ValueError(f"level {level.label()}: bound it by requests and/or duration_s")
             cap = level.concurrency or level.max_concurrency
@@ -151,6 +162,8 @@ class Load(BaseModel):
 
     def request_count(self, level: Level) -> int | None:
         """Jobs a level sends: its own count, else the load's default unless the level sets a duration."""
+        if level.trace:
+            return None  # the whole trace (its rows the server can honour)
         return level.requests or (self.requests if level.duration_s is None else None)
 
     def duration(self, level: Level) -> float | None:
@@ -190,6 +203,13 @@ class Scenario(BaseModel):
     load: Load
     slo: Slo | None = None
     telemetry: Telemetry = Telemetry()
+
+    @model_validator(mode="after")
+    def _trace_levels_need_a_trace(self) -> Scenario:
+        traced = [level.label() for level in self.load.all_levels() if level.trace]
+        if traced and self.workload.kind != "trace":
+            raise ValueError(f"level {traced[0]}: trace: true needs workload kind: trace")
+        return self
 
     @field_validator("deployments")
     @classmethod

@@ -12,15 +12,16 @@ import pytest
 
 from tests.paths import REPO
 
-OURS = {"bench", "planner", "reports", "runfolder", "tools", "tests"}
+OURS = {"bench", "planner", "reports", "runfolder", "traces", "tools", "tests"}
 # Which of our packages each room may import. Inside bench, rooms are layered: a room imports its own
 # modules and the rooms before it, never one after it; only the CLI reads run folders through reports.
 BENCH_LAYERS = ["bench.scenario", "bench.server", "bench.observe", "bench.load", "bench.run", "bench.cli"]
 ALLOWED = {
-    "planner": {"planner"},
+    "planner": {"planner", "traces"},  # a trace is input, like a config.json
     "runfolder": {"runfolder"},
-    "reports": {"reports", "planner", "runfolder"},
-    "tools": {"tools", "reports", "runfolder", "planner"},  # never bench
+    "traces": {"traces"},  # the trace formats, shared by the replay and the planner, owned by neither
+    "reports": {"reports", "planner", "runfolder", "traces"},
+    "tools": {"tools", "reports", "runfolder", "planner", "traces"},  # never bench
 }
 NODE = "bench.server.launch.node"  # shipped to cluster nodes: the standard library, its siblings, and ray
 NODE_HAS = {"ray"}  # every Ray node runs ray; nothing else of ours or of PyPI's is there
@@ -54,10 +55,10 @@ def allowed_for(module: str) -> set[str]:
         return ALLOWED[top]
     room = next((r for r in BENCH_LAYERS if module == r or module.startswith(r + ".")), "bench")
     below = BENCH_LAYERS[: BENCH_LAYERS.index(room) + 1] if room in BENCH_LAYERS else []
-    return {"planner", "runfolder", *below} | ({"reports"} if room == "bench.cli" else set())
+    return {"planner", "runfolder", "traces", *below} | ({"reports"} if room == "bench.cli" else set())
 
 
-@pytest.mark.parametrize("package", ["planner", "runfolder", "reports", "bench", "tools"])
+@pytest.mark.parametrize("package", ["planner", "runfolder", "traces", "reports", "bench", "tools"])
 def test_each_room_imports_only_what_its_rules_allow(package):
     wrong = []
     for module, path in modules(package):
@@ -81,10 +82,10 @@ def test_node_side_code_needs_only_the_standard_library():
 
 
 def test_the_pure_rooms_import_no_live_dependency_and_shipped_code_no_tests():
-    for package in ("planner", "runfolder", "reports"):
+    for package in ("planner", "runfolder", "traces", "reports"):
         for module, path in modules(package):
             assert not {n.split(".")[0] for n in imports(path)} & (LIVE | {"subprocess"}), module
-    for package in ("bench", "planner", "reports", "runfolder", "tools"):
+    for package in ("bench", "planner", "reports", "runfolder", "traces", "tools"):
         for module, path in modules(package):
             assert not any(n.split(".")[0] == "tests" for n in imports(path)), module
 
@@ -102,7 +103,7 @@ print('ok')
 """
 
 
-@pytest.mark.parametrize("package", ["planner", "runfolder", "reports"])
+@pytest.mark.parametrize("package", ["planner", "runfolder", "traces", "reports"])
 def test_pure_rooms_import_with_the_live_dependencies_unavailable(package):
     names = [m for m, _ in modules(package)]
     result = subprocess.run(
