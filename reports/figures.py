@@ -14,7 +14,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from planner.units import GIB
 
 
-def _png(fig: Figure) -> bytes:
+def png(fig: Figure) -> bytes:
     buffer = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buffer, format="png", dpi=96)
@@ -37,7 +37,7 @@ def latency_vs_throughput(levels: pd.DataFrame) -> bytes | None:
         ax.set(xlabel="output throughput (tok/s)", ylabel=f"{metric} (ms)", title=f"{metric} vs throughput")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    return _png(fig)
+    return png(fig)
 
 
 def latency_percentiles(levels: pd.DataFrame) -> bytes | None:
@@ -54,7 +54,7 @@ def latency_percentiles(levels: pd.DataFrame) -> bytes | None:
         ax.set(ylabel="ms", title=metric.upper())
         ax.legend(fontsize=7)
         ax.grid(axis="y", alpha=0.3)
-    return _png(fig)
+    return png(fig)
 
 
 def goodput(levels: pd.DataFrame) -> bytes | None:
@@ -70,7 +70,7 @@ def goodput(levels: pd.DataFrame) -> bytes | None:
     ax.set(ylabel="requests/s", title="goodput against the SLO")
     ax.legend(fontsize=7)
     ax.grid(axis="y", alpha=0.3)
-    return _png(fig)
+    return png(fig)
 
 
 def telemetry(series: dict[str, pd.DataFrame]) -> bytes | None:
@@ -92,7 +92,7 @@ def telemetry(series: dict[str, pd.DataFrame]) -> bytes | None:
         ax.set(xlabel="time (s)", title=title)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    return _png(fig)
+    return png(fig)
 
 
 def _memory(frame: pd.DataFrame) -> dict[str, pd.Series]:

@@ -86,7 +86,8 @@ class LevelSummary(BaseModel):
     # GPU energy over the level from NVML's counter (energy_j, j_per_output_token, j_per_request, mean_power_w;
     # bench/observe/energy.py); empty without NVML (CPU servers)
     energy: dict[str, float | None] = Field(default_factory=dict)
-    # a trace level (schema 5): {"path", "format", "speedup", "rows", "served", "skipped": {reason: rows}}; the
+    # a trace level (schema 5): {"path", "format", "speedup", "rows", "served", "skipped": {reason: rows},
+    # "start_t": the level's start on telemetry.jsonl's clock (a request's sent_s is from this)}; the
     # trace file itself is copied to RUN/traces/ and requests.jsonl names each request's row (trace_line)
     trace: dict[str, Any] = Field(default_factory=dict)
 

@@ -107,7 +107,8 @@ async def run_level(
             after, latency_after = await _boundary_or_empty(telemetry)
             level_summary = summary(scenario, level, index, runner.result, before=before, after=after)
             energy = level_energy(energy_before, telemetry.energy_mj(), level_summary.metrics)
-            level_summary = level_summary.model_copy(update={"energy": energy, "trace": traced.info if traced else {}})
+            trace = traced.info | {"start_t": round(runner.result.started - telemetry.t0, 3)} if traced else {}
+            level_summary = level_summary.model_copy(update={"energy": energy, "trace": trace})
             if latency_before:
                 server = level_figures(latency_before, latency_after)
                 check = compare(server, level_summary.metrics.get("mean_ttft_ms"))

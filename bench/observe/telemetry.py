@@ -44,6 +44,7 @@ class TelemetrySampler:
         self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
         self.samples = 0
+        self.t0 = time.perf_counter()  # the clock of the samples' `t` (reset when sampling starts)
 
     async def __aenter__(self) -> TelemetrySampler:
         self._session = aiohttp.ClientSession()
@@ -77,7 +78,7 @@ class TelemetrySampler:
         return self.nvml.energy_mj() if self.nvml and self.nvml.available else None
 
     async def _run(self) -> None:
-        start = time.perf_counter()
+        start = self.t0 = time.perf_counter()
         with open(self.out_path, "a") as out:
             while True:
                 row: dict[str, Any] = {TIME: round(time.perf_counter() - start, 3), **await self.counters()}
