@@ -62,7 +62,9 @@ def main() -> None:
             worst = max(worst, total)
             rows = sum(1 for _ in path.open())
             print(f"{name:<10}{rows:>7}{read:>9.3f}{total:>17.3f}{total / TARGET_S:>14.2f}x{runs[0][2]:>6}")
-    print(f"slowest: {worst:.3f} s = {worst / TARGET_S:.2f} x the 2 s target -> {'PASS' if worst < TARGET_S else 'FAIL'}")
+    print(
+        f"slowest: {worst:.3f} s = {worst / TARGET_S:.2f} x the 2 s target -> {'PASS' if worst < TARGET_S else 'FAIL'}"
+    )
 
 
 if __name__ == "__main__":
