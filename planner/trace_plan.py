@@ -98,6 +98,18 @@ def fit_trace(plan: Plan, timing: Timing, requests: Sequence[TraceRequest], slo:
     )  # fmt: skip
 
 
+def judge_layout(  # noqa: PLR0913 - the trace, what it runs on, and how it is judged
+    model: ModelSpec, gpu: GpuSpec, requests: Sequence[TraceRequest], *, layout: Layout, settings: PlanSettings,
+    slo: TraceSlo, timing: Timing | None = None,
+) -> TraceFit:  # fmt: skip
+    """One given layout against the trace, fitting or not; `timing` None: predicted for it."""
+    if not requests:
+        raise InputError("--trace", "no request the deployment can serve", "see the skipped rows")
+    plan = plan_capacity(model, gpu, layout, settings)
+    mine = timing or predicted_timing(model, gpu, layout, plan, requests=requests, settings=settings)
+    return fit_trace(plan, mine, requests, slo)
+
+
 def search_for_trace(  # noqa: PLR0913 - the trace, what it runs on, and the search's bounds
     model: ModelSpec, gpu: GpuSpec, requests: Sequence[TraceRequest], *, settings: PlanSettings, slo: TraceSlo,
     timing: Timing | None = None, max_gpus: int = 64, limit: int = 3,

@@ -110,7 +110,8 @@ def plan(
             slo = TraceSlo(ttft_ms=slo_ttft_ms, tpot_ms=slo_tpot_ms, headroom=headroom)
             options = {"trace": trace, "trace_format": trace_format, "speedup": speedup, "slo": slo,
                        "max_gpus": max_gpus, "assume_ttft_ms": assume_ttft_ms, "assume_tpot_ms": assume_tpot_ms,
-                       "limit": limit, "as_json": as_json}  # fmt: skip
+                       "limit": limit, "as_json": as_json,
+                       "layout": layout_from_flags(gpus, tp, pp, dp, ep=ep) if gpus or tp else None}  # fmt: skip
             plan_for_trace(spec, gpu_spec, settings, options=options)
             return
         if target_context is not None or target_concurrency is not None:

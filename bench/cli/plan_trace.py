@@ -14,20 +14,25 @@ from rich.console import Console
 from rich.table import Table
 
 from planner import GpuSpec, InputError, ModelSpec, PlanSettings
-from planner.trace_plan import Timing, TraceFit, TraceSlo, search_for_trace
+from planner.trace_plan import Timing, TraceFit, TraceSlo, judge_layout, search_for_trace
 from planner.trace_timing import peak_rate
 from traces import Trace, read_trace
 
 
 def plan_for_trace(model: ModelSpec, gpu: GpuSpec, settings: PlanSettings, *, options: dict[str, Any]) -> None:
     """`options`: trace, trace_format, speedup, slo (TraceSlo), assume_ttft_ms, assume_tpot_ms, max_gpus,
-    limit, as_json. Raises PlanError / TraceError for the CLI to report (exit 2)."""
+    limit, as_json, layout (a Layout: judge that one only, fitting or not). Raises PlanError / TraceError for
+    the CLI to report (exit 2)."""
     started = time.perf_counter()
     trace = read_trace(Path(options["trace"]), options["trace_format"], speedup=options["speedup"])
     served = trace.honoured(settings.max_model_len or model.max_position_embeddings)
     timing = _given_timing(options)
-    fits = search_for_trace(model, gpu, served.requests, settings=settings, slo=options["slo"], timing=timing,
-                            max_gpus=options["max_gpus"], limit=options["limit"])  # fmt: skip
+    if options["layout"] is not None:
+        fits = [judge_layout(model, gpu, served.requests, layout=options["layout"], settings=settings,
+                             slo=options["slo"], timing=timing)]  # fmt: skip
+    else:
+        fits = search_for_trace(model, gpu, served.requests, settings=settings, slo=options["slo"], timing=timing,
+                                max_gpus=options["max_gpus"], limit=options["limit"])  # fmt: skip
     if not fits:
         raise InputError("--trace", f"no layout of up to {options['max_gpus']} {gpu.name} GPUs holds the trace"
                          " within the SLO", "raise --max-gpus, use --kv-cache-dtype fp8, or relax the SLO")  # fmt: skip
@@ -63,7 +68,13 @@ def _print(summary: dict[str, Any], fits: list[TraceFit], slo: TraceSlo) -> None
     console.print(f"{summary['path']} ({summary['format']}): {summary['served']} of {summary['rows']} requests "
                   f"served, {summary['sessions']} sessions over {summary['duration_s']:,.1f} s, busiest minute "
                   f"{summary['peak_rate']:.2f} req/s; skipped: {skipped}")  # fmt: skip
-    table = Table(title=f"Layouts holding the trace's p99 live KV x {1 + slo.headroom:g}", title_justify="left")
+    title = f"Layouts holding the trace's p99 live KV x {1 + slo.headroom:g}"
+    title = (
+        title
+        if len(fits) > 1 or fits[0].fits
+        else f"The layout given does NOT hold the p99 live KV x {1 + slo.headroom:g}"
+    )
+    table = Table(title=title, title_justify="left")
     for column in ("layout", "GPUs", "KV pool / engine", "live KV p50", "p99", "peak", "live requests",
                    "shared at peak", "TTFT p50", "TPOT", "SLO"):  # fmt: skip
         table.add_column(column, justify="right")

@@ -165,3 +165,35 @@ def test_performance_json_names_metrics_as_vllm_and_says_where_its_factors_come_
 def test_performance_refusals_name_the_flag(args, field):
     result = run("minimax-m2", *args, "--performance")
     assert result.exit_code == 2 and f"error: {field}:" in result.output
+
+
+TRACES = "tests/data/traces"
+
+
+def test_plan_for_a_trace_lists_layouts_that_hold_its_p99_with_headroom_as_json():
+    result = run("minimax-m2", "--gpu", "h200", "--trace", f"{TRACES}/azure.csv", "--trace-format", "azure",
+                 "--max-model-len", "8192", "--slo-ttft-ms", "5000", "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["trace"]["rows"] == 60 and out["trace"]["served"] == 58 and len(out["trace"]["skipped"]) == 2
+    for fit in out["layouts"]:
+        assert fit["fits"] and fit["p99_tokens"] * 1.2 <= fit["plan"]["kv_capacity_tokens"]
+        assert fit["timing"]["source"].startswith("predicted") and fit["meets_slo"] is True
+    gpus = [fit["plan"]["gpus"] for fit in out["layouts"]]
+    assert gpus == sorted(gpus)
+
+
+def test_one_layout_judged_against_a_trace_even_when_it_does_not_hold_it():
+    args = ("minimax-m2", "--gpu", "h200", "--gpus", "4", "--trace", f"{TRACES}/agentic.jsonl", "--max-model-len",
+            "8192", "--assume-ttft-ms", "500", "--assume-tpot-ms", "30", "--json")  # fmt: skip
+    fit = json.loads(run(*args).output)["layouts"][0]
+    assert (fit["plan"]["gpus"], fit["timing"]["source"]) == (4, "assumed (--assume-*)") and fit["fits"]
+    tight = json.loads(run(*args, "--headroom", "1000").output)["layouts"][0]
+    assert not tight["fits"] and tight["p99_tokens"] == fit["p99_tokens"]
+
+
+def test_a_bad_trace_row_is_exit_2_with_file_and_line(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"timestamp": 0, "input_tokens": 10, "output_tokens": 2}\n{"timestamp": 1, "input_tokens": "x"}\n')
+    result = run("minimax-m2", "--gpu", "h200", "--trace", str(bad))
+    assert result.exit_code == 2 and f"{bad}:2: input_tokens" in result.output

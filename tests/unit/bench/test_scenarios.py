@@ -126,3 +126,17 @@ def test_extra_args_that_contradict_the_deployment_are_refused_at_their_line(tmp
         load_scenario(path)
     assert info.value.line == 4 and "--max-model-len is the deployment's own setting" in info.value.problem
     assert "set max_model_len instead" in info.value.problem
+
+
+def test_a_trace_workload_fails_at_its_trace_rows_line_before_anything_runs(tmp_path):
+    trace = tmp_path / "t.jsonl"
+    trace.write_text('{"timestamp": 0, "input_length": 10, "output_length": 2}\n{"timestamp": "soon"}\n')
+    traced = GOOD.replace("name: t", "name: t\nworkload: {kind: trace, path: t.jsonl, format: mooncake}")
+    path = tmp_path / "s.yaml"
+    path.write_text(traced.replace("{concurrency: 2}", "{trace: true}"))
+    result = CliRunner().invoke(app, ["run", str(path), "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 2 and f"{trace}:2: workload.path (mooncake): timestamp" in result.output
+    assert not (tmp_path / "runs").exists()
+    path.write_text(GOOD.replace("{concurrency: 2}", "{trace: true}"))
+    with pytest.raises(ScenarioError, match="trace: true needs workload kind: trace"):
+        load_scenario(path)
