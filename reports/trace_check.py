@@ -66,8 +66,8 @@ def _check(run: RunData, d: DeploymentRecord, level: LevelSummary) -> TraceKvChe
     peak_p = float(predicted.max()) if predicted.size else 0.0
     peak_m = float(measured.max()) if measured.size else 0.0
     return TraceKvCheck(
-        deployment=run.label(d.name), level=level.name, pool_blocks=int(pool), block_size=int(block), predicted_peak=peak_p,
-        planner_peak=demand.peak_blocks / int(pool),
+        deployment=run.label(d.name), level=level.name, pool_blocks=int(pool), block_size=int(block),
+        predicted_peak=peak_p, planner_peak=demand.peak_blocks / int(pool),
         measured_peak=peak_m, peak_error=peak_p / peak_m - 1 if peak_m else float("nan"),
         predicted_mean=float(predicted.mean()) if predicted.size else 0.0,
         measured_mean=float(measured.mean()) if measured.size else 0.0, preemptions=level.preemptions,
