@@ -59,8 +59,13 @@ class TelemetrySampler:
             await self._session.close()
 
     async def counters(self) -> dict[str, float]:
-        """Current engine values (the sampling loop's)."""
-        return (await self.boundary())[0]
+        """Current engine values (the sampling loop's: no histograms, which only level boundaries need)."""
+        if self._session is None:
+            return {}
+        try:
+            return engine_values(await fetch_text(self._session, f"{self.base_url}/metrics"))
+        except (TimeoutError, aiohttp.ClientError, OSError):
+            return {}
 
     async def boundary(self) -> tuple[dict[str, float], Histograms]:
         """Engine values and vLLM's latency histograms from one /metrics scrape, for a level's deltas
