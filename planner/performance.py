@@ -57,6 +57,7 @@ def predict_level(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, *,
         limits=limits,
         step_seconds=lambda shape: step_seconds(sm, gpu, shape, factors),
         request_overhead=factors.request_overhead_ms / 1e3,
+        cached=load.cached_tokens,
     )
     return _summary(done, load, short)
 

@@ -32,6 +32,7 @@ class LoadShape(BaseModel):
     request_rate: float | None = Field(None, gt=0)
     requests: int = Field(64, ge=1)
     seed: int = 0
+    cached_tokens: int = Field(0, ge=0)  # of each prompt, found in the prefix cache: not prefilled
 
 
 @dataclass
@@ -73,10 +74,15 @@ def simulate(
     limits: BatchLimits,
     step_seconds: Callable[[StepShape], float],
     request_overhead: float = 0.0,
+    cached: int = 0,
 ) -> tuple[list[SimulatedRequest], bool]:
     """(every request's timings, whether the KV pool ever ran short). `arrivals` None: closed loop.
-    `request_overhead`: seconds between a request's arrival and its admission (HTTP, tokenizing)."""
-    pending = [_Request(arrival=a, prompt=prompt, output=output) for a in (arrivals or [0.0] * requests)]
+    `request_overhead`: seconds between a request's arrival and its admission (HTTP, tokenizing); `cached`:
+    prompt tokens each request finds in the prefix cache (vLLM computes at least the last one)."""
+    start = min(cached, prompt - 1)
+    pending = [
+        _Request(arrival=a, prompt=prompt, output=output, prefilled=start) for a in (arrivals or [0.0] * requests)
+    ]
     pending.sort(key=lambda r: r.arrival)
     waiting: list[_Request] = []
     running: list[_Request] = []

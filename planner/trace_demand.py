@@ -63,6 +63,18 @@ def prompt_chain(segments: Sequence[Segment], block_size: int) -> list[tuple[int
     return out
 
 
+def prefix_hit_tokens(requests: Sequence[TraceRequest], *, block_size: int) -> list[int]:
+    """Per request, the prompt tokens a prefix cache that forgets nothing would already hold when it comes
+    (whole blocks whose prefix an earlier request sent), in the order given (arrivals, then later turns)."""
+    seen: set[int] = set()
+    hits = []
+    for request in requests:
+        chain = prompt_chain(request.segments, block_size)
+        hits.append(block_size * sum(n for key, n in chain if key in seen))
+        seen.update(key for key, _ in chain)
+    return hits
+
+
 def kv_demand(requests: Sequence[TraceRequest], lives: Sequence[Lifetime], *, block_size: int) -> KvDemand:
     """The blocks referenced over time, on a grid of GRID_POINTS from the first admission to the last end."""
     if not requests:

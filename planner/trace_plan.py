@@ -18,7 +18,7 @@ from planner.model_spec import ModelSpec
 from planner.performance import predict_level
 from planner.search import candidate_layouts
 from planner.serving_sim import LoadShape
-from planner.trace_demand import KvDemand, kv_demand
+from planner.trace_demand import KvDemand, kv_demand, prefix_hit_tokens
 from planner.trace_timing import fluid_lifetimes, peak_rate
 from traces import TraceRequest
 
@@ -71,8 +71,10 @@ def _engine(request: TraceRequest, index: int) -> int:
 def predicted_timing(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, *,
                      requests: Sequence[TraceRequest], settings: PlanSettings) -> Timing:  # fmt: skip
     factors, source = calibration_for(settings)[0].performance_factors(gpu)
+    hits = statistics.fmean(prefix_hit_tokens(requests, block_size=plan.block_size))
     load = LoadShape(
         input_tokens=max(1, round(statistics.fmean(r.input_tokens for r in requests))),
+        cached_tokens=round(hits),
         output_tokens=max(1, round(statistics.fmean(r.output_tokens for r in requests))),
         request_rate=max(peak_rate(requests) / plan.dp, 1e-3),
         requests=PREDICTED_REQUESTS,

@@ -5,7 +5,9 @@
 - mooncake.jsonl (Mooncake's format): requests over a few shared documents (leading hash_ids in common)
   plus blocks of their own;
 - azure.csv (Azure's LLM inference format): independent prompts, with one row beyond an 8,192-token
-  max_model_len and one asking for no output, which a replay must count rather than drop.
+  max_model_len and one asking for no output, which a replay must count rather than drop;
+- mooncake_check.jsonl: a heavier Mooncake-style trace from another seed (six documents, 200 requests at
+  5 req/s), made after the first GPU runs to check the trace planner on rows it had not seen.
 
 Run: .venv/bin/python tools/synth_traces.py tests/data/traces
 """
@@ -37,12 +39,12 @@ def agentic(rng: np.random.Generator, sessions: int = 16, window_s: float = 20.0
     return rows
 
 
-def mooncake(rng: np.random.Generator, requests: int = 80, rate: float = 2.0) -> list[dict]:
-    documents = [list(range(100 * d, 100 * d + int(rng.integers(4, 9)))) for d in range(4)]
+def mooncake(rng: np.random.Generator, requests: int = 80, rate: float = 2.0, documents: int = 4) -> list[dict]:
+    docs = [list(range(100 * d, 100 * d + int(rng.integers(4, 9)))) for d in range(documents)]
     arrivals = np.cumsum(rng.exponential(1.0 / rate, requests))
     rows, private = [], 10_000
     for arrival in arrivals:
-        shared = documents[int(rng.integers(0, len(documents)))]
+        shared = docs[int(rng.integers(0, len(docs)))]
         own = int(rng.integers(1, 4))
         tail = int(rng.integers(1, 512))
         hashes = shared + list(range(private, private + own))
@@ -70,6 +72,8 @@ def main(folder: Path) -> None:
     for name, rows in (("agentic.jsonl", agentic(rng)), ("mooncake.jsonl", mooncake(rng))):
         (folder / name).write_text("".join(json.dumps(row) + "\n" for row in rows))
     (folder / "azure.csv").write_text(azure(rng))
+    heavy = mooncake(np.random.default_rng(SEED + 1), requests=200, rate=5.0, documents=6)
+    (folder / "mooncake_check.jsonl").write_text("".join(json.dumps(row) + "\n" for row in heavy))
 
 
 if __name__ == "__main__":

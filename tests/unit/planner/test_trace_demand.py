@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from planner import PlanSettings, load_model, resolve_gpu
-from planner.trace_demand import Lifetime, kv_demand, prompt_chain
+from planner.trace_demand import Lifetime, kv_demand, prefix_hit_tokens, prompt_chain
 from planner.trace_plan import Timing, TraceSlo, search_for_trace
 from planner.trace_timing import fluid_lifetimes, peak_rate
 from tests.paths import REPO
@@ -67,3 +67,14 @@ def test_more_headroom_never_needs_fewer_gpus():
         return fits[0].plan.gpus
 
     assert gpus(0.0) <= gpus(1.0) <= gpus(8.0)
+
+
+def test_prefix_hits_are_the_whole_blocks_an_earlier_request_sent():
+    a = request(1, ("doc", 64), ("a", 20))
+    b = request(2, ("doc", 64), ("b", 36))
+    c = request(3, ("other", 64))
+    assert prefix_hit_tokens([a, b, c], block_size=16) == [0, 64, 0]
+    # a conversation's next turn re-sends its history: all of it that fills whole blocks is found
+    turn = request(4, ("doc", 64), ("a", 20), ("a-out", 12), ("next", 5), arrival=None, session="s")
+    # blocks 0-4 (tokens 0-79) lie in doc + a; block 5 (80-95) straddles a / a-out: a was sent without it
+    assert prefix_hit_tokens([a, turn], block_size=16) == [0, 80]
