@@ -53,7 +53,17 @@ def _given_timing(options: dict[str, Any]) -> Timing | None:
 
 def _summary(trace: Trace, served: Trace, seconds: float) -> dict[str, Any]:
     requests = served.requests
-    return {
+    sessions = [turns for turns in served.sessions() if turns[0].session is not None]
+    final = sorted(
+        turns[-1].input_tokens + turns[-1].output_tokens for turns in sessions
+    )  # each one's context at its end
+    growth = {
+        "conversations": len(sessions),
+        "turns_mean": round(len(requests) / len(sessions), 2) if sessions else 0,
+        "final_context_p50": final[len(final) // 2] if final else 0,
+        "final_context_max": final[-1] if final else 0,
+    }
+    return {"conversations": growth,
         "path": trace.path, "format": trace.format, "rows": len(trace.requests), "served": len(requests),
         "skipped": served.skipped, "sessions": len(served.sessions()), "duration_s": round(trace.duration_s(), 3),
         "peak_rate": round(peak_rate(requests), 3),
@@ -68,6 +78,11 @@ def _print(summary: dict[str, Any], fits: list[TraceFit], slo: TraceSlo) -> None
     console.print(f"{summary['path']} ({summary['format']}): {summary['served']} of {summary['rows']} requests "
                   f"served, {summary['sessions']} sessions over {summary['duration_s']:,.1f} s, busiest minute "
                   f"{summary['peak_rate']:.2f} req/s; skipped: {skipped}")  # fmt: skip
+    growth = summary["conversations"]
+    if growth["conversations"]:
+        console.print(f"{growth['conversations']} conversations, {growth['turns_mean']} turns on average; context "
+                      f"at the last turn: median {growth['final_context_p50']:,}, longest "
+                      f"{growth['final_context_max']:,} tokens")  # fmt: skip
     title = f"Layouts holding the trace's p99 live KV x {1 + slo.headroom:g}"
     title = (
         title
