@@ -209,6 +209,8 @@ class Scenario(BaseModel):
         traced = [level.label() for level in self.load.all_levels() if level.trace]
         if traced and self.workload.kind != "trace":
             raise ValueError(f"level {traced[0]}: trace: true needs workload kind: trace")
+        if traced and self.load.workers > 1:  # one schedule, one process: the trace's rows are not split
+            raise ValueError(f"level {traced[0]}: a trace replays from one client process; set workers: 1")
         return self
 
     @field_validator("deployments")
