@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from bench.cli import app
 from bench.server.synth_model import write_synthetic_model
-from runfolder.schema import load_run
+from runfolder.schema import SCHEMA_VERSION, load_run
 from tests.live.fast_start import EAGER
 from tests.paths import REPO
 from tools.fake_openai import FakeOpenAI
@@ -86,7 +86,8 @@ def test_every_deployment_kind_prints_a_summary_and_the_cpu_server_has_its_own_c
         assert launched.env_set["VLLM_CPU_OMP_THREADS_BIND"] == ",".join(map(str, allowed[:-1]))
         assert f"launched: server on cores {allowed[:-1]}, client on {allowed[-1:]}" in out
     assert run.environment.cpu_isa in {"AMX", "AVX-512", "AVX2"} and run.environment.cpu_flags
-    assert json.loads((next((tmp_path / "runs").iterdir()) / "run.json").read_text())["schema_version"] == 4
+    written = json.loads((next((tmp_path / "runs").iterdir()) / "run.json").read_text())
+    assert written["schema_version"] == SCHEMA_VERSION
 
 
 def test_probe_of_a_running_server(cpu_server, tmp_path):
