@@ -121,7 +121,11 @@ def _print_dry_run(scenario: Scenario, as_json: bool) -> None:
 
 def sigterm_as_interrupt() -> None:
     """SIGTERM (a CI timeout, `kill`, a container stop) takes the Ctrl-C path: servers torn down,
-    what was measured kept. asyncio.run already turns SIGINT into a clean cancellation."""
+    what was measured kept. asyncio.run turns SIGINT into a clean cancellation, but only if SIGINT has
+    Python's own handler: a process started as a background job of a non-interactive shell inherits
+    SIGINT ignored, and SIGTERM then did nothing (a run went on to its last request). So SIGINT gets
+    Python's handler back first."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda signum, frame: os.kill(os.getpid(), signal.SIGINT))
 
 

@@ -4,10 +4,12 @@ it partial (real CPU vLLM)."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -49,7 +51,29 @@ def test_sigterm_mid_level_with_a_launched_server(tmp_path, tp):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # as a background job of a non-interactive shell starts it (CI, nohup): SIGINT ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
+    leader = _sigterm_mid_level(bench, tmp_path)
+    try:
+        _, stderr = bench.communicate(timeout=90)
+        assert bench.returncode == 130 and "partial results kept" in stderr
+        assert leader is not None and session_members(leader) == []  # API server, engine core, workers: all gone
+    finally:  # a failing test leaves nothing running either
+        if bench.poll() is None:
+            bench.kill()
+        if leader is not None and session_members(leader):
+            os.killpg(leader, signal.SIGKILL)
+    run_dir = next((tmp_path / "runs").iterdir())
+    record = load_run(run_dir)
+    assert not record.complete and record.deployments[0].status == "incomplete"
+    assert record.deployments[0].levels[0].metrics["completed"] >= 3
+    result = CliRunner().invoke(app, ["report", str(run_dir), "-o", str(tmp_path / "report")])
+    assert result.exit_code == 0 and "PARTIAL" in (tmp_path / "report" / "report.md").read_text()
+
+
+def _sigterm_mid_level(bench: subprocess.Popen, tmp_path: Path) -> int | None:
+    """SIGTERM once the server's session exists and three requests are done; the server's session id."""
     leader, deadline = None, time.monotonic() + 240
     while time.monotonic() < deadline:
         leader = next((c for c in children_of(bench.pid) if session_members(c)), leader)
@@ -58,12 +82,4 @@ def test_sigterm_mid_level_with_a_launched_server(tmp_path, tp):
             break
         time.sleep(0.2)
     bench.send_signal(signal.SIGTERM)
-    _, stderr = bench.communicate(timeout=90)
-    assert bench.returncode == 130 and "partial results kept" in stderr
-    assert leader is not None and session_members(leader) == []  # API server, engine core, workers: all gone
-    run_dir = next((tmp_path / "runs").iterdir())
-    record = load_run(run_dir)
-    assert not record.complete and record.deployments[0].status == "incomplete"
-    assert record.deployments[0].levels[0].metrics["completed"] >= 3
-    result = CliRunner().invoke(app, ["report", str(run_dir), "-o", str(tmp_path / "report")])
-    assert result.exit_code == 0 and "PARTIAL" in (tmp_path / "report" / "report.md").read_text()
+    return leader
