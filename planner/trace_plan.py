@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict
 
 from planner.capacity import Plan, PlanSettings, calibration_for, plan_capacity
-from planner.errors import InputError, LayoutRejected, PlanError
+from planner.errors import InputError, LayoutRejected
 from planner.gpus import GpuSpec
 from planner.layout import Layout
 from planner.model_spec import ModelSpec
@@ -116,17 +116,15 @@ def search_for_trace(  # noqa: PLR0913 - the trace, what it runs on, and the sea
     model: ModelSpec, gpu: GpuSpec, requests: Sequence[TraceRequest], *, settings: PlanSettings, slo: TraceSlo,
     timing: Timing | None = None, max_gpus: int = 64, limit: int = 3,
 ) -> list[TraceFit]:  # fmt: skip
-    """Layouts that hold the trace (and meet the SLO), fewest GPUs first; `timing` None: predicted per layout."""
-    if not requests:
-        raise InputError("--trace", "no request the deployment can serve", "see the skipped rows")
+    """Layouts that hold the trace (and meet the SLO), fewest GPUs first; `timing` None: predicted per layout.
+    A layout vLLM would refuse is skipped; any other error (no performance calibration, bad settings) is
+    the answer, not a reason to try the next layout."""
     found = []
     for layout in sorted(candidate_layouts(model, max_gpus), key=lambda x: (x.gpus, x.pp, x.dp, x.ep)):
         try:
-            plan = plan_capacity(model, gpu, layout, settings)
-            mine = timing or predicted_timing(model, gpu, layout, plan, requests=requests, settings=settings)
-        except (LayoutRejected, PlanError):
+            fit = judge_layout(model, gpu, requests, layout=layout, settings=settings, slo=slo, timing=timing)
+        except LayoutRejected:
             continue
-        fit = fit_trace(plan, mine, requests, slo)
         if fit.fits and fit.meets_slo is not False:
             found.append(fit)
         if len(found) >= limit:

@@ -60,23 +60,23 @@ class TelemetrySampler:
 
     async def counters(self) -> dict[str, float]:
         """Current engine values (the sampling loop's: no histograms, which only level boundaries need)."""
-        if self._session is None:
-            return {}
-        try:
-            return engine_values(await fetch_text(self._session, f"{self.base_url}/metrics"))
-        except (TimeoutError, aiohttp.ClientError, OSError):
-            return {}
+        text = await self._scrape()
+        return engine_values(text) if text is not None else {}
 
     async def boundary(self) -> tuple[dict[str, float], Histograms]:
         """Engine values and vLLM's latency histograms from one /metrics scrape, for a level's deltas
         (prefix-cache hit rate, preemptions; bench/observe/server_latency.py); empty when unreachable."""
-        if self._session is None:  # not entered
-            return {}, {}
+        text = await self._scrape()
+        return (engine_values(text), histograms(text)) if text is not None else ({}, {})
+
+    async def _scrape(self) -> str | None:
+        """/metrics now; None when not entered or unreachable."""
+        if self._session is None:
+            return None
         try:
-            text = await fetch_text(self._session, f"{self.base_url}/metrics")
+            return await fetch_text(self._session, f"{self.base_url}/metrics")
         except (TimeoutError, aiohttp.ClientError, OSError):
-            return {}, {}
-        return engine_values(text), histograms(text)
+            return None
 
     def energy_mj(self) -> float | None:
         """The server's GPUs' total energy counter now (bench/observe/energy.py); None without NVML."""

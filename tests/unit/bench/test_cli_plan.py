@@ -197,3 +197,11 @@ def test_a_bad_trace_row_is_exit_2_with_file_and_line(tmp_path):
     bad.write_text('{"timestamp": 0, "input_tokens": 10, "output_tokens": 2}\n{"timestamp": 1, "input_tokens": "x"}\n')
     result = run("minimax-m2", "--gpu", "h200", "--trace", str(bad))
     assert result.exit_code == 2 and f"{bad}:2: input_tokens" in result.output
+
+
+def test_a_trace_plan_on_a_gpu_without_a_speed_calibration_says_so_and_how_to_go_on():
+    result = run("minimax-m2", "--gpu", "l40s", "--trace", f"{TRACES}/agentic.jsonl")
+    assert result.exit_code == 2 and "no performance calibration for l40s" in result.output
+    assumed = run("minimax-m2", "--gpu", "l40s", "--trace", f"{TRACES}/agentic.jsonl", "--max-model-len", "8192",
+                  "--assume-ttft-ms", "500", "--assume-tpot-ms", "30", "--json")  # fmt: skip
+    assert assumed.exit_code == 0 and json.loads(assumed.output)["layouts"][0]["fits"]
