@@ -5,7 +5,8 @@ predict. The timing is the run's; the KV per moment is the planner's: what is ch
 accounting (prompt growth, shared prefixes counted once, a conversation's growing context), not the
 latency model. Admission is not in the client's timestamps: a request reaches the engine after the
 HTTP front end and the scheduler's queue (on a busy CPU host, hundreds of ms), so it is taken as its
-first token less the level's mean prefill time from vLLM's own histogram (never before its send).
+first token less the level's mean prefill time from vLLM's own histogram (never before its send; at its
+send when the level has no server histograms).
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ def _check(run: RunData, d: DeploymentRecord, level: LevelSummary) -> TraceKvChe
     trace = read_trace(run.folder / "traces" / info["path"], info["format"], speedup=info["speedup"])
     rows = {r.line: r for r in trace.requests}
     done = [r for r in run.requests(d) if r.level == level.name and r.ok and r.trace_line in rows]
-    t0, prefill = info["start_t"], (level.server.get("server_mean_prefill_ms") or 0.0) / 1e3
+    t0, prefill_ms = info["start_t"], level.server.get("server_mean_prefill_ms")
+    prefill = prefill_ms / 1e3 if prefill_ms is not None else float("inf")  # unknown: admitted at its send
     lives = [Lifetime(start=t0 + r.sent_s + max(0.0, (r.ttft_s or 0.0) - prefill),
                       first_token=t0 + r.sent_s + (r.ttft_s or 0.0), end=t0 + r.sent_s + (r.e2el_s or 0.0))
              for r in done]  # fmt: skip
