@@ -15,8 +15,9 @@ prefills chunks of waiting prompts, up to max_num_batched_tokens tokens in all. 
   launch = layers x eager launch time per layer, for a step with more tokens than vLLM's largest CUDA graph
            (0 for a step a graph replays): the host issues every kernel itself, and the GPU cannot finish
            before the last is issued. A 1024-token prefill on one H100 spent 116-126 ms in vLLM's own prefill
-           histogram where its FLOPs and bytes take ~25 ms; an 8192-token one ~200 ms on both the H100 and
-           the H200 (results/gpu_perf_h100, gpu_perf_h200): a floor, not a sum.
+           histogram where its FLOPs and bytes take ~25 ms (the H200's host: 80 ms), while 16 such prompts
+           at once (two 8192-token steps) took 391-408 ms on both cards, as their FLOPs say
+           (results/gpu_perf_h100, gpu_perf_h200): a floor, not a sum.
 
 The e's, the per-layer overhead and s are the calibrated factors (planner/calibrations/), fitted per
 GPU family, vLLM version and model class from measured levels (reports/perf_fit.py).
