@@ -16,7 +16,7 @@ prefills chunks of waiting prompts, up to max_num_batched_tokens tokens in all. 
            (0 for a step a graph replays): the host issues every kernel itself, and the GPU cannot finish
            before the last is issued. A 1024-token prefill on one H100 spent 116-126 ms in vLLM's own prefill
            histogram where its FLOPs and bytes take ~25 ms (the H200's host: 80 ms), while 16 such prompts
-           at once (two 8192-token steps) took 391-408 ms on both cards, as their FLOPs say
+           at once (two 8192-token steps) took 391-408 ms on both cards alike (compute, not the host)
            (results/gpu_perf_h100, gpu_perf_h200): a floor, not a sum.
 
 The e's, the per-layer overhead and s are the calibrated factors (planner/calibrations/), fitted per
