@@ -36,6 +36,8 @@ class TraceKvCheck(BaseModel):
     preemptions: int | None
     unpredicted_preemptions: bool  # the server preempted where the plan had the pool hold the peak
     requests: int
+    trace_rows: int  # rows in the trace; those not sent, by reason, in not_sent
+    not_sent: dict[str, int]
     times: list[float]  # seconds on telemetry's clock
     predicted: list[float]
     measured: list[float]
@@ -74,6 +76,7 @@ def _check(run: RunData, d: DeploymentRecord, level: LevelSummary) -> TraceKvChe
         predicted_mean=float(predicted.mean()) if predicted.size else 0.0,
         measured_mean=float(measured.mean()) if measured.size else 0.0, preemptions=level.preemptions,
         unpredicted_preemptions=bool(level.preemptions) and peak_p < 1.0, requests=len(done),
+        trace_rows=int(info["rows"]), not_sent=dict(info["skipped"]),
         times=[float(t) for t in window["t"]], predicted=[float(p) for p in predicted],
         measured=[float(m) for m in measured],
     )  # fmt: skip

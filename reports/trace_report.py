@@ -21,17 +21,19 @@ def trace_section(doc: Document, runs: list[RunData]) -> None:
         "The planner's KV accounting (planner/trace_demand.py) over each request's lifetime as it ran, "
         "against vllm:kv_cache_usage_perc at the telemetry's sample times; peaks compared at those times."
     )
-    rows = []
+    rows: list[list[object]] = []
     for c in checks:
         flag = "" if abs(c.peak_error) <= PEAK_TOLERANCE else f"beyond {PEAK_TOLERANCE:.0%}"
         flag += " preempted, not predicted" if c.unpredicted_preemptions else ""
-        rows.append([c.deployment, c.level, c.requests, f"{c.pool_blocks:,} x {c.block_size}",
+        not_sent = "; ".join(f"{n} {reason}" for reason, n in c.not_sent.items()) or "-"
+        rows.append([c.deployment, c.level, f"{c.requests} of {c.trace_rows}", not_sent,
+                     f"{c.pool_blocks:,} x {c.block_size}",
                      f"{c.predicted_peak:.2%}", f"{c.measured_peak:.2%}", f"{c.peak_error:+.1%}",
                      f"{c.planner_peak:.2%}", f"{c.predicted_mean:.2%}", f"{c.measured_mean:.2%}",
                      c.preemptions if c.preemptions is not None else "-", flag.strip()])  # fmt: skip
-    doc.table(["deployment", "level", "requests", "pool (blocks x size)", "peak planned", "peak measured",
-               "error", "planner peak (between samples)", "mean planned", "mean measured", "preemptions",
-               "flag"], rows)  # fmt: skip
+    doc.table(["deployment", "level", "requests measured", "rows not sent", "pool (blocks x size)", "peak planned",
+               "peak measured", "error", "planner peak (between samples)", "mean planned", "mean measured",
+               "preemptions", "flag"], rows)  # fmt: skip
     doc.image("trace_kv", _figure(checks), "Live KV: the planner's (over the run's lifetimes) and the server's gauge")
 
 

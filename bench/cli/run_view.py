@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
@@ -136,7 +138,16 @@ def _notes(d: DeploymentRecord) -> list[str]:
         for level in d.levels
         for warning in [*level.client.warnings, *([level.server_check] if level.server_check else [])]
     ]
+    notes += [escape(f"{d.name}/{level.name}: {trace_rows(level.trace)}") for level in d.levels if level.trace]
     return notes
+
+
+def trace_rows(trace: dict[str, Any]) -> str:
+    """A trace level's rows: how many were sent, and each reason the rest were not."""
+    skipped = "; ".join(f"{n} {reason}" for reason, n in trace["skipped"].items())
+    return f"trace {trace['path']}: {trace['served']} of {trace['rows']} rows sent" + (
+        f" (not sent: {skipped})" if skipped else ""
+    )
 
 
 def _per_rank(c: CapacityComparison) -> str:

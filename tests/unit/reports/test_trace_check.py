@@ -31,3 +31,21 @@ def test_a_preemption_where_the_plan_had_room_is_flagged(tmp_path):
     (run / "run.json").write_text(json.dumps(record))
     check = trace_checks(RunData(run, load_run(run)))[0]
     assert check.preemptions == 3 and check.unpredicted_preemptions
+
+
+def test_rows_the_replay_did_not_send_are_reported_with_their_reason(tmp_path):
+    from reports.document import Document
+    from reports.trace_report import trace_section
+
+    run = tmp_path / RUN.name
+    shutil.copytree(RUN, run)
+    record = json.loads((run / "run.json").read_text())
+    record["deployments"][0]["levels"][0]["trace"] |= {
+        "rows": 80,
+        "skipped": {"prompt + output beyond max_model_len 8192": 2},
+    }
+    (run / "run.json").write_text(json.dumps(record))
+    doc = Document("t")
+    trace_section(doc, [RunData(run, load_run(run))])
+    text = doc.markdown(tmp_path / "figures")
+    assert "78 of 80" in text and "2 prompt + output beyond max_model_len 8192" in text
