@@ -12,10 +12,12 @@ send when the level has no server histograms).
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from planner.trace_demand import KvDemand, Lifetime, kv_demand
 from reports.run_data import RunData
+from runfolder.requests import RequestRecord
 from runfolder.schema import DeploymentRecord, LevelSummary
 from traces import read_trace
 
@@ -44,19 +46,27 @@ class TraceKvCheck(BaseModel):
 
 
 def trace_checks(run: RunData) -> list[TraceKvCheck]:
-    return [check for d in run.record.deployments for level in d.levels if level.trace
-            if (check := _check(run, d, level)) is not None]  # fmt: skip
+    """One check per trace level; a deployment's requests and telemetry are read once for all its levels."""
+    checks = []
+    for d in run.record.deployments:
+        traced = [level for level in d.levels if level.trace]
+        if not traced:
+            continue
+        telemetry, requests = run.telemetry(d), run.requests(d)
+        found = (_check(run, d, level, telemetry=telemetry, requests=requests) for level in traced)
+        checks += [check for check in found if check is not None]
+    return checks
 
 
-def _check(run: RunData, d: DeploymentRecord, level: LevelSummary) -> TraceKvCheck | None:
+def _check(run: RunData, d: DeploymentRecord, level: LevelSummary, *, telemetry: pd.DataFrame,
+           requests: list[RequestRecord]) -> TraceKvCheck | None:  # fmt: skip
     info, cache = level.trace, d.cache_config or {}
     pool, block = cache.get("num_gpu_blocks"), cache.get("block_size")
-    telemetry = run.telemetry(d)
     if not pool or not block or telemetry.empty or "start_t" not in info:
         return None
     trace = read_trace(run.folder / "traces" / info["path"], info["format"], speedup=info["speedup"])
     rows = {r.line: r for r in trace.requests}
-    done = [r for r in run.requests(d) if r.level == level.name and r.ok and r.trace_line in rows]
+    done = [r for r in requests if r.level == level.name and r.ok and r.trace_line in rows]
     t0, prefill_ms = info["start_t"], level.server.get("server_mean_prefill_ms")
     prefill = prefill_ms / 1e3 if prefill_ms is not None else float("inf")  # unknown: admitted at its send
     lives = [Lifetime(start=t0 + r.sent_s + max(0.0, (r.ttft_s or 0.0) - prefill),
