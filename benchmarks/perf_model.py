@@ -1,9 +1,10 @@
 """The performance model out of sample: fitted on one GPU's levels, predicting another's.
 
 Two modes:
-- `--predict SCENARIO --deployment NAME --gpu G --model-dir DIR`: the levels of a scenario predicted
-  before they run, with the shipped calibration's factors for G (planner/calibrations/; a GPU without its
-  own takes its family's); written to `--out` (JSON and a table) so the run can be judged against it.
+- `--predict SCENARIO --deployment NAME --gpu G --model-dir DIR [--factors-gpu F]`: the levels of a
+  scenario predicted before they run, with the shipped calibration's factors for G (planner/calibrations/;
+  a GPU without its own takes its family's), or for F: another card's factors, the out-of-sample case;
+  written to `--out` (JSON and a table) so the run can be judged against it.
 - `--fit RUN_DIR... --check RUN_DIR...`: factors fitted on the --fit runs' levels (reports/perf_fit.py),
   then every level of the --check runs predicted with them; per level and metric the error
   (predicted - measured) / measured of vllm bench serve's mean TPOT, median TTFT and output throughput,
@@ -39,7 +40,7 @@ def predict_scenario(args: argparse.Namespace) -> dict:
     plan = plan_deployment(spec, Path(args.model_dir), args.vllm_version)
     model = load_model(args.model_dir)
     calibration, _ = shipped_calibration(args.vllm_version)
-    factors, source = calibration.performance_factors(gpu)
+    factors, source = calibration.performance_factors(resolve_gpu(args.factors_gpu) if args.factors_gpu else gpu)
     levels = []
     for index, level in enumerate(scenario.load.levels):
         load = LoadShape(input_tokens=(level.input_tokens or scenario.workload.input_tokens).mean,
@@ -48,7 +49,8 @@ def predict_scenario(args: argparse.Namespace) -> dict:
                          requests=level.requests or scenario.load.requests or 1, seed=index)  # fmt: skip
         p = predict_level(model, gpu, spec.layout, plan, load=load, factors=factors)
         levels.append({"level": level.label(), **{m: getattr(p, m) for m in METRICS}, "mean_ttft_ms": p.mean_ttft_ms})
-    return {"scenario": args.predict, "deployment": args.deployment, "gpu": args.gpu, "factors_source": source,
+    return {"scenario": args.predict, "deployment": args.deployment, "gpu": args.gpu,
+            "factors_gpu": args.factors_gpu or args.gpu, "factors_source": source,
             "factors": factors.model_dump(), "levels": levels}  # fmt: skip
 
 
@@ -87,6 +89,7 @@ def main() -> None:
     parser.add_argument("--deployment")
     parser.add_argument("--gpu")
     parser.add_argument("--model-dir")
+    parser.add_argument("--factors-gpu", help="predict with another GPU's shipped factors (the out-of-sample check)")
     parser.add_argument("--vllm-version", default="0.26.0")
     parser.add_argument("--fit", nargs="*")
     parser.add_argument("--check", nargs="*")

@@ -47,6 +47,7 @@ def predict_level(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, *,
         max_num_batched_tokens=plan.server.max_num_batched_tokens,
         max_num_seqs=plan.server.max_num_seqs,
         kv_capacity_tokens=plan.kv_capacity_tokens,
+        async_scheduling=plan.server.async_scheduling,
     )
     done, short = simulate(
         _arrivals(load),
@@ -56,7 +57,6 @@ def predict_level(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, *,
         output=load.output_tokens,
         limits=limits,
         step_seconds=lambda shape: step_seconds(sm, gpu, shape, factors),
-        request_overhead=factors.request_overhead_ms / 1e3,
         cached=load.cached_tokens,
     )
     return _summary(done, load, short)

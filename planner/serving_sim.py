@@ -7,8 +7,11 @@ max_num_seqs requests at once. A request's first token comes out at the end of t
 its prompt, each later one at the end of a later step. Closed loop: `concurrency` requests at a time, the
 next sent when one finishes (vllm bench serve --max-concurrency); open loop: arrivals at given times.
 The numbers come out as vLLM's benchmark computes them from the client's timestamps (TPOT = (E2EL -
-TTFT) / (output - 1)); what the simulation leaves out: the client and HTTP, async scheduling's overlap,
-preemption (a KV pool that cannot hold the batch is flagged instead), speculative decoding.
+TTFT) / (output - 1)). Async scheduling (vLLM's default on GPUs) decides a step while the one before it
+runs, so a request that arrives during a step waits for the step after next: in a closed loop at c48 the
+replacements of the first requests to finish then enter one step apart and keep the waves staggered, as
+the runs' own timelines show (benchmarks/step_timeline.py). What the simulation leaves out: the client
+and HTTP, preemption (a KV pool that cannot hold the batch is flagged instead), speculative decoding.
 """
 
 from __future__ import annotations
@@ -40,7 +43,6 @@ class _Request:
     arrival: float
     prompt: int
     output: int
-    ready: float = 0.0
     prefilled: int = 0
     produced: int = 0
     first_token: float | None = None
@@ -62,6 +64,7 @@ class BatchLimits:
     max_num_batched_tokens: int
     max_num_seqs: int
     kv_capacity_tokens: int  # the pool; a batch that needs more is flagged (vLLM would preempt)
+    async_scheduling: bool = False  # each step decided while the previous one runs
 
 
 def simulate(
@@ -73,12 +76,10 @@ def simulate(
     output: int,
     limits: BatchLimits,
     step_seconds: Callable[[StepShape], float],
-    request_overhead: float = 0.0,
     cached: int = 0,
 ) -> tuple[list[SimulatedRequest], bool]:
     """(every request's timings, whether the KV pool ever ran short). `arrivals` None: closed loop.
-    `request_overhead`: seconds between a request's arrival and its admission (HTTP, tokenizing); `cached`:
-    prompt tokens each request finds in the prefix cache (vLLM computes at least the last one)."""
+    `cached`: prompt tokens each request finds in the prefix cache (vLLM computes at least the last one)."""
     start = min(cached, prompt - 1)
     pending = [
         _Request(arrival=a, prompt=prompt, output=output, prefilled=start) for a in (arrivals or [0.0] * requests)
@@ -88,37 +89,46 @@ def simulate(
     running: list[_Request] = []
     done: list[_Request] = []
     now, short, open_slots = 0.0, False, concurrency or requests
+    decided = now  # when the next step's batch is chosen: the previous step's start under async scheduling
     closed = arrivals is None
     while pending or waiting or running:
         while pending and (pending[0].arrival <= now or not (waiting or running)) and (not closed or open_slots):
             request = pending.pop(0)
             request.arrival = max(request.arrival, now) if closed else request.arrival
             now = max(now, request.arrival)
-            request.ready = request.arrival + request_overhead
             waiting.append(request)
             open_slots -= 1
-        if waiting and not running and all(r.ready > now for r in waiting):
-            now = min(r.ready for r in waiting)  # nothing to run until the first admitted request is ready
-        while waiting and waiting[0].ready <= now and len(running) < limits.max_num_seqs:
+        # an idle engine chooses at once (its empty step costs nothing and moves `decided` to now)
+        cutoff = decided if limits.async_scheduling and running else now
+        while waiting and waiting[0].arrival <= cutoff and len(running) < limits.max_num_seqs:
             running.append(waiting.pop(0))
         shape, chunks = _schedule(running, limits.max_num_batched_tokens)
         short |= sum(r.prefilled + r.produced for r in running) > limits.kv_capacity_tokens
+        decided = now
         now += step_seconds(shape)
         for request, taken in chunks:
             request.prefilled += taken
-        for request in list(running):
-            if request.prefilled < request.prompt:
-                continue
-            request.produced += 1
-            request.token_times.append(now)
-            if request.first_token is None:
-                request.first_token = now
-            if request.produced >= request.output:
-                request.finished = now
-                running.remove(request)
-                done.append(request)
-                open_slots += 1
+        open_slots += _emit_tokens(running, done, now)
     return [_result(r) for r in done], short
+
+
+def _emit_tokens(running: list[_Request], done: list[_Request], now: float) -> int:
+    """The step's end: a token for every request whose prompt is done; finished ones move to `done`
+    (returns how many)."""
+    finished = 0
+    for request in list(running):
+        if request.prefilled < request.prompt:
+            continue
+        request.produced += 1
+        request.token_times.append(now)
+        if request.first_token is None:
+            request.first_token = now
+        if request.produced >= request.output:
+            request.finished = now
+            running.remove(request)
+            done.append(request)
+            finished += 1
+    return finished
 
 
 def _schedule(running: list[_Request], budget: int) -> tuple[StepShape, list[tuple[_Request, int]]]:

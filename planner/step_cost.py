@@ -10,14 +10,23 @@ prefills chunks of waiting prompts, up to max_num_batched_tokens tokens in all. 
           distinct experts when each token draws k of s E equally likely ones (s = 1: uniform routing)
   FLOPs = 2 x active linear parameters per token x tokens   (GEMMs, at the weights' dtype peak)
           + attention: 4 x query heads x head dim per (token, earlier token) pair per layer (bf16 peak)
-  time = max(bytes / (bandwidth x e_bw), gemm FLOPs / (peak x e_gemm) + attention FLOPs / (peak x e_attn),
-             launch) + layers x per-layer overhead + TP all-reduce / EP all-to-all bytes / link bandwidth
+  time = max(bytes / (bandwidth x e_bw), gemm FLOPs / (peak x e_gemm) + attention FLOPs / (peak x e_attn))
+         + launch + layers x per-layer overhead + requests in the step x per-request overhead
+         + TP all-reduce / EP all-to-all: bytes / link bandwidth + collectives x collective latency
   launch = layers x eager launch time per layer, for a step with more tokens than vLLM's largest CUDA graph
-           (0 for a step a graph replays): the host issues every kernel itself, and the GPU cannot finish
-           before the last is issued. A 1024-token prefill on one H100 spent 116-126 ms in vLLM's own prefill
-           histogram where its FLOPs and bytes take ~25 ms (the H200's host: 80 ms), while 16 such prompts
-           at once (two 8192-token steps) took 391-408 ms on both cards alike (compute, not the host)
-           (results/gpu_perf_h100, gpu_perf_h200): a floor, not a sum.
+           (0 for a step a graph replays): the host issues every kernel itself. Added, not overlapped: most
+           of a layer's kernels are smaller than their launch, so the host's time for them adds to the
+           large GEMMs' GPU time. A 1,024-token prompt alone spends 99-102 ms in vLLM's prefill on the
+           H200 and 116-126 ms on the H100 (its own histogram, c1), an 8,192-token step 290-299 and
+           312-321 ms (engine steps rebuilt from the runs' token timestamps: benchmarks/step_timeline.py,
+           results/perf_model/step-timeline.txt): ~27 us a token on both, over a fixed 70 ms (H200's
+           host) or 94 ms (H100's), not max(launch, FLOPs).
+  per-request overhead: decode-only steps at ~1.1K context grow by 149 us a request on the H100, 104 on
+           the H200 and 83 on two H200s (TP2), ~35-50 us more than their KV bytes at 90% of HBM peak on
+           each (the same timeline): sampling and the engine's per-request work, which TP does not split.
+  collective latency: two all-reduces a layer under TP (and a dispatch and combine a MoE layer under EP)
+           each wait for the other ranks whatever their bytes: a one-request decode step takes 7.3 ms on
+           one H200 and 6.7 ms on two, where halving its 2.5 ms of weight reads should save 1.3 ms.
 
 The e's, the per-layer overhead and s are the calibrated factors (planner/calibrations/), fitted per
 GPU family, vLLM version and model class from measured levels (reports/perf_fit.py).
@@ -50,8 +59,9 @@ class PerfFactors(BaseModel):
     attention_efficiency: float = Field(0.5, gt=0, le=1.5)
     layer_overhead_us: float = Field(50.0, ge=0)  # per layer and step: launches, scheduling, sampling share
     routing_spread: float = Field(1.0, gt=0, le=1)  # 1: experts picked uniformly; dummy weights route narrower
-    request_overhead_ms: float = Field(0.0, ge=0)  # per request, before its first token: HTTP, tokenizing, admission
     eager_layer_us: float = Field(0.0, ge=0)  # host time issuing one layer's kernels in a step no CUDA graph covers
+    sequence_overhead_us: float = Field(0.0, ge=0)  # per request in a step: sampling, scheduling, output
+    collective_us: float = Field(0.0, ge=0)  # latency of one cross-rank collective (TP all-reduce, EP exchange)
 
 
 class StepShape(BaseModel):
@@ -145,15 +155,18 @@ def step_seconds(sm: StepModel, gpu: GpuSpec, step: StepShape, factors: PerfFact
     compute = gemm / ((fp8 if sm.fp8_weights else bf16) * factors.gemm_efficiency)
     compute += sm.attention_flops_per_pair * pairs / (bf16 * factors.attention_efficiency)
     launch = sm.layers * factors.eager_layer_us * 1e-6 if tokens > sm.graph_tokens else 0.0
-    return max(memory, compute, launch) + sm.layers * factors.layer_overhead_us * 1e-6 + _comm(sm, tokens, link)
+    fixed = sm.layers * factors.layer_overhead_us + sampled * factors.sequence_overhead_us
+    return max(memory, compute) + launch + fixed * 1e-6 + _comm(sm, tokens, link, factors.collective_us)
 
 
-def _comm(sm: StepModel, tokens: int, link: float | None) -> float:
+def _comm(sm: StepModel, tokens: int, link: float | None, collective_us: float) -> float:
     """TP: two all-reduces of the hidden state per layer (ring: 2 (tp - 1) / tp of it each way); EP: each
-    token's top-k copies dispatched and combined across ranks."""
+    token's top-k copies dispatched and combined across ranks. Each collective also waits its latency."""
     if (sm.tp == 1 and sm.ep_size == 1) or not link:
         return 0.0
     per_token = 2 * sm.layers * 2 * (sm.tp - 1) / sm.tp * sm.hidden * ACTIVATION_BYTES
+    collectives = 2 * sm.layers if sm.tp > 1 else 0
     if sm.ep_size > 1:
         per_token += 2 * sm.moe_layers * sm.top_k * (sm.ep_size - 1) / sm.ep_size * sm.hidden * ACTIVATION_BYTES
-    return per_token * tokens / link
+        collectives += 2 * sm.moe_layers
+    return per_token * tokens / link + collectives * collective_us * 1e-6

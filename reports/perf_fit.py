@@ -34,8 +34,13 @@ METRICS = ("mean_tpot_ms", "median_ttft_ms", "output_throughput")
 # (factor, lower bound, upper bound, start): efficiencies of a roofline cannot pass ~1; the overheads are ms-scale
 BOUNDS = (("kv_bandwidth_efficiency", 0.1, 1.2, 0.8), ("gemm_efficiency", 0.02, 1.2, 0.3),
           ("attention_efficiency", 0.05, 1.2, 0.5), ("layer_overhead_us", 0.0, 500.0, 50.0),
-          ("routing_spread", 0.0, 1.0, 0.5), ("request_overhead_ms", 0.0, 500.0, 10.0),
-          ("eager_layer_us", 0.0, 5000.0, 1500.0))  # fmt: skip
+          ("routing_spread", 0.0, 1.0, 0.5),
+          ("eager_layer_us", 0.0, 5000.0, 1000.0), ("sequence_overhead_us", 0.0, 500.0, 50.0),
+          ("collective_us", 0.0, 200.0, 10.0))  # fmt: skip
+MULTI_RANK_ONLY = ("collective_us",)  # no single-GPU level says anything about them: left at 0 without one
+# least squares finds the optimum nearest its start: a narrow router and a per-request cost both make a
+# decode step grow with its batch, so the fit starts from each end of the routing spread and keeps the best
+ROUTING_STARTS = (0.05, 0.5, 1.0)
 
 
 class PerfCase(BaseModel):
@@ -104,7 +109,9 @@ def predict_case(case: PerfCase, factors: PerfFactors) -> LevelPrediction:
 
 
 def fit_factors(cases: list[PerfCase]) -> PerfFactors:
-    names = [name for name, *_ in BOUNDS]
+    multi_rank = any(c.layout.tp > 1 or c.layout.ep_size > 1 for c in cases)
+    free = [b for b in BOUNDS if multi_rank or b[0] not in MULTI_RANK_ONLY]
+    names = [name for name, *_ in free]
 
     def residuals(x: np.ndarray) -> np.ndarray:
         factors = PerfFactors(**dict(zip(names, (float(v) for v in x), strict=True)))
@@ -114,9 +121,12 @@ def fit_factors(cases: list[PerfCase]) -> PerfFactors:
             out += [math.log(predicted[m] / v) for m, v in case.point.measured.items() if v > 0 and predicted[m] > 0]
         return np.array(out)
 
-    lower, upper, start = ([b[i] for b in BOUNDS] for i in (1, 2, 3))
-    solution = least_squares(residuals, start, bounds=(lower, upper), diff_step=1e-3)
-    return PerfFactors(**dict(zip(names, (float(v) for v in solution.x), strict=True)))
+    lower, upper, start = ([b[i] for b in free] for i in (1, 2, 3))
+    spread = names.index("routing_spread")
+    fits = [least_squares(residuals, [*start[:spread], routing, *start[spread + 1 :]], bounds=(lower, upper),
+                          diff_step=1e-3) for routing in ROUTING_STARTS]  # fmt: skip
+    best = min(fits, key=lambda f: f.cost)
+    return PerfFactors(**dict(zip(names, (float(v) for v in best.x), strict=True)))
 
 
 def calibrate_performance(cases: list[PerfCase]) -> list[PerfCalibration]:

@@ -152,7 +152,7 @@ def test_performance_json_names_metrics_as_vllm_and_says_where_its_factors_come_
     speed = json.loads(result.output)["performance"]
     assert [level["concurrency"] for level in speed["levels"]] == [1, 16]
     assert all(level.keys() >= PERF_KEYS for level in speed["levels"])
-    assert "transferred from h100" in speed["factors_source"] and speed["slo_concurrency"] >= 16
+    assert "fitted on it" in speed["factors_source"] and speed["slo_concurrency"] >= 16
     # more requests at once: each waits longer for its tokens, and more tokens come out in all
     one, sixteen = speed["levels"]
     assert sixteen["mean_tpot_ms"] > one["mean_tpot_ms"] and sixteen["output_throughput"] > one["output_throughput"]

@@ -12,9 +12,9 @@ STEP = 0.010
 LIMITS = BatchLimits(max_num_batched_tokens=1000, max_num_seqs=8, kv_capacity_tokens=10**6)
 
 
-def run(*, concurrency=1, requests=1, prompt=100, output=5, limits=LIMITS, arrivals=None, overhead=0.0):
+def run(*, concurrency=1, requests=1, prompt=100, output=5, limits=LIMITS, arrivals=None):
     done, short = simulate(arrivals, requests=requests, concurrency=concurrency, prompt=prompt, output=output,
-                           limits=limits, step_seconds=lambda shape: STEP, request_overhead=overhead)  # fmt: skip
+                           limits=limits, step_seconds=lambda shape: STEP)  # fmt: skip
     return sorted(done, key=lambda r: r.arrival), short
 
 
@@ -51,9 +51,17 @@ def test_open_loop_requests_arrive_on_their_own_schedule():
     assert [r.arrival for r in done] == [0.0, 1.0] and all(r.ttft == pytest.approx(STEP) for r in done)
 
 
-def test_request_overhead_delays_the_first_token_only():
-    (r,), _ = run(output=3, overhead=0.05)
-    assert r.ttft == pytest.approx(0.05 + STEP) and r.itl == pytest.approx((STEP, STEP))
+def test_async_scheduling_makes_a_request_arriving_mid_step_wait_for_the_step_after_next():
+    asynchronous = BatchLimits(max_num_batched_tokens=1000, max_num_seqs=8, kv_capacity_tokens=10**6,
+                               async_scheduling=True)  # fmt: skip
+    # one long request keeps the engine busy; the second arrives 1.5 steps in: the step starting at 2 STEP was
+    # chosen at 1 STEP, before it came, so its prompt runs in the step starting at 3 STEP
+    arrivals = [0.0, 1.5 * STEP]
+    sync, _ = run(concurrency=None, requests=2, output=10, arrivals=arrivals)
+    lagged, _ = run(concurrency=None, requests=2, output=10, arrivals=arrivals, limits=asynchronous)
+    assert sync[1].ttft == pytest.approx(1.5 * STEP) and lagged[1].ttft == pytest.approx(2.5 * STEP)
+    # an idle engine takes a request at once either way
+    assert sync[0].ttft == lagged[0].ttft == pytest.approx(STEP)
 
 
 def test_a_batch_larger_than_the_pool_is_flagged():
