@@ -5,8 +5,9 @@ Two modes:
   scenario predicted before they run, with the shipped calibration's factors for G (planner/calibrations/;
   a GPU without its own takes its family's), or for F: another card's factors, the out-of-sample case;
   written to `--out` (JSON and a table) so the run can be judged against it.
-- `--fit RUN_DIR... --check RUN_DIR...`: factors fitted on the --fit runs' levels (reports/perf_fit.py),
-  then every level of the --check runs predicted with them; per level and metric the error
+- `--fit RUN_DIR... --check RUN_DIR...`: factors fitted on the --fit runs' levels (reports/perf_fit.py)
+  (or, with `--factors-gpu F` instead of --fit, the shipped factors of F), then every level of the
+  --check runs predicted with them; per level and metric the error
   (predicted - measured) / measured of vllm bench serve's mean TPOT, median TTFT and output throughput,
   against issue 21's targets (TPOT and throughput within 15%, TTFT within 25%).
 Run: .venv/bin/python benchmarks/perf_model.py --fit results/gpu_perf_h100/* --check results/gpu_perf_h200/*
@@ -55,12 +56,15 @@ def predict_scenario(args: argparse.Namespace) -> dict:
 
 
 def check(args: argparse.Namespace) -> dict:
-    fitted = perf_cases(open_runs([Path(p) for p in args.fit]))
     checked = perf_cases(open_runs([Path(p) for p in args.check]))
-    factors = fit_factors(fitted)
+    if args.fit:
+        factors = fit_factors(perf_cases(open_runs([Path(p) for p in args.fit])))
+    else:  # the shipped factors of --factors-gpu, exactly as a --predict made before the run used them
+        factors, _ = shipped_calibration(args.vllm_version)[0].performance_factors(resolve_gpu(args.factors_gpu))
     rows = [r.model_dump() for r in perf_residuals(checked, factors)]
     worst = {m: max(abs(r["errors"][m]) for r in rows if m in r["errors"]) for m in METRICS}
-    return {"fit": args.fit, "check": args.check, "factors": factors.model_dump(), "levels": rows, "worst": worst,
+    return {"fit": args.fit or f"shipped factors of {args.factors_gpu}", "check": args.check,
+            "factors": factors.model_dump(), "levels": rows, "worst": worst,
             "within_targets": {m: worst[m] <= TARGETS[m] for m in METRICS}}  # fmt: skip
 
 

@@ -73,7 +73,7 @@ def level_row(name: str, requests: list[RequestRecord]) -> dict | None:
 def decode_line(rows: list[dict]) -> tuple[float, float] | None:
     """(fixed ms, ms per request at ~1.1K context) through the decode steps of 1K-prompt levels."""
     points = [(r["batch"], r["decode_ms"]) for r in rows if r["decode_ms"] and 1000 <= r["context"] <= 1300]
-    if len(points) < 2:
+    if len({b for b, _ in points}) < 3:  # a line through fewer batch sizes says little
         return None
     slope, intercept = np.polyfit([b for b, _ in points], [d for _, d in points], 1)
     return float(intercept), float(slope)
