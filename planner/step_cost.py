@@ -16,7 +16,7 @@ prefills chunks of waiting prompts, up to max_num_batched_tokens tokens in all. 
   launch = layers x eager launch time per layer, for a step with more tokens than vLLM's largest CUDA graph
            (0 for a step a graph replays): the host issues every kernel itself. Added, not overlapped: most
            of a layer's kernels are smaller than their launch, so the host's time for them adds to the
-           large GEMMs' GPU time. A 1,024-token prompt alone spends 99-102 ms in vLLM's prefill on the
+           large GEMMs' GPU time. A 1,024-token prompt alone spends 80-102 ms in vLLM's prefill on the
            H200 and 116-126 ms on the H100 (its own histogram, c1), an 8,192-token step 290-299 and
            312-321 ms (engine steps rebuilt from the runs' token timestamps: benchmarks/step_timeline.py,
            results/perf_model/step-timeline.txt): ~27 us a token on both, over a fixed 70 ms (H200's
