@@ -8,8 +8,9 @@ drain left out):
 - decode steps: steps in which no prompt finished; their median duration and median batch (tokens out);
 - prompt steps: the median duration of the level's first-wave steps that finished prompts at once (a
   closed loop's first wave prefills concurrency x prompt tokens in full token-budget steps).
-Then per GPU and layout, a least-squares line through the decode steps' (batch x context, duration):
-intercept = a decode step's fixed cost, slope = its cost per request at the runs' contexts.
+Then per GPU and layout, a least-squares line through the decode steps' (batch, duration) of the levels
+at ~1.1K context (1K prompts; three batch sizes at least): intercept = a decode step's fixed cost,
+slope = its cost per request.
 Run: .venv/bin/python benchmarks/step_timeline.py RUN_DIR... [--out FILE]
 """
 

@@ -78,6 +78,7 @@ class PerfCalibration(BaseModel):
     model_class: str  # what the levels served (e.g. "moe fp8"): factors may not carry to another class
     factors: PerfFactors
     points: list[PerfPoint] = Field(min_length=1)
+    multi_gpu_levels: int = Field(0, ge=0)  # levels on several GPUs: without one the collective latency is 0, unfitted
 
 
 class Calibration(BaseModel):
@@ -106,7 +107,8 @@ class Calibration(BaseModel):
             )
         chosen = found[0]
         how = "fitted on it" if chosen.gpu == gpu.name else f"transferred from {chosen.gpu} ({chosen.family})"
-        return chosen.factors, f"performance factors of {self.name}, {how}, on {chosen.model_class} levels"
+        unfitted = "" if chosen.multi_gpu_levels else " (all on one GPU: TP/EP collectives counted by bytes alone)"
+        return chosen.factors, f"performance factors of {self.name}, {how}, on {chosen.model_class} levels{unfitted}"
 
 
 def fit(points: list[MeasuredPoint]) -> tuple[OverheadCoefficients, list[str]]:

@@ -28,8 +28,9 @@ prefills chunks of waiting prompts, up to max_num_batched_tokens tokens in all. 
            each wait for the other ranks whatever their bytes: a one-request decode step takes 7.3 ms on
            one H200 and 6.7 ms on two, where halving its 2.5 ms of weight reads should save 1.3 ms.
 
-The e's, the per-layer overhead and s are the calibrated factors (planner/calibrations/), fitted per
-GPU family, vLLM version and model class from measured levels (reports/perf_fit.py).
+The e's, the overheads, the launch time, the collective latency and s are the calibrated factors
+(planner/calibrations/), fitted per GPU, vLLM version and model class from measured levels
+(reports/perf_fit.py).
 """
 
 from __future__ import annotations
@@ -161,12 +162,11 @@ def step_seconds(sm: StepModel, gpu: GpuSpec, step: StepShape, factors: PerfFact
 
 def _comm(sm: StepModel, tokens: int, link: float | None, collective_us: float) -> float:
     """TP: two all-reduces of the hidden state per layer (ring: 2 (tp - 1) / tp of it each way); EP: each
-    token's top-k copies dispatched and combined across ranks. Each collective also waits its latency."""
-    if (sm.tp == 1 and sm.ep_size == 1) or not link:
-        return 0.0
-    per_token = 2 * sm.layers * 2 * (sm.tp - 1) / sm.tp * sm.hidden * ACTIVATION_BYTES
+    token's top-k copies dispatched and combined across ranks. Each collective also waits its latency; a
+    GPU without a catalogued link speed pays the latency alone."""
     collectives = 2 * sm.layers if sm.tp > 1 else 0
+    per_token = 2 * sm.layers * 2 * (sm.tp - 1) / sm.tp * sm.hidden * ACTIVATION_BYTES
     if sm.ep_size > 1:
         per_token += 2 * sm.moe_layers * sm.top_k * (sm.ep_size - 1) / sm.ep_size * sm.hidden * ACTIVATION_BYTES
         collectives += 2 * sm.moe_layers
-    return per_token * tokens / link + collectives * collective_us * 1e-6
+    return (per_token * tokens / link if link else 0.0) + collectives * collective_us * 1e-6

@@ -109,7 +109,7 @@ def predict_case(case: PerfCase, factors: PerfFactors) -> LevelPrediction:
 
 
 def fit_factors(cases: list[PerfCase]) -> PerfFactors:
-    multi_rank = any(c.layout.tp > 1 or c.layout.ep_size > 1 for c in cases)
+    multi_rank = any(_multi_rank(c) for c in cases)
     free = [b for b in BOUNDS if multi_rank or b[0] not in MULTI_RANK_ONLY]
     names = [name for name, *_ in free]
 
@@ -135,9 +135,15 @@ def calibrate_performance(cases: list[PerfCase]) -> list[PerfCalibration]:
     for gpu in sorted({c.gpu.name for c in cases}):
         mine = [c for c in cases if c.gpu.name == gpu]
         classes = sorted({model_class(c.model) for c in mine})
+        multi = sum(1 for c in mine if _multi_rank(c))
         out.append(PerfCalibration(gpu=gpu, family=mine[0].gpu.family, model_class=", ".join(classes),
-                                   factors=fit_factors(mine), points=[c.point for c in mine]))  # fmt: skip
+                                   factors=fit_factors(mine), points=[c.point for c in mine],
+                                   multi_gpu_levels=multi))  # fmt: skip
     return out
+
+
+def _multi_rank(case: PerfCase) -> bool:
+    return case.layout.tp > 1 or case.layout.ep_size > 1
 
 
 def model_class(model: ModelSpec) -> str:

@@ -69,11 +69,15 @@ def calibrate(
 def _print_performance(calibration: Calibration) -> None:
     for p in calibration.performance:
         f = p.factors
+        collectives = (
+            f"{f.collective_us:.1f} us a collective across ranks ({p.multi_gpu_levels} levels on several GPUs)"
+            if p.multi_gpu_levels
+            else "no level on several GPUs: collective latency not fitted"
+        )
         typer.echo(
             f"performance {p.gpu} ({len(p.points)} levels, {p.model_class}): "
             f"KV bandwidth x{f.kv_bandwidth_efficiency:.2f}, "
             f"GEMM x{f.gemm_efficiency:.2f}, attention x{f.attention_efficiency:.2f}, {f.layer_overhead_us:.0f} us "
             f"a layer, routing spread {f.routing_spread:.2f}, {f.sequence_overhead_us:.0f} us a request a step, "
-            f"{f.eager_layer_us:.0f} us a layer launching a step no CUDA graph covers, "
-            f"{f.collective_us:.1f} us a collective across ranks"
+            f"{f.eager_layer_us:.0f} us a layer launching a step no CUDA graph covers, {collectives}"
         )

@@ -1,5 +1,5 @@
 """The shipped performance factors are what the committed H100 levels make (bench calibrate --perf), and the
-GPUs without levels of their own take their family's."""
+GPUs without levels of their own take their family's, saying whether collectives were ever measured."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ def test_shipped_h100_factors_are_the_fit_of_the_committed_h100_levels():
     (h100,) = [p for p in load_calibration(SHIPPED).performance if p.gpu == "h100"]
     (rebuilt,) = calibrate_performance(perf_cases(open_runs(H100_RUNS)))
     assert rebuilt.points == h100.points and len(h100.points) == 26
+    assert rebuilt.multi_gpu_levels == h100.multi_gpu_levels == 0
     for name, value in rebuilt.factors.model_dump().items():
         assert getattr(h100.factors, name) == pytest.approx(value, rel=1e-6)
 
@@ -29,5 +30,8 @@ def test_a_gpu_without_levels_takes_its_familys_factors_and_says_so():
     calibration = load_calibration(SHIPPED)
     _, source = calibration.performance_factors(resolve_gpu("h20"))
     assert "transferred from h100 (hopper)" in source
+    assert "collectives counted by bytes alone" in source  # the H100's levels were all on one GPU
+    _, own = calibration.performance_factors(resolve_gpu("h200"))  # fitted with TP2 levels among them
+    assert "fitted on it" in own and "bytes alone" not in own
     with pytest.raises(InputError, match="no performance calibration for l40s"):
         calibration.performance_factors(resolve_gpu("l40s"))
