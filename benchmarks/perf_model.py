@@ -1,7 +1,7 @@
 """The performance model out of sample: fitted on one GPU's levels, predicting another's.
 
 Two modes:
-- `--predict SCENARIO --deployment NAME --gpu G --model-dir DIR [--factors-gpu F]`: the levels of a
+- `--predict SCENARIO --deployment NAME --gpu G [--model-dir DIR] [--factors-gpu F]`: the levels of a
   scenario predicted before they run, with the shipped calibration's factors for G (planner/calibrations/;
   a GPU without its own takes its family's), or for F: another card's factors, the out-of-sample case;
   written to `--out` (JSON and a table) so the run can be judged against it.
@@ -18,11 +18,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.run.capacity_check import predict as plan_deployment  # noqa: E402
+from bench.run.model_source import materialize_model  # noqa: E402
 from bench.scenario.loader import load_scenario  # noqa: E402
 from planner import load_model, resolve_gpu  # noqa: E402
 from planner.calibration import shipped_calibration  # noqa: E402
@@ -38,8 +40,10 @@ def predict_scenario(args: argparse.Namespace) -> dict:
     scenario = load_scenario(Path(args.predict))
     spec = next(d for d in scenario.deployments if d.name == args.deployment).model_copy(update={"gpu": args.gpu})
     gpu = resolve_gpu(args.gpu)
-    plan = plan_deployment(spec, Path(args.model_dir), args.vllm_version)
-    model = load_model(args.model_dir)
+    # without --model-dir, the deployment's own (synthetic) model, written as bench run would write it
+    model_dir = Path(args.model_dir) if args.model_dir else materialize_model(spec, Path(tempfile.mkdtemp()))
+    plan = plan_deployment(spec, model_dir, args.vllm_version)
+    model = load_model(str(model_dir))
     calibration, _ = shipped_calibration(args.vllm_version)
     factors, source = calibration.performance_factors(resolve_gpu(args.factors_gpu) if args.factors_gpu else gpu)
     levels = []
