@@ -30,10 +30,16 @@ from planner import load_model, resolve_gpu  # noqa: E402
 from planner.calibration import shipped_calibration  # noqa: E402
 from planner.performance import predict_level  # noqa: E402
 from planner.serving_sim import LoadShape  # noqa: E402
+from planner.step_cost import PerfFactors  # noqa: E402
 from reports.perf_fit import METRICS, fit_factors, perf_cases, perf_residuals  # noqa: E402
 from reports.run_data import open_runs  # noqa: E402
 
 TARGETS = {"mean_tpot_ms": 0.15, "median_ttft_ms": 0.25, "output_throughput": 0.15}
+
+
+def shipped_factors(vllm_version: str, gpu: str) -> tuple[PerfFactors, str]:
+    calibration, _ = shipped_calibration(vllm_version)
+    return calibration.performance_factors(resolve_gpu(gpu))
 
 
 def predict_scenario(args: argparse.Namespace) -> dict:
@@ -44,8 +50,7 @@ def predict_scenario(args: argparse.Namespace) -> dict:
     model_dir = Path(args.model_dir) if args.model_dir else materialize_model(spec, Path(tempfile.mkdtemp()))
     plan = plan_deployment(spec, model_dir, args.vllm_version)
     model = load_model(str(model_dir))
-    calibration, _ = shipped_calibration(args.vllm_version)
-    factors, source = calibration.performance_factors(resolve_gpu(args.factors_gpu) if args.factors_gpu else gpu)
+    factors, source = shipped_factors(args.vllm_version, args.factors_gpu or args.gpu)
     levels = []
     for index, level in enumerate(scenario.load.levels):
         load = LoadShape(input_tokens=(level.input_tokens or scenario.workload.input_tokens).mean,
@@ -64,7 +69,7 @@ def check(args: argparse.Namespace) -> dict:
     if args.fit:
         factors = fit_factors(perf_cases(open_runs([Path(p) for p in args.fit])))
     else:  # the shipped factors of --factors-gpu, exactly as a --predict made before the run used them
-        factors, _ = shipped_calibration(args.vllm_version)[0].performance_factors(resolve_gpu(args.factors_gpu))
+        factors, _ = shipped_factors(args.vllm_version, args.factors_gpu)
     rows = [r.model_dump() for r in perf_residuals(checked, factors)]
     worst = {m: max(abs(r["errors"][m]) for r in rows if m in r["errors"]) for m in METRICS}
     return {"fit": args.fit or f"shipped factors of {args.factors_gpu}", "check": args.check,

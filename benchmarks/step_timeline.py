@@ -29,6 +29,7 @@ from reports.run_data import layout_of, open_runs  # noqa: E402
 from runfolder.requests import RequestRecord  # noqa: E402
 
 GAP_S = 0.002  # tokens of one step stream out within ~1 ms of each other; steps are >= 5 ms apart
+PROMPT_STEP_S = 0.05  # prompt steps last 80-320 ms; these runs' median decode steps 7-21 ms
 
 
 def token_events(requests: list[RequestRecord]) -> list[tuple[float, bool]]:
@@ -64,7 +65,7 @@ def level_row(name: str, requests: list[RequestRecord]) -> dict | None:
         return None
     middle = found[len(found) // 5 : 4 * len(found) // 5]
     decode = [(d, n) for d, n, firsts in middle if firsts == 0]
-    wave = [d for d, _, firsts in found[: len(found) // 5] if firsts >= 2 and d > 0.05]
+    wave = [d for d, _, firsts in found[: len(found) // 5] if firsts >= 2 and d > PROMPT_STEP_S]
     context = statistics.fmean(r.expected_input_tokens + r.expected_output_tokens / 2 for r in requests)
     return {"level": name, "decode_ms": 1e3 * statistics.median(d for d, _ in decode) if decode else None,
             "batch": statistics.median(n for _, n in decode) if decode else None, "context": context,
