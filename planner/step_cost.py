@@ -6,8 +6,8 @@ prefills chunks of waiting prompts, up to max_num_batched_tokens tokens in all. 
   bytes = always-read weights (attention, dense MLPs, shared experts, routers, norms, LM head)
           + MoE layers x touched experts x one expert's slice
           + KV each decoding request reads (its context x KV bytes per token on this rank)
-  touched experts (T tokens, top-k of E, routing spread s) = s E (1 - (1 - k / (s E))^T), the expected
-          distinct experts when each token draws k of s E equally likely ones (s = 1: uniform routing)
+  touched experts (T tokens, top-k of E) = E (1 - (1 - k / E)^T), the expected distinct experts when each
+          token draws k of E equally likely ones; k for every T where the router is fixed (`fixed_routing`)
   FLOPs = 2 x active linear parameters per token x tokens   (GEMMs, at the weights' dtype peak)
           + attention: 4 x query heads x head dim per (token, earlier token) pair per layer (bf16 peak)
   time = max(bytes / (bandwidth x e_bw), gemm FLOPs / (peak x e_gemm) + attention FLOPs / (peak x e_attn))
@@ -28,14 +28,23 @@ prefills chunks of waiting prompts, up to max_num_batched_tokens tokens in all. 
            each wait for the other ranks whatever their bytes: a one-request decode step takes 7.3 ms on
            one H200 and 6.7 ms on two, where halving its 2.5 ms of weight reads should save 1.3 ms.
 
-The e's, the overheads, the launch time, the collective latency and s are the calibrated factors
+Routing is not fitted: it follows from the weights. Real weights route each token its own way (uniform
+above). vLLM's dummy weights (--load-format dummy, every calibration run) are uniform in +-1e-3: a router
+with a score-correction bias (MiniMax, DeepSeek-V3) then picks by that bias, whose spread (~1e-3) outweighs
+the scores' (~5e-6), so every token gets the same top-k - 8 of 256 experts at 1 token, 10 at 64 tokens,
+11 at 8,192 (benchmarks/dummy_routing.py, results/perf_model/dummy-routing.txt); a router without one picks
+by its logits' noise, fresh for every token: uniform again.
+
+The e's, the overheads, the launch time and the collective latency are the calibrated factors
 (planner/calibrations/), fitted per GPU, vLLM version and model class from measured levels
 (reports/perf_fit.py).
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from planner.gpus import GpuSpec
 from planner.kv_cache import kv_bytes_per_token_per_gpu, state_bytes_per_layer
@@ -59,10 +68,18 @@ class PerfFactors(BaseModel):
     gemm_efficiency: float = Field(0.5, gt=0, le=1.5)
     attention_efficiency: float = Field(0.5, gt=0, le=1.5)
     layer_overhead_us: float = Field(50.0, ge=0)  # per layer and step: launches, scheduling, sampling share
-    routing_spread: float = Field(1.0, gt=0, le=1)  # 1: experts picked uniformly; dummy weights route narrower
     eager_layer_us: float = Field(0.0, ge=0)  # host time issuing one layer's kernels in a step no CUDA graph covers
     sequence_overhead_us: float = Field(0.0, ge=0)  # per request in a step: sampling, scheduling, output
     collective_us: float = Field(0.0, ge=0)  # latency of one cross-rank collective (TP all-reduce, EP exchange)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_routing_spread(cls, data: Any) -> Any:
+        """Calibrations made before routing followed from the weights fitted a `routing_spread` (a
+        dummy-weights artefact): read without it."""
+        if isinstance(data, dict) and "routing_spread" in data:
+            return {k: v for k, v in data.items() if k != "routing_spread"}
+        return data
 
 
 class StepShape(BaseModel):
@@ -85,6 +102,7 @@ class StepModel(BaseModel):
     local_experts: int
     experts: int
     top_k: int
+    fixed_routing: bool  # every token gets the same top_k experts (dummy weights, a biased router)
     gemm_params: float  # linear parameters a token passes through on one rank (experts: its top-k; no LM head)
     lm_head_params: float  # the LM head's share on one rank: one row of logits per request in the step
     attention_flops_per_pair: float  # per (token, earlier token) pair, all layers, one rank
@@ -98,8 +116,10 @@ class StepModel(BaseModel):
     graph_tokens: int  # the largest step a CUDA graph replays (vLLM's largest capture size); 0: eager
 
 
-def step_model(model: ModelSpec, layout: Layout, *, kv_cache_dtype: str = "auto", graph_tokens: int = 0) -> StepModel:
-    """Per-rank constants of the fullest rank, every pipeline stage's share summed (a token passes them in turn)."""
+def step_model(model: ModelSpec, layout: Layout, *, kv_cache_dtype: str = "auto", graph_tokens: int = 0,
+               dummy_weights: bool = False) -> StepModel:  # fmt: skip
+    """Per-rank constants of the fullest rank, every pipeline stage's share summed (a token passes them in turn);
+    `dummy_weights`: served with --load-format dummy (routing: the module docstring)."""
     unpacked_model = model.model_copy(update={"quant": None})
     stages = range(layout.pp)
     held = sum(_read_every_step(weights_per_rank(model, layout, s)) for s in stages)
@@ -118,6 +138,7 @@ def step_model(model: ModelSpec, layout: Layout, *, kv_cache_dtype: str = "auto"
     return StepModel(
         always_bytes=held - moe_layers * local * expert, expert_bytes=expert, moe_layers=moe_layers,
         local_experts=local, experts=moe.num_experts if moe else 0, top_k=moe.top_k if moe else 0,
+        fixed_routing=bool(dummy_weights and moe and moe.router_bias),
         gemm_params=float(held_params - moe_layers * (local - routed) * expert_params - lm_head),
         lm_head_params=float(lm_head),
         attention_flops_per_pair=float(per_pair * model.attention.token_layers(model.num_layers)),
@@ -134,10 +155,12 @@ def _read_every_step(weights: WeightBreakdown) -> int:
     return weights.total - weights.embedding - weights.vision
 
 
-def touched_experts(tokens: int, *, experts: int, top_k: int, spread: float) -> float:
-    """Expected distinct experts `tokens` tokens route to, each picking top_k of spread x experts."""
-    pool = max(float(top_k), spread * experts)
-    return pool * (1.0 - (1.0 - top_k / pool) ** tokens)
+def touched_experts(tokens: int, *, experts: int, top_k: int, fixed: bool = False) -> float:
+    """Expected distinct experts `tokens` tokens route to, each picking top_k of the experts uniformly;
+    top_k whatever the tokens where the router is `fixed`."""
+    if fixed or experts <= 0:
+        return float(top_k)
+    return experts * (1.0 - (1.0 - top_k / experts) ** tokens)
 
 
 def step_seconds(sm: StepModel, gpu: GpuSpec, step: StepShape, factors: PerfFactors) -> float:
@@ -145,7 +168,7 @@ def step_seconds(sm: StepModel, gpu: GpuSpec, step: StepShape, factors: PerfFact
     tokens = len(step.decode_contexts) + sum(n for n, _ in step.prefills)
     if tokens == 0:
         return 0.0
-    touched = touched_experts(tokens, experts=sm.experts, top_k=sm.top_k, spread=factors.routing_spread)
+    touched = touched_experts(tokens, experts=sm.experts, top_k=sm.top_k, fixed=sm.fixed_routing)
     local_touched = min(float(sm.local_experts), touched * sm.local_experts / max(1, sm.experts))
     kv = sum(step.decode_contexts) * sm.kv_bytes_per_token + len(step.decode_contexts) * sm.state_bytes_per_request
     weights = sm.always_bytes + sm.moe_layers * local_touched * sm.expert_bytes

@@ -34,13 +34,9 @@ METRICS = ("mean_tpot_ms", "median_ttft_ms", "output_throughput")
 # (factor, lower bound, upper bound, start): efficiencies of a roofline cannot pass ~1; the overheads are ms-scale
 BOUNDS = (("kv_bandwidth_efficiency", 0.1, 1.2, 0.8), ("gemm_efficiency", 0.02, 1.2, 0.3),
           ("attention_efficiency", 0.05, 1.2, 0.5), ("layer_overhead_us", 0.0, 500.0, 50.0),
-          ("routing_spread", 0.0, 1.0, 0.5),
           ("eager_layer_us", 0.0, 5000.0, 1000.0), ("sequence_overhead_us", 0.0, 500.0, 50.0),
           ("collective_us", 0.0, 200.0, 10.0))  # fmt: skip
 MULTI_RANK_ONLY = ("collective_us",)  # no single-GPU level says anything about them: left at 0 without one
-# least squares finds the optimum nearest its start: a narrow router and a per-request cost both make a
-# decode step grow with its batch, so the fit starts from each end of the routing spread and keeps the best
-ROUTING_STARTS = (0.05, 0.5, 1.0)
 
 
 class PerfCase(BaseModel):
@@ -51,6 +47,7 @@ class PerfCase(BaseModel):
     model: ModelSpec
     layout: Layout
     plan: Plan
+    dummy_weights: bool  # served with --load-format dummy: routing follows (planner/step_cost.py)
 
 
 class PerfResidual(BaseModel):
@@ -80,6 +77,7 @@ def _deployment_cases(run: RunData, d: DeploymentRecord) -> list[PerfCase]:
     if d.spec.get("device") != "gpu" or gpu is None or d.status != "ok" or not (config / "config.json").exists():
         return []
     model, layout = load_model(str(config)), layout_of(d)
+    dummy = _argv_value(d.argv or [], "--load-format") == "dummy"
     plan = plan_capacity(model, gpu, layout, plan_settings(d))
     cases = []
     for level in d.levels:
@@ -87,8 +85,18 @@ def _deployment_cases(run: RunData, d: DeploymentRecord) -> list[PerfCase]:
         if load is not None and not level.interrupted:
             measured = {m: float(v) for m in METRICS if isinstance(v := level.metrics.get(m), int | float)}
             point = PerfPoint(run=run.record.run_id, deployment=d.name, level=level.name, load=load, measured=measured)
-            cases.append(PerfCase(point=point, gpu=gpu, model=model, layout=layout, plan=plan))
+            cases.append(PerfCase(point=point, gpu=gpu, model=model, layout=layout, plan=plan, dummy_weights=dummy))
     return cases
+
+
+def _argv_value(argv: list[str], flag: str) -> str | None:
+    """A flag's value in the launched command line (`--flag value` or `--flag=value`)."""
+    for i, arg in enumerate(argv):
+        if arg == flag and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+    return None
 
 
 def _load(level: LevelSummary) -> LoadShape | None:
@@ -105,7 +113,8 @@ def _load(level: LevelSummary) -> LoadShape | None:
 
 
 def predict_case(case: PerfCase, factors: PerfFactors) -> LevelPrediction:
-    return predict_level(case.model, case.gpu, case.layout, case.plan, load=case.point.load, factors=factors)
+    return predict_level(case.model, case.gpu, case.layout, case.plan, load=case.point.load, factors=factors,
+                         dummy_weights=case.dummy_weights)  # fmt: skip
 
 
 def fit_factors(cases: list[PerfCase]) -> PerfFactors:
@@ -122,11 +131,8 @@ def fit_factors(cases: list[PerfCase]) -> PerfFactors:
         return np.array(out)
 
     lower, upper, start = ([b[i] for b in free] for i in (1, 2, 3))
-    spread = names.index("routing_spread")
-    fits = [least_squares(residuals, [*start[:spread], routing, *start[spread + 1 :]], bounds=(lower, upper),
-                          diff_step=1e-3) for routing in ROUTING_STARTS]  # fmt: skip
-    best = min(fits, key=lambda f: f.cost)
-    return PerfFactors(**dict(zip(names, (float(v) for v in best.x), strict=True)))
+    fit = least_squares(residuals, start, bounds=(lower, upper), diff_step=1e-3)
+    return PerfFactors(**dict(zip(names, (float(v) for v in fit.x), strict=True)))
 
 
 def calibrate_performance(cases: list[PerfCase]) -> list[PerfCalibration]:

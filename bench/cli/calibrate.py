@@ -78,6 +78,6 @@ def _print_performance(calibration: Calibration) -> None:
             f"performance {p.gpu} ({len(p.points)} levels, {p.model_class}): "
             f"KV bandwidth x{f.kv_bandwidth_efficiency:.2f}, "
             f"GEMM x{f.gemm_efficiency:.2f}, attention x{f.attention_efficiency:.2f}, {f.layer_overhead_us:.0f} us "
-            f"a layer, routing spread {f.routing_spread:.2f}, {f.sequence_overhead_us:.0f} us a request a step, "
+            f"a layer, {f.sequence_overhead_us:.0f} us a request a step, "
             f"{f.eager_layer_us:.0f} us a layer launching a step no CUDA graph covers, {collectives}"
         )

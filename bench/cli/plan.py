@@ -84,6 +84,9 @@ def plan(
     request_rate: Annotated[float | None, typer.Option(help="--performance: also an open-loop level (req/s).")] = None,
     slo_ttft_ms: Annotated[float | None, typer.Option(help="--performance: SLO on median TTFT.")] = None,
     slo_tpot_ms: Annotated[float | None, typer.Option(help="--performance: SLO on mean TPOT.")] = None,
+    load_format: Annotated[
+        str, typer.Option(help="--performance: vLLM's --load-format; dummy weights route differently.")
+    ] = "auto",
     trace: Annotated[Path | None, typer.Option(help="Plan for a traffic trace (mooncake, azure or jsonl).")] = None,
     trace_format: Annotated[str, typer.Option(help="--trace: mooncake | azure | jsonl.")] = "jsonl",
     speedup: Annotated[float, typer.Option(help="--trace: arrival gaps and think times divided by this.")] = 1.0,
@@ -127,7 +130,8 @@ def plan(
             return
         result = plan_capacity(spec, gpu_spec, layout := layout_from_flags(gpus, tp, pp, dp, ep=ep), settings)
         shape = {"concurrency": _int_list(concurrency), "input_tokens": input_tokens, "output_tokens": output_tokens,
-                 "request_rate": request_rate, "slo_ttft_ms": slo_ttft_ms, "slo_tpot_ms": slo_tpot_ms}  # fmt: skip
+                 "request_rate": request_rate, "slo_ttft_ms": slo_ttft_ms, "slo_tpot_ms": slo_tpot_ms,
+                 "dummy_weights": load_format == "dummy"}  # fmt: skip
         speed = predict_performance(spec, gpu_spec, layout, result, settings, shape=shape) if performance else None
     except (PlanError, TraceError) as exc:
         raise usage_error(exc) from None

@@ -22,10 +22,21 @@ def minimax_tp4():
 
 
 def test_one_token_touches_top_k_experts_and_many_tokens_all():
-    assert touched_experts(1, experts=256, top_k=8, spread=1.0) == pytest.approx(8)
-    assert touched_experts(10_000, experts=256, top_k=8, spread=1.0) == pytest.approx(256)
-    # a narrow router (dummy weights) keeps drawing from a few experts however many tokens come
-    assert touched_experts(10_000, experts=256, top_k=8, spread=0.05) == pytest.approx(12.8)
+    assert touched_experts(1, experts=256, top_k=8) == pytest.approx(8)
+    assert touched_experts(10_000, experts=256, top_k=8) == pytest.approx(256)
+    # a fixed router (dummy weights, biased routing) keeps to its top-k however many tokens come
+    assert touched_experts(10_000, experts=256, top_k=8, fixed=True) == 8
+
+
+def test_dummy_weights_fix_the_routing_only_of_a_biased_router(minimax_tp4):
+    minimax = load_model("minimax-m2")  # use_routing_bias: true
+    assert minimax.moe and minimax.moe.router_bias
+    assert step_model(minimax, Layout(tp=4), dummy_weights=True).fixed_routing
+    assert not minimax_tp4.fixed_routing  # real weights
+    gpu, batch = resolve_gpu("h200"), StepShape(decode_contexts=(1024,) * 64)
+    dummy = step_model(minimax, Layout(tp=4), dummy_weights=True)
+    # 64 tokens reach ~222 of 256 experts with real weights, 8 with dummy ones: far fewer bytes to read
+    assert step_seconds(dummy, gpu, batch, FACTORS) < step_seconds(minimax_tp4, gpu, batch, FACTORS)
 
 
 def test_small_decode_is_memory_bound_and_scales_with_bandwidth(minimax_tp4):
