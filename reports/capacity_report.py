@@ -155,9 +155,9 @@ def _warnings(doc: Document, runs: list[RunData]) -> None:
         for r in runs
         for d in r.record.deployments
         for level in d.levels
-        for w in [*level.client.warnings, *([level.server_check] if level.server_check else [])]
+        for w in [*level.client.warnings, *([level.server_check] if level.server_check else []), *level.server_events]
     ]
     if notes:
-        doc.heading("Client self-check")
+        doc.heading("Level self-checks (client, server)")
         for note in notes:
             doc.text(note)

@@ -18,7 +18,8 @@ from runfolder.versioned import load_versioned
 #    predicted vs reported, in capacity.
 # 4: per level, vLLM's own latency histograms (server, server_check) and the GPUs' energy (energy).
 # 5: per level, a trace replay's rows (trace: path, format, rows, served, skipped by reason).
-SCHEMA_VERSION = 5
+# 6: per level, what vLLM logged during its measured part that skews it (server_events: a kernel compiled).
+SCHEMA_VERSION = 6
 
 
 class CpuCores(BaseModel):
@@ -83,6 +84,7 @@ class LevelSummary(BaseModel):
     # formulas: bench/observe/server_latency.py), and a warning where its TTFT and the client's disagree
     server: dict[str, float | None] = Field(default_factory=dict)
     server_check: str | None = None
+    server_events: list[str] = Field(default_factory=list)  # runfolder/server_log.py serving_events
     # GPU energy over the level from NVML's counter (energy_j, j_per_output_token, j_per_request, mean_power_w;
     # bench/observe/energy.py); empty without NVML (CPU servers)
     energy: dict[str, float | None] = Field(default_factory=dict)

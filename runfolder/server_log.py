@@ -1,6 +1,7 @@
 """`deployments/NAME/server.log`: the facts vLLM prints about itself at start-up (version, weights, the
 terms of its memory budget, KV capacity, a refusal's estimate), read by bench when a server starts
-and by reports (bench calibrate) from committed run folders."""
+and by reports (bench calibrate) from committed run folders; and what it logs while serving that skews
+the requests around it (`serving_events`, read by bench for each level's measured part)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,20 @@ _PATTERNS = {
     # expert parallel: each rank logs its share (vllm/model_executor/layers/fused_moe, expert map)
     "local_experts": re.compile(r"Local/global number of experts: (\d+)/(\d+)"),
 }
+
+# vLLM >= 0.26 watches for kernels compiled after start-up (vllm/.../jit_monitor.py): a Triton JIT stalls
+# every request in flight for ~1 s (a TP4 level's 2K prompt step took 1,183 ms where its others took 104)
+_JIT_DURING_SERVING = re.compile(r"JIT compilation during inference: ([A-Za-z0-9_]+)")
+
+
+def serving_events(log: str) -> list[str]:
+    """What a stretch of the log says went wrong for the requests served meanwhile, one line per kind."""
+    kernels = _JIT_DURING_SERVING.findall(log)
+    if not kernels:
+        return []
+    names = ", ".join(sorted(set(kernels)))
+    return [f"vLLM compiled {len(kernels)} kernel(s) while serving ({names}): a ~1 s stall of every request "
+            "in flight; warm up with the level's own shapes"]  # fmt: skip
 
 
 class StartupFacts(BaseModel):

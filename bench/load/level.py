@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from bench.load.trace_jobs import prepare_trace_level
 from bench.load.workers import WorkerPlan, WorkerPool, share
 from bench.load.workload import Job, JobFactory, made_ahead, tokens_label
 from bench.observe.energy import level_energy
+from bench.observe.server_events import ServerLogWindow
 from bench.observe.server_latency import Histograms, compare, level_figures
 from bench.observe.telemetry import TelemetrySampler
 from bench.scenario.schema import Level, Scenario
@@ -56,6 +57,7 @@ class LevelTarget:
     served_name: str
     tokenizer: Path
     max_model_len: int | None = None  # the deployment's, if it sets one (a trace's longer rows are counted)
+    server_log: Path | None = None  # a local server's log, read for what happened during each level
 
 
 def level_seed(scenario_seed: int, index: int) -> int:
@@ -84,13 +86,10 @@ async def run_level(
     )  # fmt: skip
     async with new_session() as session:
         runner = LevelRunner(session, target.base_url, level.label(), load.request_timeout_s, on_record=write)
-        before: dict[str, float] = {}  # engine counters at the measured start; none if cut short in warm-up
-        latency_before: Histograms = {}
-        energy_before: float | None = None
+        start = MeasuredStart()  # left empty if the level is cut short in warm-up
         try:
             await runner.warmup(jobs, load.warmup(level), level.concurrency or level.max_concurrency or 4)
-            before, latency_before = await telemetry.boundary()
-            energy_before = telemetry.energy_mj()
+            start = await MeasuredStart.take(telemetry, target.server_log)
             if traced is not None:  # warm-ups above were synthetic: the trace is sent whole, at its own times
                 await runner.open_loop(iter(traced.jobs), traced.offsets, level.max_concurrency)
             elif load.workers > 1:
@@ -105,15 +104,40 @@ async def run_level(
             raise
         finally:
             after, latency_after = await _boundary_or_empty(telemetry)
-            level_summary = summary(scenario, level, index, runner.result, before=before, after=after)
-            energy = level_energy(energy_before, telemetry.energy_mj(), level_summary.metrics)
+            level_summary = summary(scenario, level, index, runner.result, before=start.counters, after=after)
             trace = traced.info | {"start_t": round(runner.result.started - telemetry.t0, 3)} if traced else {}
-            level_summary = level_summary.model_copy(update={"energy": energy, "trace": trace})
-            if latency_before:
-                server = level_figures(latency_before, latency_after)
-                check = compare(server, level_summary.metrics.get("mean_ttft_ms"))
-                level_summary = level_summary.model_copy(update={"server": server, "server_check": check})
-            summaries.append(level_summary)
+            summaries.append(start.close(level_summary, telemetry, latency_after=latency_after, trace=trace))
+
+
+@dataclass
+class MeasuredStart:
+    """What a level reads at its measured start, to difference at its end: engine counters, vLLM's latency
+    histograms, NVML's energy counter, the server log's length."""
+
+    counters: dict[str, float] = field(default_factory=dict)
+    latency: Histograms = field(default_factory=dict)
+    energy_mj: float | None = None
+    log: ServerLogWindow = field(default_factory=lambda: ServerLogWindow(None))
+
+    @classmethod
+    async def take(cls, telemetry: TelemetrySampler, server_log: Path | None) -> MeasuredStart:
+        counters, latency = await telemetry.boundary()
+        return cls(counters, latency, telemetry.energy_mj(), ServerLogWindow(server_log))
+
+    def close(
+        self, level_summary: LevelSummary, telemetry: TelemetrySampler, *, latency_after: Histograms,
+        trace: dict[str, Any],
+    ) -> LevelSummary:  # fmt: skip
+        """The summary with the level's energy, server histograms, server-log events and trace rows."""
+        update: dict[str, Any] = {
+            "energy": level_energy(self.energy_mj, telemetry.energy_mj(), level_summary.metrics),
+            "server_events": self.log.events(),
+            "trace": trace,
+        }
+        if self.latency:
+            server = level_figures(self.latency, latency_after)
+            update |= {"server": server, "server_check": compare(server, level_summary.metrics.get("mean_ttft_ms"))}
+        return level_summary.model_copy(update=update)
 
 
 async def _boundary_or_empty(telemetry: TelemetrySampler) -> tuple[dict[str, float], Histograms]:

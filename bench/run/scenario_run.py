@@ -180,7 +180,8 @@ async def _target(deployment: Deployment, record: DeploymentRecord) -> LevelTarg
     served = spec.served_name
     if server.external and spec.served_model_name is None:
         served = next(iter(await served_model_ids(server.base_url)), served)
-    return LevelTarget(server.base_url, served, Path(record.model_dir or "") / "tokenizer.json", spec.max_model_len)
+    tokenizer = Path(record.model_dir or "") / "tokenizer.json"
+    return LevelTarget(server.base_url, served, tokenizer, spec.max_model_len, server_log=server.log_path)
 
 
 async def _unless_server_dies(work: Coroutine[Any, Any, None], server: VllmServer) -> int | None:
