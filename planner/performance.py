@@ -40,11 +40,10 @@ class LevelPrediction(BaseModel):
 
 
 def predict_level(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, *, load: LoadShape,
-                  factors: PerfFactors, dummy_weights: bool = False) -> LevelPrediction:  # fmt: skip
-    """`dummy_weights`: the server runs --load-format dummy, which routes differently (planner/step_cost.py)."""
+                  factors: PerfFactors) -> LevelPrediction:  # fmt: skip
     graph_tokens = max(plan.server.capture_sizes, default=0)
     sm = step_model(model, layout, kv_cache_dtype=plan.kv_cache_dtype, graph_tokens=graph_tokens,
-                    dummy_weights=dummy_weights)  # fmt: skip
+                    dummy_weights=plan.server.dummy_weights)  # fmt: skip
     limits = BatchLimits(
         max_num_batched_tokens=plan.server.max_num_batched_tokens,
         max_num_seqs=plan.server.max_num_seqs,

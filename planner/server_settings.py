@@ -64,6 +64,7 @@ class ServerSettings(BaseModel):
     cudagraph_mode: CudaGraphMode | None = None
     max_cudagraph_capture_size: int | None = Field(None, ge=1)
     enable_prefix_caching: bool | None = None
+    load_format: str | None = None  # vLLM's --load-format: dummy weights route differently (planner/step_cost.py)
     unmodelled: tuple[str, ...] = ()  # memory-relevant flags the planner cannot model, named in the plan
 
 
@@ -82,6 +83,7 @@ class ResolvedSettings(BaseModel):
     async_scheduling: bool = False
     prefix_caching: bool = True  # vLLM's default; linear-attention layers then keep 2 state blocks a request
     mamba_align: bool = True  # prefix caching's state mode is 'align' for every hybrid (>= 0.32; MAMBA_ALIGN_SINCE)
+    dummy_weights: bool = False  # --load-format dummy
     defaulted: tuple[str, ...]  # settings taken from the release's defaults, for the plan's assumptions
 
 
@@ -134,6 +136,7 @@ def resolve(
         if settings.enable_prefix_caching is not None
         else not hybrid or version is None or version >= HYBRID_PREFIX_CACHING_SINCE,
         mamba_align=version is None or version >= MAMBA_ALIGN_SINCE,
+        dummy_weights=settings.load_format == "dummy",
         defaulted=tuple(defaulted),
     )
 

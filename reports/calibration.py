@@ -113,8 +113,17 @@ def plan_settings(d: DeploymentRecord) -> PlanSettings:
         gpu_memory_utilization=spec.get("gpu_memory_utilization"),
         max_model_len=spec.get("max_model_len"),
         block_size=spec.get("block_size") or 16,
-        server=server.model_copy(update={"vllm_version": d.vllm_version}),
+        server=server.model_copy(update={"vllm_version": d.vllm_version, "load_format": _launched_load_format(d)}),
     )
+
+
+def _launched_load_format(d: DeploymentRecord) -> str | None:
+    """--load-format as the server was launched (its argv), else as the spec gave it."""
+    argv = d.argv or []
+    for flag, value in zip(argv, argv[1:], strict=False):
+        if flag == "--load-format":
+            return value
+    return d.spec.get("load_format")
 
 
 def calibrate(found: list[Case], name: str) -> Calibration:

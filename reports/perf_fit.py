@@ -47,7 +47,6 @@ class PerfCase(BaseModel):
     model: ModelSpec
     layout: Layout
     plan: Plan
-    dummy_weights: bool  # served with --load-format dummy: routing follows (planner/step_cost.py)
 
 
 class PerfResidual(BaseModel):
@@ -77,7 +76,6 @@ def _deployment_cases(run: RunData, d: DeploymentRecord) -> list[PerfCase]:
     if d.spec.get("device") != "gpu" or gpu is None or d.status != "ok" or not (config / "config.json").exists():
         return []
     model, layout = load_model(str(config)), layout_of(d)
-    dummy = _argv_value(d.argv or [], "--load-format") == "dummy"
     plan = plan_capacity(model, gpu, layout, plan_settings(d))
     cases = []
     for level in d.levels:
@@ -85,18 +83,8 @@ def _deployment_cases(run: RunData, d: DeploymentRecord) -> list[PerfCase]:
         if load is not None and not level.interrupted:
             measured = {m: float(v) for m in METRICS if isinstance(v := level.metrics.get(m), int | float)}
             point = PerfPoint(run=run.record.run_id, deployment=d.name, level=level.name, load=load, measured=measured)
-            cases.append(PerfCase(point=point, gpu=gpu, model=model, layout=layout, plan=plan, dummy_weights=dummy))
+            cases.append(PerfCase(point=point, gpu=gpu, model=model, layout=layout, plan=plan))
     return cases
-
-
-def _argv_value(argv: list[str], flag: str) -> str | None:
-    """A flag's value in the launched command line (`--flag value` or `--flag=value`)."""
-    for i, arg in enumerate(argv):
-        if arg == flag and i + 1 < len(argv):
-            return argv[i + 1]
-        if arg.startswith(flag + "="):
-            return arg.split("=", 1)[1]
-    return None
 
 
 def _load(level: LevelSummary) -> LoadShape | None:
@@ -113,8 +101,7 @@ def _load(level: LevelSummary) -> LoadShape | None:
 
 
 def predict_case(case: PerfCase, factors: PerfFactors) -> LevelPrediction:
-    return predict_level(case.model, case.gpu, case.layout, case.plan, load=case.point.load, factors=factors,
-                         dummy_weights=case.dummy_weights)  # fmt: skip
+    return predict_level(case.model, case.gpu, case.layout, case.plan, load=case.point.load, factors=factors)
 
 
 def fit_factors(cases: list[PerfCase]) -> PerfFactors:

@@ -85,7 +85,7 @@ def plan(
     slo_ttft_ms: Annotated[float | None, typer.Option(help="--performance: SLO on median TTFT.")] = None,
     slo_tpot_ms: Annotated[float | None, typer.Option(help="--performance: SLO on mean TPOT.")] = None,
     load_format: Annotated[
-        str, typer.Option(help="--performance: vLLM's --load-format; dummy weights route differently.")
+        str, typer.Option(help="vLLM's --load-format (--performance, --trace): dummy weights route differently.")
     ] = "auto",
     trace: Annotated[Path | None, typer.Option(help="Plan for a traffic trace (mooncake, azure or jsonl).")] = None,
     trace_format: Annotated[str, typer.Option(help="--trace: mooncake | azure | jsonl.")] = "jsonl",
@@ -105,7 +105,8 @@ def plan(
         if cpu_kvcache_space is not None:
             kv_cache_memory_bytes = cpu_kvcache_space * GIB
         server = _server_flags(enforce_eager, max_num_batched_tokens, max_num_seqs, cudagraph_mode, compilation_config)
-        settings = _settings(spec, gpu_spec, server.model_copy(update={"vllm_version": vllm_version}), flags={
+        server = server.model_copy(update={"vllm_version": vllm_version, "load_format": load_format})
+        settings = _settings(spec, gpu_spec, server, flags={
             "kv_cache_dtype": kv_cache_dtype, "gpu_memory_utilization": gpu_memory_utilization,
             "max_model_len": max_model_len, "block_size": block_size, "kv_cache_memory_bytes": kv_cache_memory_bytes,
             "calibration": calibration, "overhead_gib": overhead_gib, "gpus_per_node": gpus_per_node})  # fmt: skip
@@ -130,8 +131,7 @@ def plan(
             return
         result = plan_capacity(spec, gpu_spec, layout := layout_from_flags(gpus, tp, pp, dp, ep=ep), settings)
         shape = {"concurrency": _int_list(concurrency), "input_tokens": input_tokens, "output_tokens": output_tokens,
-                 "request_rate": request_rate, "slo_ttft_ms": slo_ttft_ms, "slo_tpot_ms": slo_tpot_ms,
-                 "dummy_weights": load_format == "dummy"}  # fmt: skip
+                 "request_rate": request_rate, "slo_ttft_ms": slo_ttft_ms, "slo_tpot_ms": slo_tpot_ms}  # fmt: skip
         speed = predict_performance(spec, gpu_spec, layout, result, settings, shape=shape) if performance else None
     except (PlanError, TraceError) as exc:
         raise usage_error(exc) from None

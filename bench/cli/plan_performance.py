@@ -19,8 +19,7 @@ WAVES = 4  # requests per level = WAVES x concurrency: steady state, not the fir
 
 def performance(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, settings: PlanSettings, *,
                 shape: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
-    """`shape`: concurrency (list or None), input_tokens, output_tokens, request_rate, slo_ttft_ms, slo_tpot_ms,
-    dummy_weights."""
+    """`shape`: concurrency (list or None), input_tokens, output_tokens, request_rate, slo_ttft_ms, slo_tpot_ms."""
     calibration, _ = calibration_for(settings)
     factors, source = calibration.performance_factors(gpu)
     levels = [c for c in shape["concurrency"] or DEFAULT_CONCURRENCY if c <= plan.server.max_num_seqs]
@@ -29,8 +28,7 @@ def performance(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, sett
         requests = WAVES * concurrency if concurrency else max(64, int(rate or 1) * 30)
         load = LoadShape(input_tokens=shape["input_tokens"], output_tokens=shape["output_tokens"],
                          concurrency=concurrency, request_rate=rate, requests=requests)  # fmt: skip
-        return predict_level(model, gpu, layout, plan, load=load, factors=factors,
-                             dummy_weights=shape.get("dummy_weights", False))  # fmt: skip
+        return predict_level(model, gpu, layout, plan, load=load, factors=factors)
 
     rows = [predict(c) for c in levels]
     if shape["request_rate"]:

@@ -72,8 +72,15 @@ class DeploymentSpec(BaseModel):
         return args
 
     def server_settings(self, vllm_version: str | None = None) -> ServerSettings:
-        """The memory-relevant vLLM settings in extra_args (planner/server_flags.py)."""
-        return parse_server_flags(self.extra_args).model_copy(update={"vllm_version": vllm_version})
+        """The vLLM settings the planner reads: those in extra_args (planner/server_flags.py), the load format."""
+        update = {"vllm_version": vllm_version, "load_format": self.served_load_format()}
+        return parse_server_flags(self.extra_args).model_copy(update=update)
+
+    def served_load_format(self) -> str | None:
+        """vLLM's --load-format: as given, else dummy for a synthetic (config-only) model."""
+        if self.load_format:
+            return self.load_format
+        return "dummy" if isinstance(self.model, SynthModel) else None
 
     @model_validator(mode="after")
     def _cpu_has_no_gpu_knobs(self) -> DeploymentSpec:

@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from bench.scenario.deployment import DeploymentSpec, SynthModel
+from bench.scenario.deployment import DeploymentSpec
 from bench.server.cpu_host import OMP_BIND_ENV, CoreSplit, split_cores
 from bench.server.secrets import api_key, redacted
 from planner.server_settings import DEFAULT_UTILIZATION
@@ -42,7 +42,7 @@ def server_argv(spec: DeploymentSpec, model_dir: Path, port: int) -> list[str]:
         ("--kv-cache-dtype", spec.kv_cache_dtype if spec.kv_cache_dtype != "auto" else None),
         ("--block-size", spec.block_size),
         ("--kv-cache-memory-bytes", spec.kv_cache_memory_bytes if spec.device == "gpu" else None),
-        ("--load-format", load_format(spec)),
+        ("--load-format", spec.served_load_format()),
     ]
     for flag, value in optional:
         if value is not None:
@@ -63,12 +63,6 @@ def retarget_argv(argv: list[str], python: str, **values: object) -> list[str]:
         flag = f"--{name}"
         out[out.index(flag) + 1] = str(value)
     return out
-
-
-def load_format(spec: DeploymentSpec) -> str | None:
-    if spec.load_format:
-        return spec.load_format
-    return "dummy" if isinstance(spec.model, SynthModel) else None
 
 
 def core_split(spec: DeploymentSpec, workers: int = 1) -> CoreSplit | None:
