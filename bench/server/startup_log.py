@@ -67,11 +67,27 @@ _VLLM_FRAME = re.compile(r'File "[^"]*/(vllm/[^"]+\.py)", line (\d+), in (\w+)')
 _WRAPPERS = ("EngineDeadError", "RuntimeError")  # they only say that something underneath failed
 
 
+# vLLM's JIT warm-up of DeepGEMM kernels at start-up (a tqdm bar: "DeepGEMM warmup:  73%|...| 415/571")
+_DEEPGEMM_WARMUP = re.compile(r"DeepGEMM warmup: *\d+%\|[^|]*\| *(\d+)/(\d+)")
+
+
 def failure_hint(log: str) -> str | None:
     for needle, hint in HINTS:
         if needle in log:
             return hint
-    return None
+    return _unfinished_warmup(log)
+
+
+def _unfinished_warmup(log: str) -> str | None:
+    """A server stopped while still compiling DeepGEMM kernels: a fresh machine's first start compiles
+    them all (571 for MiniMax-M2 on an H200 at 1-4 s each, results/gpu_lone_prompt); later starts reuse
+    the cache (3 s)."""
+    bars = _DEEPGEMM_WARMUP.findall(log)
+    if not bars or bars[-1][0] == bars[-1][1]:
+        return None
+    done, total = bars[-1]
+    return (f"vLLM was still JIT-compiling DeepGEMM kernels ({done} of {total}) when it stopped: a first start "
+            "on a fresh machine compiles them all, later ones reuse its cache; raise startup_timeout_s")  # fmt: skip
 
 
 def crash_reason(log: str) -> str | None:

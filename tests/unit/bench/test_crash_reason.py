@@ -4,7 +4,7 @@ request after reporting its KV cache and expert placement."""
 
 from bench.server.startup_log import crash_reason, failure_hint
 from runfolder.server_log import parse_startup
-from tests.paths import DATA
+from tests.paths import DATA, REPO
 
 EP_CRASH = (DATA / "vllm-0.32.0-cpu-tp2-ep-segfault.log").read_text()
 
@@ -45,3 +45,11 @@ def test_data_parallel_moe_on_cpu_is_hinted_at_the_missing_collective():
     log = (DATA / "vllm-0.32.0-cpu-dp2-moe-all-gatherv.log").read_text()
     assert "NotImplementedError" in (crash_reason(log) or "")
     assert "all_gatherv" in (failure_hint(log) or "") and "without dp" in (failure_hint(log) or "")
+
+
+def test_a_start_that_timed_out_compiling_deepgemm_kernels_says_so():
+    runs = REPO / "results" / "gpu_lone_prompt"
+    log = (runs / "20261126-114835-gpu_lone_prompt/deployments/eager-noapc/server.log").read_text()
+    assert "JIT-compiling DeepGEMM kernels (415 of 571)" in (failure_hint(log) or "")
+    warm = (runs / "20261126-115306-gpu_lone_prompt/deployments/eager-apc/server.log").read_text()
+    assert failure_hint(warm) is None  # the warm-up finished (571 of 571): not the reason

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from bench.observe.server_events import ServerLogWindow
+from tests.paths import REPO
 
-RUN_LOG = Path("results/gpu_perf_tp4b/20261126-110817-gpu_perf_tp4b/deployments/tp4/server.log")
+RUN_LOG = REPO / "results/gpu_perf_tp4b/20261126-110817-gpu_perf_tp4b/deployments/tp4/server.log"
 
 
 def test_a_kernel_compiled_during_the_level_is_reported(tmp_path):
