@@ -1,6 +1,6 @@
 """A long prompt alone versus the same prompt beside a decode: what vLLM spends outside its chunk steps.
 
-In a closed loop at c2-c3 with long fixed-length prompts, the measured part starts with a burst: the
+In a closed loop at c2 with long fixed-length prompts, the measured part starts with a burst: the
 first request is prefilled alone (its TTFT: every chunk step of its prompt, plus whatever vLLM does
 before and between them), then the second one's chunks run while the first decodes, and each of those
 steps shows in the first request's stream as one long inter-token gap. Per level: the first request's
