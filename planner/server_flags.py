@@ -67,6 +67,12 @@ def parse_server_flags(args: list[str], field: str = "extra_args") -> ServerSett
         ) from None
 
 
+def flag_value(args: list[str], flag: str) -> str | None:
+    """The last value a command line gives `flag` (`--flag value` or `--flag=value`), None if it is absent."""
+    values = [value for name, value in _pairs(args) if name == flag]
+    return values[-1] if values else None
+
+
 def _pairs(args: list[str]) -> list[tuple[str, str | None]]:
     pairs, index = [], 0
     while index < len(args):

@@ -25,6 +25,7 @@ from planner.calibration import MeasuredPoint, fit
 from planner.errors import InputError
 from planner.gpus import match_gpu_name
 from planner.overhead import cudagraph_unit_bytes, logits_bytes, token_bytes
+from planner.server_flags import flag_value
 from planner.server_settings import resolve
 from planner.weights import weights_per_rank
 from reports.run_data import RunData, layout_of
@@ -119,11 +120,7 @@ def plan_settings(d: DeploymentRecord) -> PlanSettings:
 
 def _launched_load_format(d: DeploymentRecord) -> str | None:
     """--load-format as the server was launched (its argv), else as the spec gave it."""
-    argv = d.argv or []
-    for flag, value in zip(argv, argv[1:], strict=False):
-        if flag == "--load-format":
-            return value
-    return d.spec.get("load_format")
+    return flag_value(d.argv or [], "--load-format") or d.spec.get("load_format")
 
 
 def calibrate(found: list[Case], name: str) -> Calibration:
