@@ -10,7 +10,10 @@ drain left out):
   closed loop's first wave prefills concurrency x prompt tokens in full token-budget steps).
 Then per GPU and layout, a least-squares line through the decode steps' (batch, duration) of the levels
 at ~1.1K context (1K prompts; three batch sizes at least): intercept = a decode step's fixed cost,
-slope = its cost per request.
+slope = its cost per request. Beside each measured step, the step model's price of the same step with
+the shipped factors of that GPU (planner/step_cost.py; `model`): a decode step of that batch at that
+context, and, where a closed loop's first wave fills the token budget at least twice, a step of whole
+prompts filling the budget (prompts of up to the budget).
 With --lone, instead: a long prompt alone versus the same prompt beside a decode - what vLLM spends
 outside its chunk steps. In a closed loop at c2 with long fixed-length prompts, the measured part starts
 with a burst: the first request is prefilled alone (its TTFT: every chunk step of its prompt, plus whatever
@@ -28,12 +31,17 @@ import argparse
 import statistics
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reports.run_data import layout_of, open_runs  # noqa: E402
+from planner.calibration import shipped_calibration  # noqa: E402
+from planner.performance import engine_model  # noqa: E402
+from planner.step_cost import StepShape  # noqa: E402
+from reports.perf_fit import PerfCase, perf_cases  # noqa: E402
+from reports.run_data import RunData, layout_of, open_runs  # noqa: E402
 from runfolder.requests import RequestRecord  # noqa: E402
 
 GAP_S = 0.002  # tokens of one step stream out within ~1 ms of each other; steps are >= 5 ms apart
@@ -70,7 +78,7 @@ def steps(events: list[tuple[float, bool]]) -> list[tuple[float, int, int]]:
     return out
 
 
-def level_row(name: str, requests: list[RequestRecord]) -> dict | None:
+def level_row(name: str, requests: list[RequestRecord]) -> dict[str, Any] | None:
     found = steps(token_events(requests)) if requests else []
     if len(found) < 20:
         return None
@@ -83,7 +91,7 @@ def level_row(name: str, requests: list[RequestRecord]) -> dict | None:
             "prompt_step_ms": 1e3 * statistics.median(wave) if wave else None, "prompt_steps": len(wave)}  # fmt: skip
 
 
-def decode_line(rows: list[dict]) -> tuple[float, float] | None:
+def decode_line(rows: list[dict[str, Any]]) -> tuple[float, float] | None:
     """(fixed ms, ms per request at ~1.1K context) through the decode steps of 1K-prompt levels."""
     points = [(r["batch"], r["decode_ms"]) for r in rows if r["decode_ms"] and 1000 <= r["context"] <= 1300]
     if len({b for b, _ in points}) < 3:  # a line through fewer batch sizes says little
@@ -92,23 +100,56 @@ def decode_line(rows: list[dict]) -> tuple[float, float] | None:
     return float(intercept), float(slope)
 
 
+def modelled(case: PerfCase, row: dict[str, Any]) -> dict[str, float | None]:
+    """The step model's price (shipped factors of the case's GPU) of the row's decode and prompt steps."""
+    factors, _ = shipped_calibration(case.plan.server.vllm_version)[0].performance_factors(case.gpu)
+    engine = engine_model(case.model, case.gpu, case.layout, case.plan, factors=factors)
+    out: dict[str, float | None] = {"model_decode_ms": None, "model_prompt_ms": None}
+    if row["decode_ms"]:
+        shape = StepShape(decode_contexts=(round(row["context"]),) * round(row["batch"]))
+        out["model_decode_ms"] = 1e3 * engine.step_seconds(shape)
+    prompt, budget = case.point.load.input_tokens, engine.limits.max_num_batched_tokens
+    wave = (case.point.load.concurrency or 0) * prompt  # a closed loop's first wave, all sent at once
+    if row["prompt_step_ms"] and prompt <= budget and wave >= 2 * budget:  # full steps, not a lone remainder
+        full, rest = divmod(budget, prompt)
+        shape = StepShape(prefills=((prompt, 0),) * full + (((rest, 0),) if rest else ()))
+        out["model_prompt_ms"] = 1e3 * engine.step_seconds(shape)
+    return out
+
+
+def run_rows(run: RunData) -> list[tuple[str, dict[str, Any]]]:
+    """(GPU and layout, a row) per level with enough steps."""
+    gpu = (run.record.environment.gpus or [{"name": "?"}])[0]["name"]
+    cases = {(c.point.deployment, c.point.level): c for c in perf_cases([run])}
+    found = []
+    for d in run.record.deployments:
+        requests = run.requests(d)
+        for level in d.levels:
+            row = level_row(level.name, [r for r in requests if r.level == level.name])
+            if row and (case := cases.get((d.name, level.name))):
+                row |= modelled(case, row)
+            if row:
+                found.append((f"{gpu} {layout_of(d).label()}", {"run": run.record.run_id, **row}))
+    return found
+
+
+def _ms(value: float | None) -> str:
+    return f"{value:6.1f}" if value is not None else "     -"
+
+
 def report(folders: list[Path]) -> str:
-    groups: dict[str, list[dict]] = {}
+    groups: dict[str, list[dict[str, Any]]] = {}
     for run in open_runs(folders):
-        gpu = (run.record.environment.gpus or [{"name": "?"}])[0]["name"]
-        for d in run.record.deployments:
-            requests = run.requests(d)
-            key = f"{gpu} {layout_of(d).label()}"
-            for level in d.levels:
-                row = level_row(level.name, [r for r in requests if r.level == level.name])
-                if row:
-                    groups.setdefault(key, []).append({"run": run.record.run_id, **row})
+        for key, row in run_rows(run):
+            groups.setdefault(key, []).append(row)
     lines = []
     for key, rows in groups.items():
         lines.append(f"== {key}")
         for r in rows:
-            decode = f"{r['decode_ms']:6.1f} ms x{r['batch']:4.0f}" if r["decode_ms"] else "      -       "
-            prompt = f"{r['prompt_step_ms']:6.1f} ms ({r['prompt_steps']})" if r["prompt_step_ms"] else "-"
+            decode = f"{r['decode_ms']:6.1f} ms x{r['batch']:4.0f} (model {_ms(r.get('model_decode_ms'))})" if r[
+                "decode_ms"] else "      -" + " " * 23  # fmt: skip
+            prompt = f"{r['prompt_step_ms']:6.1f} ms ({r['prompt_steps']}; model {_ms(r.get('model_prompt_ms'))})" if r[
+                "prompt_step_ms"] else "-"  # fmt: skip
             lines.append(f"{r['run'][:15]} {r['level']:10s} context {r['context']:7.0f}  decode step {decode}  "
                          f"first-wave prompt steps {prompt}")  # fmt: skip
         line = decode_line(rows)

@@ -1,5 +1,6 @@
 """Times `bench plan MODEL --trace FILE --gpu G` on a 10,000-row trace: reading it, the rows a server
-refuses, and the layout search with each layout's predicted latency and live-KV replay.
+refuses, and the layout search, each layout's trace replayed through the batching model (its requests'
+lifetimes) and its live KV counted.
 
 Target (issue 22): under 2 s for 10,000 rows; printed as a ratio of that budget, beside the time to read
 the file alone (the baseline every plan pays). Traces: a Mooncake-style one (tools/synth_traces.py's

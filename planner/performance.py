@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 import statistics
 from collections.abc import Callable
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
@@ -16,7 +17,7 @@ from planner.gpus import GpuSpec
 from planner.layout import Layout
 from planner.model_spec import ModelSpec
 from planner.serving_sim import BatchLimits, LoadShape, SimulatedRequest, simulate
-from planner.step_cost import PerfFactors, step_model, step_seconds
+from planner.step_cost import PerfFactors, StepShape, step_model, step_seconds
 
 
 class LevelPrediction(BaseModel):
@@ -41,6 +42,28 @@ class LevelPrediction(BaseModel):
 
 def predict_level(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, *, load: LoadShape,
                   factors: PerfFactors) -> LevelPrediction:  # fmt: skip
+    engine = engine_model(model, gpu, layout, plan, factors=factors)
+    done, short = simulate(
+        _arrivals(load),
+        requests=load.requests,
+        concurrency=load.concurrency,
+        prompt=load.input_tokens,
+        output=load.output_tokens,
+        limits=engine.limits,
+        step_seconds=engine.step_seconds,
+        cached=load.cached_tokens,
+    )
+    return _summary(done, load, short)
+
+
+class EngineModel(NamedTuple):
+    """One engine as the batching replay sees it: its batch limits and each step's duration."""
+
+    limits: BatchLimits
+    step_seconds: Callable[[StepShape], float]
+
+
+def engine_model(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, *, factors: PerfFactors) -> EngineModel:
     graph_tokens = max(plan.server.capture_sizes, default=0)
     sm = step_model(model, layout, kv_cache_dtype=plan.kv_cache_dtype, graph_tokens=graph_tokens,
                     dummy_weights=plan.server.dummy_weights)  # fmt: skip
@@ -50,17 +73,7 @@ def predict_level(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, *,
         kv_capacity_tokens=plan.kv_capacity_tokens,
         async_scheduling=plan.server.async_scheduling,
     )
-    done, short = simulate(
-        _arrivals(load),
-        requests=load.requests,
-        concurrency=load.concurrency,
-        prompt=load.input_tokens,
-        output=load.output_tokens,
-        limits=limits,
-        step_seconds=lambda shape: step_seconds(sm, gpu, shape, factors),
-        cached=load.cached_tokens,
-    )
-    return _summary(done, load, short)
+    return EngineModel(limits, lambda shape: step_seconds(sm, gpu, shape, factors))
 
 
 def _arrivals(load: LoadShape) -> list[float] | None:

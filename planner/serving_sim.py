@@ -16,6 +16,7 @@ and HTTP, preemption (a KV pool that cannot hold the batch is flagged instead), 
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -45,6 +46,8 @@ class _Request:
     output: int
     prefilled: int = 0
     produced: int = 0
+    index: int = 0
+    admitted: float | None = None
     first_token: float | None = None
     finished: float | None = None
     token_times: list[float] = field(default_factory=list)
@@ -57,6 +60,21 @@ class SimulatedRequest:
     e2el: float
     output: int
     itl: tuple[float, ...]
+    index: int = 0  # its place in what was replayed (replay()'s order)
+    admitted: float = 0.0  # seconds after arrival that it joined the running batch (its KV allocated)
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """One request of an open-loop replay: sent at `at`, or (`at` None) `think` seconds after request
+    `after` (an index into the same replay) produced its last token: a conversation's next turn."""
+
+    at: float | None
+    prompt: int
+    output: int
+    cached: int = 0  # prompt tokens found in the prefix cache: not prefilled
+    after: int | None = None
+    think: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -85,37 +103,114 @@ def simulate(
         _Request(arrival=a, prompt=prompt, output=output, prefilled=start) for a in (arrivals or [0.0] * requests)
     ]
     pending.sort(key=lambda r: r.arrival)
+    slots = concurrency or requests if arrivals is None else None
+    return _run(pending, {}, slots=slots, limits=limits, step_seconds=step_seconds)
+
+
+def replay(
+    arrivals: Sequence[Arrival], *, limits: BatchLimits, step_seconds: Callable[[StepShape], float]
+) -> tuple[list[SimulatedRequest], bool]:
+    """An open loop over requests of their own sizes (a trace), later turns sent after earlier answers;
+    returns (timings in the order given, whether the KV pool ever ran short)."""
+    made = [
+        _Request(arrival=a.at or 0.0, prompt=a.prompt, output=a.output, prefilled=min(a.cached, a.prompt - 1), index=i)
+        for i, a in enumerate(arrivals)
+    ]
+    followers = {a.after: (made[i], a.think) for i, a in enumerate(arrivals) if a.at is None and a.after is not None}
+    pending = sorted((r for r, a in zip(made, arrivals, strict=True) if a.at is not None), key=lambda r: r.arrival)
+    done, short = _run(pending, followers, slots=None, limits=limits, step_seconds=step_seconds, stretches=True)
+    return sorted(done, key=lambda r: r.index), short
+
+
+def _run(
+    pending: list[_Request],
+    followers: dict[int, tuple[_Request, float]],
+    *,
+    slots: int | None,
+    limits: BatchLimits,
+    step_seconds: Callable[[StepShape], float],
+    stretches: bool = False,
+) -> tuple[list[SimulatedRequest], bool]:
+    """The engine loop. `slots`: a closed loop's free places (None: open loop, requests come at their
+    times); `followers`: by index, the request sent `think` seconds after that one's last token;
+    `stretches`: take runs of decode-only steps in one go (_decode_stretch), for hour-long traces."""
     waiting: list[_Request] = []
     running: list[_Request] = []
     done: list[_Request] = []
-    now, short, open_slots = 0.0, False, concurrency or requests
+    now, short = 0.0, False
     decided = now  # when the next step's batch is chosen: the previous step's start under async scheduling
-    closed = arrivals is None
     while pending or waiting or running:
-        while pending and (pending[0].arrival <= now or not (waiting or running)) and (not closed or open_slots):
+        while pending and (slots if slots is not None else pending[0].arrival <= now or not (waiting or running)):
             request = pending.pop(0)
-            request.arrival = max(request.arrival, now) if closed else request.arrival
-            now = max(now, request.arrival)
+            if slots is not None:  # a closed loop sends the next request when a place frees
+                request.arrival = max(request.arrival, now)
+                slots -= 1
+            now = max(now, request.arrival)  # an idle engine waits for it
             waiting.append(request)
-            open_slots -= 1
         # an idle engine chooses at once (its empty step costs nothing and moves `decided` to now)
         cutoff = decided if limits.async_scheduling and running else now
         while waiting and waiting[0].arrival <= cutoff and len(running) < limits.max_num_seqs:
+            waiting[0].admitted = now
             running.append(waiting.pop(0))
+        if stretches and not waiting and (ends := _decode_stretch(running, pending, now, step_seconds)):
+            for request in running:
+                request.produced += len(ends)
+                request.token_times.extend(ends)
+            now = ends[-1]
         shape, chunks = _schedule(running, limits.max_num_batched_tokens)
         short |= sum(r.prefilled + r.produced for r in running) > limits.kv_capacity_tokens
         decided = now
         now += step_seconds(shape)
         for request, taken in chunks:
             request.prefilled += taken
-        open_slots += _emit_tokens(running, done, now)
+        finished = _emit_tokens(running, done, now)
+        slots = None if slots is None else slots + len(finished)
+        for request in finished:
+            if request.index in followers:
+                follower, think = followers[request.index]
+                follower.arrival = now + think
+                bisect.insort(pending, follower, key=lambda r: r.arrival)
     return [_result(r) for r in done], short
 
 
-def _emit_tokens(running: list[_Request], done: list[_Request], now: float) -> int:
+def _decode_stretch(
+    running: list[_Request], pending: list[_Request], now: float, step_seconds: Callable[[StepShape], float]
+) -> list[float]:
+    """End times of the decode-only steps that can run before anything changes the batch: no request
+    finishes (the step that ends one runs as usual) and no new one arrives. Their durations are taken
+    as linear between the first and the last one's cost (exact where a step's cost is linear in its
+    contexts, as KV reads are); empty where fewer than two such steps fit."""
+    if not running or any(r.prefilled < r.prompt for r in running):
+        return []
+    steps = min(r.output - r.produced for r in running) - 1
+    if steps < 2:
+        return []
+
+    def cost(ahead: int) -> float:
+        return step_seconds(StepShape(decode_contexts=tuple(r.prompt + r.produced + ahead for r in running)))
+
+    first = cost(0)
+    if pending:  # steps only grow, so none of these ends after the next arrival
+        steps = min(steps, int((pending[0].arrival - now) / max(first, 1e-9)) - 1)
+    if steps < 2:
+        return []
+    last = cost(steps - 1)
+    if pending and now + steps * max(first, last) > pending[0].arrival:
+        steps = int((pending[0].arrival - now) / max(first, last))
+        if steps < 2:
+            return []
+        last = cost(steps - 1)
+    ends, t = [], now
+    for j in range(steps):
+        t += first + (last - first) * j / (steps - 1)
+        ends.append(t)
+    return ends
+
+
+def _emit_tokens(running: list[_Request], done: list[_Request], now: float) -> list[_Request]:
     """The step's end: a token for every request whose prompt is done; finished ones move to `done`
-    (returns how many)."""
-    finished = 0
+    (and are returned)."""
+    finished = []
     for request in list(running):
         if request.prefilled < request.prompt:
             continue
@@ -127,7 +222,7 @@ def _emit_tokens(running: list[_Request], done: list[_Request], now: float) -> i
             request.finished = now
             running.remove(request)
             done.append(request)
-            finished += 1
+            finished.append(request)
     return finished
 
 
@@ -150,5 +245,7 @@ def _schedule(running: list[_Request], budget: int) -> tuple[StepShape, list[tup
 def _result(request: _Request) -> SimulatedRequest:
     assert request.first_token is not None and request.finished is not None
     gaps = tuple(b - a for a, b in zip(request.token_times, request.token_times[1:], strict=False))
+    assert request.admitted is not None
     return SimulatedRequest(arrival=request.arrival, ttft=request.first_token - request.arrival,
-                            e2el=request.finished - request.arrival, output=request.output, itl=gaps)  # fmt: skip
+                            e2el=request.finished - request.arrival, output=request.output, itl=gaps,
+                            index=request.index, admitted=request.admitted - request.arrival)  # fmt: skip

@@ -1,7 +1,7 @@
 """From a trace to layouts: the smallest deployments whose KV pool holds the trace's p99 live KV with
-headroom and, where a performance calibration exists, whose predicted latency at the trace's busiest
-minute meets the SLO. A layout's lifetimes come from its own predicted latency (planner/trace_timing.py),
-so a faster layout holds less KV; DP engines each take 1 / dp of the traffic, a conversation whole."""
+headroom and, where a performance calibration exists, whose replayed latency meets the SLO. A layout's
+lifetimes come from replaying the trace on it (planner/trace_timing.py), so a faster layout holds less
+KV; DP engines each take 1 / dp of the traffic, a conversation whole."""
 
 from __future__ import annotations
 
@@ -15,14 +15,11 @@ from planner.errors import InputError, LayoutRejected
 from planner.gpus import GpuSpec
 from planner.layout import Layout
 from planner.model_spec import ModelSpec
-from planner.performance import predict_level
+from planner.performance import engine_model
 from planner.search import candidate_layouts
-from planner.serving_sim import LoadShape
-from planner.trace_demand import KvDemand, kv_demand, prefix_hit_tokens
-from planner.trace_timing import fluid_lifetimes, peak_rate
+from planner.trace_demand import Lifetime, kv_demand, prefix_hit_tokens
+from planner.trace_timing import fluid_lifetimes, replayed_lifetimes
 from traces import TraceRequest
-
-PREDICTED_REQUESTS = 200  # requests the level prediction at the peak rate replays
 
 
 class Timing(BaseModel):
@@ -57,34 +54,35 @@ class TraceSlo(BaseModel):
     headroom: float = 0.2  # the pool must hold p99 live KV x (1 + headroom)
 
 
-def demand_for(requests: Sequence[TraceRequest], timing: Timing, *, block_size: int, engines: int = 1) -> KvDemand:
-    mine = [r for i, r in enumerate(requests) if _engine(r, i) % engines == 0]
-    lives = fluid_lifetimes(mine, ttft_s=timing.ttft_ms / 1e3, tpot_s=timing.tpot_ms / 1e3)
-    return kv_demand(mine, lives, block_size=block_size)
+def engine_share(requests: Sequence[TraceRequest], engines: int) -> list[TraceRequest]:
+    """The requests one of `engines` DP engines takes: the traffic is split by conversation (its turns stay
+    together), else by request; every engine's share is planned as this one's."""
+    return [r for i, r in enumerate(requests) if _engine(r, i) % engines == 0]
 
 
 def _engine(request: TraceRequest, index: int) -> int:
-    """DP engines split the traffic by conversation (its turns stay together), else by request."""
     return sum(map(ord, request.session)) if request.session is not None else index
 
 
-def predicted_timing(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, *,
-                     requests: Sequence[TraceRequest], settings: PlanSettings) -> Timing:  # fmt: skip
+def replayed_timing(
+    model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, *, requests: Sequence[TraceRequest],
+    settings: PlanSettings,
+) -> tuple[list[Lifetime], Timing]:  # fmt: skip
+    """The engine's share of the trace through the batching replay with the calibrated step model: its
+    lifetimes, and its median TTFT and mean TPOT (the SLO's and the table's figures)."""
     factors, source = calibration_for(settings)[0].performance_factors(gpu)
-    hits = statistics.fmean(prefix_hit_tokens(requests, block_size=plan.block_size))
-    load = LoadShape(
-        input_tokens=max(1, round(statistics.fmean(r.input_tokens for r in requests))),
-        cached_tokens=round(hits),
-        output_tokens=max(1, round(statistics.fmean(r.output_tokens for r in requests))),
-        request_rate=max(peak_rate(requests) / plan.dp, 1e-3),
-        requests=PREDICTED_REQUESTS,
-    )
-    level = predict_level(model, gpu, layout, plan, load=load, factors=factors)
-    return Timing(ttft_ms=level.median_ttft_ms, tpot_ms=level.mean_tpot_ms, source=f"predicted ({source})")
+    engine = engine_model(model, gpu, layout, plan, factors=factors)
+    hits = prefix_hit_tokens(requests, block_size=plan.block_size)
+    lives, done = replayed_lifetimes(requests, hits, engine=engine)
+    tpot = [(r.e2el - r.ttft) * 1e3 / (r.output - 1) for r in done if r.output > 1]
+    timing = Timing(ttft_ms=statistics.median(r.ttft * 1e3 for r in done),
+                    tpot_ms=statistics.fmean(tpot) if tpot else 0.0, source=f"replayed ({source})")  # fmt: skip
+    return lives, timing
 
 
-def fit_trace(plan: Plan, timing: Timing, requests: Sequence[TraceRequest], slo: TraceSlo) -> TraceFit:
-    demand = demand_for(requests, timing, block_size=plan.block_size, engines=plan.dp)
+def fit_trace(plan: Plan, timing: Timing, requests: Sequence[TraceRequest], *, lives: Sequence[Lifetime],
+              slo: TraceSlo) -> TraceFit:  # fmt: skip
+    demand = kv_demand(requests, lives, block_size=plan.block_size)
     p99 = round(demand.percentile_blocks(99) * plan.block_size)
     meets = None
     if slo.ttft_ms is not None or slo.tpot_ms is not None:
@@ -108,8 +106,12 @@ def judge_layout(  # noqa: PLR0913 - the trace, what it runs on, and how it is j
     if not requests:
         raise InputError("--trace", "no request the deployment can serve", "see the skipped rows")
     plan = plan_capacity(model, gpu, layout, settings)
-    mine = timing or predicted_timing(model, gpu, layout, plan, requests=requests, settings=settings)
-    return fit_trace(plan, mine, requests, slo)
+    mine = engine_share(requests, plan.dp)
+    if timing is None:
+        lives, timing = replayed_timing(model, gpu, layout, plan, requests=mine, settings=settings)
+    else:
+        lives = fluid_lifetimes(mine, ttft_s=timing.ttft_ms / 1e3, tpot_s=timing.tpot_ms / 1e3)
+    return fit_trace(plan, timing, mine, lives=lives, slo=slo)
 
 
 def search_for_trace(  # noqa: PLR0913 - the trace, what it runs on, and the search's bounds

@@ -1,17 +1,19 @@
-"""When each request of a trace is live, on paper, before any run: every request takes the TTFT and
-TPOT the performance model predicts for the deployment at the trace's busiest minute (its peak request
-rate, its mean prompt and output lengths: planner/performance.py), so a request arriving at a is live
-from a to a + TTFT + (output - 1) x TPOT; a conversation's next turn arrives its think time after the
-previous turn's last token. A fluid approximation, linear in the trace (10,000 rows plan in well under
-a second): it prices every request at the peak's latency (more KV than an off-peak request holds, so
-the plan errs large) and leaves out queueing beyond what the level prediction has, and prefix-cache
-hits shortening a re-sent history's prefill.
+"""When each request of a trace is live, on paper, before any run. Two ways:
+
+- replayed (a performance calibration exists): the trace's own requests - their arrival times, prompt
+  and output lengths, the prompt tokens an earlier request left in the prefix cache - go through the
+  batching replay (planner/serving_sim.py), a conversation's next turn sent its think time after the
+  previous turn's last token; each request is live from its admission to the batch to its last token;
+- fluid (a latency given instead): every request takes the same TTFT and TPOT, so a request arriving
+  at a is live from a to a + TTFT + (output - 1) x TPOT. Linear in the trace; it knows no queueing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from planner.performance import EngineModel
+from planner.serving_sim import Arrival, SimulatedRequest, replay
 from planner.trace_demand import Lifetime
 from traces import TraceRequest
 
@@ -32,6 +34,29 @@ def fluid_lifetimes(requests: Sequence[TraceRequest], *, ttft_s: float, tpot_s: 
             ends[request.session] = end
         lives.append(Lifetime(start=start, first_token=first, end=end))
     return lives
+
+
+def replayed_lifetimes(
+    requests: Sequence[TraceRequest],
+    hits: Sequence[int],
+    *,
+    engine: EngineModel,
+) -> tuple[list[Lifetime], list[SimulatedRequest]]:
+    """One Lifetime per request in the order given (a conversation's turns in order), with the replay's
+    timings; `hits`: each request's prompt tokens already in the prefix cache."""
+    previous: dict[str, int] = {}
+    arrivals = []
+    for i, request in enumerate(requests):
+        after = None if request.arrival_s is not None else previous[str(request.session)]
+        arrivals.append(Arrival(at=request.arrival_s, prompt=request.input_tokens, output=request.output_tokens,
+                                cached=hits[i], after=after, think=request.think_s))  # fmt: skip
+        if request.session is not None:
+            previous[request.session] = i
+    done, _ = replay(arrivals, limits=engine.limits, step_seconds=engine.step_seconds)
+    lives = [
+        Lifetime(start=r.arrival + r.admitted, first_token=r.arrival + r.ttft, end=r.arrival + r.e2el) for r in done
+    ]
+    return lives, done
 
 
 def peak_rate(requests: Sequence[TraceRequest], window_s: float = BUSY_WINDOW_S) -> float:

@@ -1,5 +1,5 @@
 """`bench plan MODEL --trace FILE --gpu G`: the smallest layouts whose KV pool holds the trace's live KV
-(p99, with headroom) and, with a performance calibration, meet the SLO at its busiest minute
+(p99, with headroom) and, with a performance calibration, meet the SLO with the trace replayed on them
 (planner/trace_plan.py). Rows a server of the planned max_model_len would refuse are counted, not dropped."""
 
 from __future__ import annotations

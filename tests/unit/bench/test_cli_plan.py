@@ -178,7 +178,7 @@ def test_plan_for_a_trace_lists_layouts_that_hold_its_p99_with_headroom_as_json(
     assert out["trace"]["rows"] == 60 and out["trace"]["served"] == 58 and len(out["trace"]["skipped"]) == 2
     for fit in out["layouts"]:
         assert fit["fits"] and fit["p99_tokens"] * 1.2 <= fit["plan"]["kv_capacity_tokens"]
-        assert fit["timing"]["source"].startswith("predicted") and fit["meets_slo"] is True
+        assert fit["timing"]["source"].startswith("replayed") and fit["meets_slo"] is True
     gpus = [fit["plan"]["gpus"] for fit in out["layouts"]]
     assert gpus == sorted(gpus)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from planner.performance import LevelPrediction, slo_concurrency
-from planner.serving_sim import BatchLimits, simulate
+from planner.serving_sim import Arrival, BatchLimits, replay, simulate
 
 STEP = 0.010
 LIMITS = BatchLimits(max_num_batched_tokens=1000, max_num_seqs=8, kv_capacity_tokens=10**6)
@@ -62,6 +62,37 @@ def test_async_scheduling_makes_a_request_arriving_mid_step_wait_for_the_step_af
     assert sync[1].ttft == pytest.approx(1.5 * STEP) and lagged[1].ttft == pytest.approx(2.5 * STEP)
     # an idle engine takes a request at once either way
     assert sync[0].ttft == lagged[0].ttft == pytest.approx(STEP)
+
+
+def test_replay_sends_a_later_turn_its_think_time_after_the_earlier_answer():
+    turns = [Arrival(at=0.0, prompt=100, output=3), Arrival(at=None, prompt=300, output=2, after=0, think=1.0),
+             Arrival(at=0.05, prompt=100, output=2)]  # fmt: skip
+    done, _ = replay(turns, limits=LIMITS, step_seconds=lambda shape: STEP)
+    assert [r.index for r in done] == [0, 1, 2]  # in the order given, not the order finished
+    assert done[1].arrival == pytest.approx(done[0].arrival + done[0].e2el + 1.0)
+    assert done[2].arrival == pytest.approx(0.05)
+
+
+def test_replay_prefills_only_what_the_prefix_cache_lacks():
+    def cost(shape):  # a step costs its prompt tokens: 1 ms each, at least one step
+        return max(STEP, sum(tokens for tokens, _ in shape.prefills) * 1e-3)
+
+    fresh, _ = replay([Arrival(at=0.0, prompt=500, output=2)], limits=LIMITS, step_seconds=cost)
+    cached, _ = replay([Arrival(at=0.0, prompt=500, output=2, cached=400)], limits=LIMITS, step_seconds=cost)
+    assert fresh[0].ttft == pytest.approx(0.5) and cached[0].ttft == pytest.approx(0.1)
+
+
+def test_replay_takes_decode_runs_in_one_go_with_the_timings_of_step_by_step():
+    def cost(shape):  # linear in the contexts, as KV reads are; a prompt costs its tokens
+        return 0.005 + 1e-6 * sum(shape.decode_contexts) + 1e-4 * sum(tokens for tokens, _ in shape.prefills)
+
+    times = [0.0, 0.003, 0.5, 0.52, 2.0]
+    stepwise, _ = simulate(times, requests=5, concurrency=None, prompt=300, output=200, limits=LIMITS,
+                           step_seconds=cost)  # fmt: skip
+    replayed, _ = replay([Arrival(at=t, prompt=300, output=200) for t in times], limits=LIMITS, step_seconds=cost)
+    for a, b in zip(sorted(stepwise, key=lambda r: r.arrival), replayed, strict=True):
+        assert (a.ttft, a.e2el) == pytest.approx((b.ttft, b.e2el), rel=1e-9)
+        assert a.itl == pytest.approx(b.itl, rel=1e-9)
 
 
 def test_a_batch_larger_than_the_pool_is_flagged():
