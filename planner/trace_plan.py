@@ -1,7 +1,7 @@
 """From a trace to layouts: the smallest deployments whose KV pool holds the trace's p99 live KV with
 headroom and, where a performance calibration exists, whose replayed latency meets the SLO. A layout's
 lifetimes come from replaying the trace on it (planner/trace_timing.py), so a faster layout holds less
-KV; DP engines each take 1 / dp of the traffic, a conversation whole."""
+KV; DP engines share the traffic, a conversation whole, and are sized for the busiest share."""
 
 from __future__ import annotations
 
@@ -55,13 +55,20 @@ class TraceSlo(BaseModel):
 
 
 def engine_share(requests: Sequence[TraceRequest], engines: int) -> list[TraceRequest]:
-    """The requests one of `engines` DP engines takes: the traffic is split by conversation (its turns stay
-    together), else by request; every engine's share is planned as this one's."""
-    return [r for i, r in enumerate(requests) if _engine(r, i) % engines == 0]
-
-
-def _engine(request: TraceRequest, index: int) -> int:
-    return sum(map(ord, request.session)) if request.session is not None else index
+    """The busiest share of `engines` DP engines: conversations (their turns stay together, where their
+    prefix-cache hits are) and single requests, in order of first arrival, each to the engine with the
+    fewest tokens so far - a least-loaded router with conversation affinity; every engine is sized for the
+    busiest share. Requests keep their order within it."""
+    groups: dict[str, list[int]] = {}
+    for i, request in enumerate(requests):
+        groups.setdefault(request.session if request.session is not None else f"#{i}", []).append(i)
+    loads = [0] * engines
+    shares: list[list[int]] = [[] for _ in range(engines)]
+    for members in groups.values():
+        lightest = loads.index(min(loads))
+        shares[lightest] += members
+        loads[lightest] += sum(requests[i].input_tokens + requests[i].output_tokens for i in members)
+    return [requests[i] for i in sorted(shares[loads.index(max(loads))])]
 
 
 def replayed_timing(

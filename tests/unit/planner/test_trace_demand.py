@@ -7,7 +7,7 @@ import pytest
 
 from planner import PlanSettings, load_model, resolve_gpu
 from planner.trace_demand import Lifetime, kv_demand, prefix_hit_tokens, prompt_chain
-from planner.trace_plan import Timing, TraceSlo, search_for_trace
+from planner.trace_plan import Timing, TraceSlo, engine_share, search_for_trace
 from planner.trace_timing import fluid_lifetimes, peak_rate
 from tests.paths import REPO
 from traces import TraceRequest, read_trace
@@ -78,3 +78,13 @@ def test_prefix_hits_are_the_whole_blocks_an_earlier_request_sent():
     turn = request(4, ("doc", 64), ("a", 20), ("a-out", 12), ("next", 5), arrival=None, session="s")
     # blocks 0-4 (tokens 0-79) lie in doc + a; block 5 (80-95) straddles a / a-out: a was sent without it
     assert prefix_hit_tokens([a, turn], block_size=16) == [0, 80]
+
+
+def test_dp_engines_take_whole_conversations_least_loaded_first_and_the_busiest_share_is_planned():
+    small = [request(i, ("a", 100), session=f"s{i}", turn=0) for i in range(3)]
+    big = [request(9, ("b", 1000), session="big", turn=0), request(10, ("c", 1000), session="big", turn=1,
+                                                                     arrival=None)]  # fmt: skip
+    trace = [small[0], small[1], small[2], *big]
+    # s0 -> engine 0, s1 -> engine 1, s2 -> engine 0 (both 101 tokens, the first lightest), big -> engine 1
+    assert engine_share(trace, 2) == [small[1], *big]
+    assert engine_share(trace, 1) == trace
