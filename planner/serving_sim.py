@@ -152,7 +152,9 @@ def _run(
         while waiting and waiting[0].arrival <= cutoff and len(running) < limits.max_num_seqs:
             waiting[0].admitted = now
             running.append(waiting.pop(0))
-        if stretches and not waiting and (ends := _decode_stretch(running, pending, now, step_seconds)):
+        quiet = stretches and not waiting  # nothing waits to be admitted: a run of decode steps can go whole
+        ends = _decode_stretch(running, pending, now, step_seconds, last_step=now - decided) if quiet else []
+        if ends:
             for request in running:
                 request.produced += len(ends)
                 request.token_times.extend(ends)
@@ -174,16 +176,22 @@ def _run(
 
 
 def _decode_stretch(
-    running: list[_Request], pending: list[_Request], now: float, step_seconds: Callable[[StepShape], float]
+    running: list[_Request],
+    pending: list[_Request],
+    now: float,
+    step_seconds: Callable[[StepShape], float],
+    *,
+    last_step: float,
 ) -> list[float]:
     """End times of the decode-only steps that can run before anything changes the batch: no request
     finishes (the step that ends one runs as usual) and no new one arrives. Their durations are taken
     as linear between the first and the last one's cost (exact where a step's cost is linear in its
-    contexts, as KV reads are); empty where fewer than two such steps fit."""
+    contexts, as KV reads are); empty where fewer than two such steps fit (`last_step`, the step just
+    run, tells without pricing one)."""
     if not running or any(r.prefilled < r.prompt for r in running):
         return []
     steps = min(r.output - r.produced for r in running) - 1
-    if steps < 2:
+    if steps < 2 or (pending and pending[0].arrival - now < 3 * last_step):  # see the bound below
         return []
 
     def cost(ahead: int) -> float:
