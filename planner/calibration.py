@@ -65,7 +65,8 @@ class PerfPoint(BaseModel):
     deployment: str
     level: str
     load: LoadShape
-    measured: dict[str, float]  # mean_tpot_ms, median_ttft_ms, output_throughput (vllm bench serve's)
+    measured: dict[str, float]  # mean_tpot_ms, median_ttft_ms, output_throughput (vllm bench serve's), and
+    # mean_frontend_ms where vLLM's histograms came with the level (reports/perf_fit.py)
 
 
 class PerfCalibration(BaseModel):

@@ -16,8 +16,8 @@ from planner.capacity import Plan
 from planner.gpus import GpuSpec
 from planner.layout import Layout
 from planner.model_spec import ModelSpec
-from planner.serving_sim import BatchLimits, LoadShape, SimulatedRequest, simulate
-from planner.step_cost import PerfFactors, StepShape, step_model, step_seconds
+from planner.serving_sim import BatchLimits, Frontend, LoadShape, SimulatedRequest, simulate
+from planner.step_cost import PerfFactors, StepShape, step_model, step_pricer
 
 
 class LevelPrediction(BaseModel):
@@ -34,6 +34,7 @@ class LevelPrediction(BaseModel):
     median_tpot_ms: float
     mean_itl_ms: float
     mean_e2el_ms: float
+    mean_frontend_ms: float = 0.0  # sent to in the engine's queue: vLLM's TTFT less its queue and prefill phases
     output_throughput: float  # output tokens / s over the level
     request_throughput: float
     duration_s: float
@@ -52,6 +53,7 @@ def predict_level(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, *,
         limits=engine.limits,
         step_seconds=engine.step_seconds,
         cached=load.cached_tokens,
+        frontend=engine.frontend,
     )
     return _summary(done, load, short)
 
@@ -61,6 +63,7 @@ class EngineModel(NamedTuple):
 
     limits: BatchLimits
     step_seconds: Callable[[StepShape], float]
+    frontend: Frontend
 
 
 def engine_model(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, *, factors: PerfFactors) -> EngineModel:
@@ -73,7 +76,8 @@ def engine_model(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, *, 
         kv_capacity_tokens=plan.kv_capacity_tokens,
         async_scheduling=plan.server.async_scheduling,
     )
-    return EngineModel(limits, lambda shape: step_seconds(sm, gpu, shape, factors))
+    frontend = Frontend(request=factors.frontend_request_us * 1e-6, token=factors.frontend_token_us * 1e-6)
+    return EngineModel(limits, step_pricer(sm, gpu, factors), frontend)
 
 
 def _arrivals(load: LoadShape) -> list[float] | None:
@@ -105,6 +109,7 @@ def _summary(done: list[SimulatedRequest], load: LoadShape, short: bool) -> Leve
         median_tpot_ms=statistics.median(tpot) if tpot else 0.0,
         mean_itl_ms=statistics.fmean(itl) if itl else 0.0,
         mean_e2el_ms=statistics.fmean(r.e2el * 1e3 for r in done),
+        mean_frontend_ms=statistics.fmean(r.frontend * 1e3 for r in done),
         output_throughput=sum(r.output for r in done) / duration,
         request_throughput=len(done) / duration,
         duration_s=duration,

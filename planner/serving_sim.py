@@ -10,13 +10,15 @@ The numbers come out as vLLM's benchmark computes them from the client's timesta
 TTFT) / (output - 1)). Async scheduling (vLLM's default on GPUs) decides a step while the one before it
 runs, so a request that arrives during a step waits for the step after next: in a closed loop at c48 the
 replacements of the first requests to finish then enter one step apart and keep the waves staggered, as
-the runs' own timelines show (benchmarks/step_timeline.py). What the simulation leaves out: the client
-and HTTP, preemption (a KV pool that cannot hold the batch is flagged instead), speculative decoding.
+the runs' own timelines show (benchmarks/step_timeline.py). Before the engine, vLLM's API server takes
+one request at a time (Frontend; its time measured: reports/perf_fit.py). Left out: the client and HTTP,
+preemption (a KV pool that cannot hold the batch is flagged instead), speculative decoding.
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -47,6 +49,7 @@ class _Request:
     prefilled: int = 0
     produced: int = 0
     index: int = 0
+    ready: float = 0.0  # when the engine has it: sent, then through the API server (Frontend)
     admitted: float | None = None
     first_token: float | None = None
     finished: float | None = None
@@ -62,6 +65,18 @@ class SimulatedRequest:
     itl: tuple[float, ...]
     index: int = 0  # its place in what was replayed (replay()'s order)
     admitted: float = 0.0  # seconds after arrival that it joined the running batch (its KV allocated)
+    frontend: float = 0.0  # seconds after arrival that the engine had it (the API server's part)
+
+
+@dataclass(frozen=True)
+class Frontend:
+    """vLLM's API server before the engine: one request at a time (tokenising the prompt, validating,
+    handing it over), `request` seconds each plus `token` seconds a prompt token; a burst queues here.
+    vLLM's own histograms put 3 ms of a lone 1K prompt's TTFT there on the H200, ~100 ms of a 16K
+    prompt's at c2, ~180-200 ms at c64-c128 (its TTFT less its queue and prefill phases)."""
+
+    request: float = 0.0
+    token: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -95,6 +110,7 @@ def simulate(
     limits: BatchLimits,
     step_seconds: Callable[[StepShape], float],
     cached: int = 0,
+    frontend: Frontend = Frontend(),
 ) -> tuple[list[SimulatedRequest], bool]:
     """(every request's timings, whether the KV pool ever ran short). `arrivals` None: closed loop.
     `cached`: prompt tokens each request finds in the prefix cache (vLLM computes at least the last one)."""
@@ -104,21 +120,26 @@ def simulate(
     ]
     pending.sort(key=lambda r: r.arrival)
     slots = concurrency or requests if arrivals is None else None
-    return _run(pending, {}, slots=slots, limits=limits, step_seconds=step_seconds)
+    return _run(pending, {}, slots=slots, limits=limits, step_seconds=step_seconds, frontend=frontend)
 
 
 def replay(
-    arrivals: Sequence[Arrival], *, limits: BatchLimits, step_seconds: Callable[[StepShape], float]
+    arrivals: Sequence[Arrival],
+    *,
+    limits: BatchLimits,
+    step_seconds: Callable[[StepShape], float],
+    frontend: Frontend = Frontend(),
 ) -> tuple[list[SimulatedRequest], bool]:
     """An open loop over requests of their own sizes (a trace), later turns sent after earlier answers;
-    returns (timings in the order given, whether the KV pool ever ran short)."""
+    returns (timings in the order given, no inter-token gaps; whether the KV pool ever ran short)."""
     made = [
         _Request(arrival=a.at or 0.0, prompt=a.prompt, output=a.output, prefilled=min(a.cached, a.prompt - 1), index=i)
         for i, a in enumerate(arrivals)
     ]
     followers = {a.after: (made[i], a.think) for i, a in enumerate(arrivals) if a.at is None and a.after is not None}
     pending = sorted((r for r, a in zip(made, arrivals, strict=True) if a.at is not None), key=lambda r: r.arrival)
-    done, short = _run(pending, followers, slots=None, limits=limits, step_seconds=step_seconds, stretches=True)
+    done, short = _run(pending, followers, slots=None, limits=limits, step_seconds=step_seconds, trace=True,
+                       frontend=frontend)  # fmt: skip
     return sorted(done, key=lambda r: r.index), short
 
 
@@ -129,15 +150,17 @@ def _run(
     slots: int | None,
     limits: BatchLimits,
     step_seconds: Callable[[StepShape], float],
-    stretches: bool = False,
+    trace: bool = False,
+    frontend: Frontend,
 ) -> tuple[list[SimulatedRequest], bool]:
     """The engine loop. `slots`: a closed loop's free places (None: open loop, requests come at their
     times); `followers`: by index, the request sent `think` seconds after that one's last token;
-    `stretches`: take runs of decode-only steps in one go (_decode_stretch), for hour-long traces."""
+    `trace`: an hour-long trace - runs of decode-only steps go in one go (_decode_stretch) and no
+    inter-token gaps are kept (SimulatedRequest.itl empty)."""
     waiting: list[_Request] = []
     running: list[_Request] = []
     done: list[_Request] = []
-    now, short = 0.0, False
+    now, short, frontend_free = 0.0, False, 0.0
     decided = now  # when the next step's batch is chosen: the previous step's start under async scheduling
     while pending or waiting or running:
         while pending and (slots if slots is not None else pending[0].arrival <= now or not (waiting or running)):
@@ -146,18 +169,21 @@ def _run(
                 request.arrival = max(request.arrival, now)
                 slots -= 1
             now = max(now, request.arrival)  # an idle engine waits for it
+            request.ready = max(request.arrival, frontend_free) + frontend.request + frontend.token * request.prompt
+            frontend_free = request.ready
             waiting.append(request)
+        if waiting and not running:  # ... until the API server hands it over
+            now = max(now, waiting[0].ready)
         # an idle engine chooses at once (its empty step costs nothing and moves `decided` to now)
         cutoff = decided if limits.async_scheduling and running else now
-        while waiting and waiting[0].arrival <= cutoff and len(running) < limits.max_num_seqs:
+        while waiting and waiting[0].ready <= cutoff and len(running) < limits.max_num_seqs:
             waiting[0].admitted = now
             running.append(waiting.pop(0))
-        quiet = stretches and not waiting  # nothing waits to be admitted: a run of decode steps can go whole
-        ends = _decode_stretch(running, pending, now, step_seconds, last_step=now - decided) if quiet else []
+        ends = _decode_stretch(running, _next_arrival(pending, waiting), now, step_seconds,
+                               last_step=now - decided) if trace else []  # fmt: skip
         if ends:
             for request in running:
                 request.produced += len(ends)
-                request.token_times.extend(ends)
             now = ends[-1]
         shape, chunks = _schedule(running, limits.max_num_batched_tokens)
         short |= sum(r.prefilled + r.produced for r in running) > limits.kv_capacity_tokens
@@ -165,19 +191,31 @@ def _run(
         now += step_seconds(shape)
         for request, taken in chunks:
             request.prefilled += taken
-        finished = _emit_tokens(running, done, now)
+        finished = _emit_tokens(running, done, now, gaps=not trace)
         slots = None if slots is None else slots + len(finished)
-        for request in finished:
-            if request.index in followers:
-                follower, think = followers[request.index]
-                follower.arrival = now + think
-                bisect.insort(pending, follower, key=lambda r: r.arrival)
+        _send_next_turns(finished, followers, pending, now)
     return [_result(r) for r in done], short
+
+
+def _send_next_turns(
+    finished: list[_Request], followers: dict[int, tuple[_Request, float]], pending: list[_Request], now: float
+) -> None:
+    """A conversation's next turn goes out its think time after the previous turn's last token."""
+    for request in finished:
+        if request.index in followers:
+            follower, think = followers[request.index]
+            follower.arrival = now + think
+            bisect.insort(pending, follower, key=lambda r: r.arrival)
+
+
+def _next_arrival(pending: list[_Request], waiting: list[_Request]) -> float:
+    """When the engine next gets a request from the API server; inf: none will come."""
+    return min(waiting[0].ready if waiting else math.inf, pending[0].arrival if pending else math.inf)
 
 
 def _decode_stretch(
     running: list[_Request],
-    pending: list[_Request],
+    coming: float,
     now: float,
     step_seconds: Callable[[StepShape], float],
     *,
@@ -191,20 +229,21 @@ def _decode_stretch(
     if not running or any(r.prefilled < r.prompt for r in running):
         return []
     steps = min(r.output - r.produced for r in running) - 1
-    if steps < 2 or (pending and pending[0].arrival - now < 3 * last_step):  # see the bound below
+    if steps < 2 or coming <= now or coming - now < 3 * last_step:  # see the bound below
         return []
 
     def cost(ahead: int) -> float:
-        return step_seconds(StepShape(decode_contexts=tuple(r.prompt + r.produced + ahead for r in running)))
+        contexts = tuple(r.prompt + r.produced + ahead for r in running)
+        return step_seconds(StepShape.model_construct(decode_contexts=contexts, prefills=()))
 
     first = cost(0)
-    if pending:  # steps only grow, so none of these ends after the next arrival
-        steps = min(steps, int((pending[0].arrival - now) / max(first, 1e-9)) - 1)
+    if coming < math.inf:  # steps only grow, so none of these ends after the next arrival
+        steps = min(steps, int((coming - now) / max(first, 1e-9)) - 1)
     if steps < 2:
         return []
     last = cost(steps - 1)
-    if pending and now + steps * max(first, last) > pending[0].arrival:
-        steps = int((pending[0].arrival - now) / max(first, last))
+    if now + steps * max(first, last) > coming:
+        steps = int((coming - now) / max(first, last))
         if steps < 2:
             return []
         last = cost(steps - 1)
@@ -215,7 +254,7 @@ def _decode_stretch(
     return ends
 
 
-def _emit_tokens(running: list[_Request], done: list[_Request], now: float) -> list[_Request]:
+def _emit_tokens(running: list[_Request], done: list[_Request], now: float, *, gaps: bool) -> list[_Request]:
     """The step's end: a token for every request whose prompt is done; finished ones move to `done`
     (and are returned)."""
     finished = []
@@ -223,7 +262,8 @@ def _emit_tokens(running: list[_Request], done: list[_Request], now: float) -> l
         if request.prefilled < request.prompt:
             continue
         request.produced += 1
-        request.token_times.append(now)
+        if gaps:
+            request.token_times.append(now)
         if request.first_token is None:
             request.first_token = now
         if request.produced >= request.output:
@@ -243,7 +283,7 @@ def _schedule(running: list[_Request], budget: int) -> tuple[StepShape, list[tup
             taken = min(request.prompt - request.prefilled, budget)
             chunks.append((request, taken))
             budget -= taken
-    shape = StepShape(
+    shape = StepShape.model_construct(  # built here by construction, not validated: the replay's hot path
         decode_contexts=tuple(r.prompt + r.produced for r in decodes),
         prefills=tuple((taken, r.prefilled) for r, taken in chunks),
     )
@@ -256,4 +296,5 @@ def _result(request: _Request) -> SimulatedRequest:
     assert request.admitted is not None
     return SimulatedRequest(arrival=request.arrival, ttft=request.first_token - request.arrival,
                             e2el=request.finished - request.arrival, output=request.output, itl=gaps,
-                            index=request.index, admitted=request.admitted - request.arrival)  # fmt: skip
+                            index=request.index, admitted=request.admitted - request.arrival,
+                            frontend=request.ready - request.arrival)  # fmt: skip

@@ -35,13 +35,20 @@ the scores' (~5e-6), so every token gets the same top-k - 8 of 256 experts at 1 
 11 at 8,192 (benchmarks/dummy_routing.py, results/perf_model/dummy-routing.txt); a router without one picks
 by its logits' noise, fresh for every token: uniform again.
 
-The e's, the overheads, the launch time and the collective latency are the calibrated factors
-(planner/calibrations/), fitted per GPU, vLLM version and model class from measured levels
-(reports/perf_fit.py).
+The API server's time before the engine (frontend_request_us, frontend_token_us; planner/serving_sim.py
+Frontend) is no part of a step, but its factors are fitted with these: a host's, like the launch time.
+Before it was a term, the fit bought that time with dearer prompt steps - a full 8,192-token step at
+371-386 ms on one H200 where the runs' steps took 290-299 (results/perf_model/step-timeline.txt as of
+commit 4824c55); fitted with it, 285-299 ms (the same file now).
+
+The e's, the overheads, the launch time, the collective latency and the API server's times are the
+calibrated factors (planner/calibrations/), fitted per GPU, vLLM version and model class from measured
+levels (reports/perf_fit.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -71,6 +78,8 @@ class PerfFactors(BaseModel):
     eager_layer_us: float = Field(0.0, ge=0)  # host time issuing one layer's kernels in a step no CUDA graph covers
     sequence_overhead_us: float = Field(0.0, ge=0)  # per request in a step: sampling, scheduling, output
     collective_us: float = Field(0.0, ge=0)  # latency of one cross-rank collective (TP all-reduce, EP exchange)
+    frontend_request_us: float = Field(0.0, ge=0)  # the API server's time for each request before the engine
+    frontend_token_us: float = Field(0.0, ge=0)  # ... and for each prompt token (tokenising it)
 
     @model_validator(mode="before")
     @classmethod
@@ -164,23 +173,38 @@ def touched_experts(tokens: int, *, experts: int, top_k: int, fixed: bool = Fals
 
 
 def step_seconds(sm: StepModel, gpu: GpuSpec, step: StepShape, factors: PerfFactors) -> float:
+    return step_pricer(sm, gpu, factors)(step)
+
+
+def step_pricer(sm: StepModel, gpu: GpuSpec, factors: PerfFactors) -> Callable[[StepShape], float]:
+    """step_seconds with the deployment's and the GPU's constants worked out once: the batching replay
+    prices every step of an hour-long trace with it."""
     bandwidth, bf16, fp8, link = gpu.speeds()
-    tokens = len(step.decode_contexts) + sum(n for n, _ in step.prefills)
-    if tokens == 0:
-        return 0.0
-    touched = touched_experts(tokens, experts=sm.experts, top_k=sm.top_k, fixed=sm.fixed_routing)
-    local_touched = min(float(sm.local_experts), touched * sm.local_experts / max(1, sm.experts))
-    kv = sum(step.decode_contexts) * sm.kv_bytes_per_token + len(step.decode_contexts) * sm.state_bytes_per_request
-    weights = sm.always_bytes + sm.moe_layers * local_touched * sm.expert_bytes
-    memory = weights / (bandwidth * factors.bandwidth_efficiency) + kv / (bandwidth * factors.kv_bandwidth_efficiency)
-    pairs = sum(step.decode_contexts) + sum(n * c + n * (n + 1) / 2 for n, c in step.prefills)
-    sampled = len(step.decode_contexts) + len(step.prefills)
-    gemm = 2 * (sm.gemm_params * tokens + sm.lm_head_params * sampled)
-    compute = gemm / ((fp8 if sm.fp8_weights else bf16) * factors.gemm_efficiency)
-    compute += sm.attention_flops_per_pair * pairs / (bf16 * factors.attention_efficiency)
-    launch = sm.layers * factors.eager_layer_us * 1e-6 if tokens > sm.graph_tokens else 0.0
-    fixed = sm.layers * factors.layer_overhead_us + sampled * factors.sequence_overhead_us
-    return max(memory, compute) + launch + fixed * 1e-6 + _comm(sm, tokens, link, factors.collective_us)
+    weight_rate, kv_rate = bandwidth * factors.bandwidth_efficiency, bandwidth * factors.kv_bandwidth_efficiency
+    gemm_rate = (fp8 if sm.fp8_weights else bf16) * factors.gemm_efficiency
+    attention_rate = bf16 * factors.attention_efficiency
+    eager = sm.layers * factors.eager_layer_us * 1e-6
+    layers_us = sm.layers * factors.layer_overhead_us
+
+    def price(step: StepShape) -> float:
+        decodes, context = len(step.decode_contexts), sum(step.decode_contexts)
+        tokens = decodes + sum(n for n, _ in step.prefills)
+        if tokens == 0:
+            return 0.0
+        touched = touched_experts(tokens, experts=sm.experts, top_k=sm.top_k, fixed=sm.fixed_routing)
+        local_touched = min(float(sm.local_experts), touched * sm.local_experts / max(1, sm.experts))
+        kv = context * sm.kv_bytes_per_token + decodes * sm.state_bytes_per_request
+        weights = sm.always_bytes + sm.moe_layers * local_touched * sm.expert_bytes
+        memory = weights / weight_rate + kv / kv_rate
+        pairs = context + sum(n * c + n * (n + 1) / 2 for n, c in step.prefills)
+        sampled = decodes + len(step.prefills)
+        compute = 2 * (sm.gemm_params * tokens + sm.lm_head_params * sampled) / gemm_rate
+        compute += sm.attention_flops_per_pair * pairs / attention_rate
+        launch = eager if tokens > sm.graph_tokens else 0.0
+        fixed = layers_us + sampled * factors.sequence_overhead_us
+        return max(memory, compute) + launch + fixed * 1e-6 + _comm(sm, tokens, link, factors.collective_us)
+
+    return price
 
 
 def _comm(sm: StepModel, tokens: int, link: float | None, collective_us: float) -> float:

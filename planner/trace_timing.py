@@ -52,7 +52,7 @@ def replayed_lifetimes(
                                 cached=hits[i], after=after, think=request.think_s))  # fmt: skip
         if request.session is not None:
             previous[request.session] = i
-    done, _ = replay(arrivals, limits=engine.limits, step_seconds=engine.step_seconds)
+    done, _ = replay(arrivals, limits=engine.limits, step_seconds=engine.step_seconds, frontend=engine.frontend)
     lives = [
         Lifetime(start=r.arrival + r.admitted, first_token=r.arrival + r.ttft, end=r.arrival + r.e2el) for r in done
     ]

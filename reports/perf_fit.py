@@ -5,7 +5,8 @@ A case is one level of a GPU deployment with fixed prompt and output lengths, cl
 or open loop (a request rate): its model is the run folder's copy, its layout and server settings the
 recorded spec, its memory plan the planner's (batch limits, KV pool). The fit minimises, over every
 case, the squared log ratios predicted / measured of vllm bench serve's mean TPOT, median TTFT (the
-mean is carried by a few outliers in short levels) and output throughput (scipy's least_squares, the
+mean is carried by a few outliers in short levels) and output throughput, and of the API server's part
+of TTFT where vLLM's histograms came with the level (_frontend_ms) (scipy's least_squares, the
 factors bounded to physical ranges). Factors are fitted per GPU; predicting another GPU with them is the
 out-of-sample check (benchmarks/perf_model.py).
 """
@@ -31,11 +32,13 @@ from reports.run_data import RunData, layout_of
 from runfolder.schema import DeploymentRecord, LevelSummary
 
 METRICS = ("mean_tpot_ms", "median_ttft_ms", "output_throughput")
+FRONTEND = "mean_frontend_ms"  # fitted on too, where vLLM's histograms came with the level (_frontend_ms)
 # (factor, lower bound, upper bound, start): efficiencies of a roofline cannot pass ~1; the overheads are ms-scale
 BOUNDS = (("kv_bandwidth_efficiency", 0.1, 1.2, 0.8), ("gemm_efficiency", 0.02, 1.2, 0.3),
           ("attention_efficiency", 0.05, 1.2, 0.5), ("layer_overhead_us", 0.0, 500.0, 50.0),
           ("eager_layer_us", 0.0, 5000.0, 1000.0), ("sequence_overhead_us", 0.0, 500.0, 50.0),
-          ("collective_us", 0.0, 200.0, 10.0))  # fmt: skip
+          ("collective_us", 0.0, 200.0, 10.0), ("frontend_request_us", 0.0, 100_000.0, 5_000.0),
+          ("frontend_token_us", 0.0, 100.0, 3.0))  # fmt: skip
 MULTI_RANK_ONLY = ("collective_us",)  # no single-GPU level says anything about them: left at 0 without one
 
 
@@ -82,9 +85,21 @@ def _deployment_cases(run: RunData, d: DeploymentRecord) -> list[PerfCase]:
         load = _load(level)
         if load is not None and not level.interrupted:
             measured = {m: float(v) for m in METRICS if isinstance(v := level.metrics.get(m), int | float)}
+            if (frontend := _frontend_ms(level)) is not None:
+                measured[FRONTEND] = frontend
             point = PerfPoint(run=run.record.run_id, deployment=d.name, level=level.name, load=load, measured=measured)
             cases.append(PerfCase(point=point, gpu=gpu, model=model, layout=layout, plan=plan))
     return cases
+
+
+def _frontend_ms(level: LevelSummary) -> float | None:
+    """vLLM's mean TTFT less its mean queue and prefill phases (its own histograms): the time from the API
+    server taking a request to the engine queueing it, and the first token's way back - the API server's
+    part, which the step model does not have."""
+    ttft, queue, prefill = (level.server.get(f"server_mean_{k}_ms") for k in ("ttft", "queue", "prefill"))
+    if ttft is None or queue is None or prefill is None:
+        return None
+    return max(ttft - queue - prefill, 0.1)
 
 
 def _load(level: LevelSummary) -> LoadShape | None:

@@ -79,5 +79,6 @@ def _print_performance(calibration: Calibration) -> None:
             f"KV bandwidth x{f.kv_bandwidth_efficiency:.2f}, "
             f"GEMM x{f.gemm_efficiency:.2f}, attention x{f.attention_efficiency:.2f}, {f.layer_overhead_us:.0f} us "
             f"a layer, {f.sequence_overhead_us:.0f} us a request a step, "
-            f"{f.eager_layer_us:.0f} us a layer launching a step no CUDA graph covers, {collectives}"
+            f"{f.eager_layer_us:.0f} us a layer launching a step no CUDA graph covers, {collectives}; API server "
+            f"{f.frontend_request_us / 1e3:.1f} ms a request + {f.frontend_token_us:.2f} us a prompt token"
         )
