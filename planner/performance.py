@@ -93,7 +93,7 @@ def _arrivals(load: LoadShape) -> list[float] | None:
 
 def _summary(done: list[SimulatedRequest], load: LoadShape, short: bool) -> LevelPrediction:
     ttft = sorted(r.ttft * 1e3 for r in done)
-    tpot = [(r.e2el - r.ttft) * 1e3 / (r.output - 1) for r in done if r.output > 1]
+    tpot = [r.tpot_ms for r in done if r.tpot_ms is not None]
     itl = [gap * 1e3 for r in done for gap in r.itl]
     start, end = min(r.arrival for r in done), max(r.arrival + r.e2el for r in done)
     duration = max(end - start, 1e-9)

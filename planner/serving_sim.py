@@ -67,13 +67,16 @@ class SimulatedRequest:
     admitted: float = 0.0  # seconds after arrival that it joined the running batch (its KV allocated)
     frontend: float = 0.0  # seconds after arrival that the engine had it (the API server's part)
 
+    @property
+    def tpot_ms(self) -> float | None:
+        """(E2EL - TTFT) / (output - 1) in ms, as vllm bench serve computes it; None for one token."""
+        return (self.e2el - self.ttft) * 1e3 / (self.output - 1) if self.output > 1 else None
+
 
 @dataclass(frozen=True)
 class Frontend:
-    """vLLM's API server before the engine: one request at a time (tokenising the prompt, validating,
-    handing it over), `request` seconds each plus `token` seconds a prompt token; a burst queues here.
-    vLLM's own histograms put 3 ms of a lone 1K prompt's TTFT there on the H200, ~100 ms of a 16K
-    prompt's at c2, ~180-200 ms at c64-c128 (its TTFT less its queue and prefill phases)."""
+    """vLLM's API server before the engine: one request at a time (tokenising the prompt, handing it
+    over), `request` seconds each plus `token` seconds a prompt token; a burst queues here."""
 
     request: float = 0.0
     token: float = 0.0
@@ -154,9 +157,8 @@ def _run(
     frontend: Frontend,
 ) -> tuple[list[SimulatedRequest], bool]:
     """The engine loop. `slots`: a closed loop's free places (None: open loop, requests come at their
-    times); `followers`: by index, the request sent `think` seconds after that one's last token;
-    `trace`: an hour-long trace - runs of decode-only steps go in one go (_decode_stretch) and no
-    inter-token gaps are kept (SimulatedRequest.itl empty)."""
+    times); `followers`: by index, the request sent `think` seconds after that one's last token; `trace`:
+    hour-long - decode-only runs go in one go (_decode_stretch), no inter-token gaps are kept."""
     waiting: list[_Request] = []
     running: list[_Request] = []
     done: list[_Request] = []
@@ -221,11 +223,9 @@ def _decode_stretch(
     *,
     last_step: float,
 ) -> list[float]:
-    """End times of the decode-only steps that can run before anything changes the batch: no request
-    finishes (the step that ends one runs as usual) and no new one arrives. Their durations are taken
-    as linear between the first and the last one's cost (exact where a step's cost is linear in its
-    contexts, as KV reads are); empty where fewer than two such steps fit (`last_step`, the step just
-    run, tells without pricing one)."""
+    """End times of the decode-only steps before anything changes the batch (a request finishing runs as
+    a step of its own; none arrives), priced linearly between the first and the last (exact where a
+    step's cost is linear in its contexts, as KV reads are); none where fewer than two fit."""
     if not running or any(r.prefilled < r.prompt for r in running):
         return []
     steps = min(r.output - r.produced for r in running) - 1

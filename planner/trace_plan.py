@@ -81,7 +81,7 @@ def replayed_timing(
     engine = engine_model(model, gpu, layout, plan, factors=factors)
     hits = prefix_hit_tokens(requests, block_size=plan.block_size)
     lives, done = replayed_lifetimes(requests, hits, engine=engine)
-    tpot = [(r.e2el - r.ttft) * 1e3 / (r.output - 1) for r in done if r.output > 1]
+    tpot = [r.tpot_ms for r in done if r.tpot_ms is not None]
     timing = Timing(ttft_ms=statistics.median(r.ttft * 1e3 for r in done),
                     tpot_ms=statistics.fmean(tpot) if tpot else 0.0, source=f"replayed ({source})")  # fmt: skip
     return lives, timing
