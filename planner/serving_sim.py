@@ -234,7 +234,7 @@ def _decode_stretch(
 
     def cost(ahead: int) -> float:
         contexts = tuple(r.prompt + r.produced + ahead for r in running)
-        return step_seconds(StepShape.model_construct(decode_contexts=contexts, prefills=()))
+        return step_seconds(StepShape(decode_contexts=contexts))
 
     first = cost(0)
     if coming < math.inf:  # steps only grow, so none of these ends after the next arrival
@@ -283,7 +283,7 @@ def _schedule(running: list[_Request], budget: int) -> tuple[StepShape, list[tup
             taken = min(request.prompt - request.prefilled, budget)
             chunks.append((request, taken))
             budget -= taken
-    shape = StepShape.model_construct(  # built here by construction, not validated: the replay's hot path
+    shape = StepShape(
         decode_contexts=tuple(r.prompt + r.produced for r in decodes),
         prefills=tuple((taken, r.prefilled) for r, taken in chunks),
     )
