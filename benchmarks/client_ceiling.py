@@ -26,10 +26,10 @@ import time
 
 import numpy as np
 
-from bench.load.arrivals import schedule
 from bench.load.level_runner import LevelRunner
 from bench.load.stream_client import new_session
 from bench.load.workload import Job, Turn
+from planner.arrivals import schedule
 
 STREAMS = ((64, 1500), (512, 200))  # (chunks per request, requests): ~100K chunks per run
 CONCURRENCY, REPS = 32, 5

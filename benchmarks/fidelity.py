@@ -40,10 +40,10 @@ from pathlib import Path
 
 import yaml
 
-from bench.load.level import level_seed
 from bench.run.deployment import Deployment
 from bench.scenario.deployment import DeploymentSpec, SynthModel
 from bench.scenario.loader import load_scenario
+from planner.arrivals import level_seed
 from runfolder.requests import read_requests
 
 WORKLOADS = [  # name, input, output, requests, concurrency or rate factor of saturation

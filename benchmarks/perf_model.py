@@ -27,6 +27,7 @@ from bench.run.capacity_check import predict as plan_deployment  # noqa: E402
 from bench.run.model_source import materialize_model  # noqa: E402
 from bench.scenario.loader import load_scenario  # noqa: E402
 from planner import load_model, resolve_gpu  # noqa: E402
+from planner.arrivals import level_seed  # noqa: E402
 from planner.calibration import shipped_calibration  # noqa: E402
 from planner.performance import predict_level  # noqa: E402
 from planner.serving_sim import LoadShape  # noqa: E402
@@ -56,7 +57,8 @@ def predict_scenario(args: argparse.Namespace) -> dict:
         load = LoadShape(input_tokens=(level.input_tokens or scenario.workload.input_tokens).mean,
                          output_tokens=(level.output_tokens or scenario.workload.output_tokens).mean,
                          concurrency=level.concurrency, request_rate=level.rate,
-                         requests=level.requests or scenario.load.requests or 1, seed=index)  # fmt: skip
+                         requests=level.requests or scenario.load.requests or 1,
+                         seed=level_seed(scenario.seed, index))  # fmt: skip
         p = predict_level(model, gpu, spec.layout, plan, load=load, factors=factors)
         levels.append({"level": level.label(), **{m: getattr(p, m) for m in METRICS}, "mean_ttft_ms": p.mean_ttft_ms})
     return {"scenario": args.predict, "deployment": args.deployment, "gpu": args.gpu,

@@ -79,7 +79,7 @@ class PerfCalibration(BaseModel):
     model_class: str  # what the levels served (e.g. "moe fp8"): factors may not carry to another class
     factors: PerfFactors
     points: list[PerfPoint] = Field(min_length=1)
-    multi_gpu_levels: int = Field(0, ge=0)  # levels on several GPUs: without one the collective latency is 0, unfitted
+    multi_gpu_levels: int = Field(0, ge=0)  # levels on several GPUs; none: collective_us 0, a family member's used
 
 
 class Calibration(BaseModel):
@@ -108,8 +108,16 @@ class Calibration(BaseModel):
             )
         chosen = found[0]
         how = "fitted on it" if chosen.gpu == gpu.name else f"transferred from {chosen.gpu} ({chosen.family})"
-        unfitted = "" if chosen.multi_gpu_levels else " (all on one GPU: TP/EP collectives counted by bytes alone)"
-        return chosen.factors, f"performance factors of {self.name}, {how}, on {chosen.model_class} levels{unfitted}"
+        factors, unfitted = chosen.factors, ""
+        if not chosen.multi_gpu_levels:
+            # a collective's latency is the interconnect's and NCCL's, not the card's: a family shares them
+            donor = next((p for p in self.performance if p.family == chosen.family and p.multi_gpu_levels), None)
+            if donor is None:
+                unfitted = " (all on one GPU: TP/EP collectives counted by bytes alone)"
+            else:
+                factors = factors.model_copy(update={"collective_us": donor.factors.collective_us})
+                unfitted = f" (all on one GPU: the collective latency of {donor.gpu}'s multi-GPU levels)"
+        return factors, f"performance factors of {self.name}, {how}, on {chosen.model_class} levels{unfitted}"
 
 
 def fit(points: list[MeasuredPoint]) -> tuple[OverheadCoefficients, list[str]]:

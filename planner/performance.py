@@ -5,13 +5,13 @@ replay (planner/serving_sim.py), with calibrated factors. Keys name the metric a
 
 from __future__ import annotations
 
-import random
 import statistics
 from collections.abc import Callable
 from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
+from planner.arrivals import schedule
 from planner.capacity import Plan
 from planner.gpus import GpuSpec
 from planner.layout import Layout
@@ -81,22 +81,16 @@ def engine_model(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, *, 
 
 
 def _arrivals(load: LoadShape) -> list[float] | None:
-    """Open loop: Poisson arrivals from the level's seed (exponential gaps), as vllm bench serve draws them."""
-    if load.request_rate is None:
-        return None
-    rng, now, times = random.Random(load.seed), 0.0, []
-    for _ in range(load.requests):
-        times.append(now)
-        now += rng.expovariate(load.request_rate)
-    return times
+    """Open loop: the offsets bench sends the level at (Poisson from the level's seed, rescaled to N / rate)."""
+    return None if load.request_rate is None else schedule(load.requests, None, load.request_rate, seed=load.seed)
 
 
 def _summary(done: list[SimulatedRequest], load: LoadShape, short: bool) -> LevelPrediction:
     ttft = sorted(r.ttft * 1e3 for r in done)
     tpot = [r.tpot_ms for r in done if r.tpot_ms is not None]
     itl = [gap * 1e3 for r in done for gap in r.itl]
-    start, end = min(r.arrival for r in done), max(r.arrival + r.e2el for r in done)
-    duration = max(end - start, 1e-9)
+    # timed from the level's start (offset 0), as bench times it, not from the first arrival
+    duration = max(max(r.arrival + r.e2el for r in done), 1e-9)
     return LevelPrediction(
         concurrency=load.concurrency,
         request_rate=load.request_rate,

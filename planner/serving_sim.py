@@ -28,7 +28,7 @@ from planner.step_cost import StepShape
 
 
 class LoadShape(BaseModel):
-    """One level: closed loop at `concurrency`, or open loop at `request_rate` (Poisson, seeded)."""
+    """One level: closed loop at `concurrency`, or open loop at `request_rate` (planner/arrivals.py, `seed`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

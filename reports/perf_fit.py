@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from scipy.optimize import least_squares
 
 from planner import GpuSpec, Layout, ModelSpec, load_model, plan_capacity
+from planner.arrivals import level_seed
 from planner.calibration import PerfCalibration, PerfPoint
 from planner.capacity import Plan
 from planner.errors import InputError
@@ -32,6 +33,8 @@ from reports.run_data import RunData, layout_of
 from runfolder.schema import DeploymentRecord, LevelSummary
 
 METRICS = ("mean_tpot_ms", "median_ttft_ms", "output_throughput")
+# the one open-loop arrival the replay sends as bench does (planner/arrivals.py: Poisson, rescaled to N / rate)
+REPLAYED_ARRIVAL = {"process": "poisson", "normalize": True}
 FRONTEND = "mean_frontend_ms"  # fitted on too, where vLLM's histograms came with the level (_frontend_ms)
 # (factor, lower bound, upper bound, start): efficiencies of a roofline cannot pass ~1; the overheads are ms-scale
 BOUNDS = (("kv_bandwidth_efficiency", 0.1, 1.2, 0.8), ("gemm_efficiency", 0.02, 1.2, 0.3),
@@ -82,7 +85,7 @@ def _deployment_cases(run: RunData, d: DeploymentRecord) -> list[PerfCase]:
     plan = plan_capacity(model, gpu, layout, plan_settings(d))
     cases = []
     for level in d.levels:
-        load = _load(level)
+        load = _load(level, seed=level_seed(int((run.record.scenario or {}).get("seed", 0)), level.index))
         if load is not None and not level.interrupted:
             measured = {m: float(v) for m in METRICS if isinstance(v := level.metrics.get(m), int | float)}
             if (frontend := _frontend_ms(level)) is not None:
@@ -102,17 +105,19 @@ def _frontend_ms(level: LevelSummary) -> float | None:
     return max(ttft - queue - prefill, 0.1)
 
 
-def _load(level: LevelSummary) -> LoadShape | None:
-    """The level as the planner replays it: fixed lengths only; None for distributions or no completions."""
+def _load(level: LevelSummary, *, seed: int) -> LoadShape | None:
+    """The level as the planner replays it: fixed lengths only, open loops only as bench sends them by default
+    (Poisson, rescaled); None for distributions, other arrival processes or no completions."""
     completed = level.metrics.get("completed")
     if not (level.input_tokens.isdigit() and level.output_tokens.isdigit()) or not completed:
         return None
     concurrency, rate = level.driver.get("concurrency"), level.driver.get("rate")
-    if concurrency is None and rate is None:
+    if concurrency is None and (rate is None or level.driver.get("arrival") != REPLAYED_ARRIVAL
+                                or level.driver.get("burstiness", 1.0) != 1.0):  # fmt: skip
         return None
     return LoadShape(input_tokens=int(level.input_tokens), output_tokens=int(level.output_tokens),
                      concurrency=concurrency, request_rate=None if concurrency else rate,
-                     requests=int(completed), seed=level.index)  # fmt: skip
+                     requests=int(completed), seed=seed)  # fmt: skip
 
 
 def predict_case(case: PerfCase, factors: PerfFactors) -> LevelPrediction:

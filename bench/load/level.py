@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 
-from bench.load.arrivals import schedule
 from bench.load.level_runner import LevelResult, LevelRunner
 from bench.load.serving_metrics import summarize
 from bench.load.stream_client import new_session
@@ -24,6 +23,7 @@ from bench.observe.server_events import ServerLogWindow
 from bench.observe.server_latency import Histograms, compare, level_figures
 from bench.observe.telemetry import TelemetrySampler
 from bench.scenario.schema import Level, Scenario
+from planner.arrivals import level_seed, schedule
 from runfolder.requests import RequestRecord
 from runfolder.schema import ClientCheck, LevelSummary
 
@@ -58,12 +58,6 @@ class LevelTarget:
     tokenizer: Path
     max_model_len: int | None = None  # the deployment's, if it sets one (a trace's longer rows are counted)
     server_log: Path | None = None  # a local server's log, read for what happened during each level
-
-
-def level_seed(scenario_seed: int, index: int) -> int:
-    """The seed of a level's prompts and arrivals: `vllm bench serve --seed` this number sends an
-    open loop at the same offsets (bench/load/arrivals.py)."""
-    return scenario_seed * 1000 + index
 
 
 async def run_level(

@@ -76,7 +76,7 @@ class Arrival(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     process: Literal["poisson", "gamma", "constant"] = "poisson"
-    normalize: bool = True  # vLLM's rescaling of the cumulative delays to N / rate (bench/load/arrivals.py)
+    normalize: bool = True  # vLLM's rescaling of the cumulative delays to N / rate (planner/arrivals.py)
 
 
 def _arrival(value: object) -> object:

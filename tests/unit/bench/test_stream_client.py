@@ -6,11 +6,11 @@ import asyncio
 
 import pytest
 
-from bench.load.arrivals import schedule
 from bench.load.level_runner import LevelRunner
 from bench.load.stream_client import Outcome, StreamDecoder, new_session, stream_request
 from bench.load.workload import Job, Turn
 from bench.server.vllm_server import free_port
+from planner.arrivals import schedule
 from tools.fake_openai import FakeOpenAI
 
 

@@ -28,10 +28,15 @@ def test_shipped_h100_factors_are_the_fit_of_the_committed_h100_levels():
 
 def test_a_gpu_without_levels_takes_its_familys_factors_and_says_so():
     calibration = load_calibration(SHIPPED)
-    _, source = calibration.performance_factors(resolve_gpu("h20"))
+    h20, source = calibration.performance_factors(resolve_gpu("h20"))
     assert "transferred from h100 (hopper)" in source
-    assert "collectives counted by bytes alone" in source  # the H100's levels were all on one GPU
-    _, own = calibration.performance_factors(resolve_gpu("h200"))  # fitted with TP2 levels among them
-    assert "fitted on it" in own and "bytes alone" not in own
+    # the H100's levels were all on one GPU: its collective latency is the H200's, whose levels had TP2
+    h200, own = calibration.performance_factors(resolve_gpu("h200"))
+    assert "the collective latency of h200's multi-GPU levels" in source
+    assert h200.collective_us > 0 and h20.collective_us == h200.collective_us
+    assert "fitted on it" in own and "collective latency of" not in own
+    alone = calibration.model_copy(update={"performance": [p for p in calibration.performance if p.gpu == "h100"]})
+    lone, source = alone.performance_factors(resolve_gpu("h100"))
+    assert "collectives counted by bytes alone" in source and lone.collective_us == 0
     with pytest.raises(InputError, match="no performance calibration for l40s"):
         calibration.performance_factors(resolve_gpu("l40s"))

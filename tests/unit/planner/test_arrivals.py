@@ -7,7 +7,7 @@ import asyncio
 import numpy as np
 import pytest
 
-from bench.load.arrivals import schedule
+from planner.arrivals import schedule
 
 
 def vllms_send_times(count: int, rate: float, burstiness: float, seed: int) -> list[float]:

@@ -1,4 +1,5 @@
 """Seeded arrival schedules: absolute send offsets in seconds from the level's start, never relative sleeps.
+One home for bench, which sends at these offsets, and the planner's replay, which predicts the same level.
 
 The schedule is `vllm bench serve`'s (vllm/benchmarks/serve.py, `get_request`): request i waits its own
 gap, drawn from a gamma with shape = burstiness and scale = 1 / (rate x burstiness) (burstiness 1 is
@@ -15,6 +16,12 @@ from __future__ import annotations
 import numpy as np
 
 MAX_REQUESTS = 1_000_000
+
+
+def level_seed(scenario_seed: int, index: int) -> int:
+    """The seed of a level's prompts and arrivals: `vllm bench serve --seed` this number sends an
+    open loop at the same offsets."""
+    return scenario_seed * 1000 + index
 
 
 def _gaps(rates: np.ndarray, process: str, burstiness: float, rng: np.random.RandomState) -> np.ndarray:
