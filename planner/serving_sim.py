@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from planner.decode_runs import decode_run_ends
 from planner.step_cost import StepShape
 
 
@@ -158,7 +159,7 @@ def _run(
 ) -> tuple[list[SimulatedRequest], bool]:
     """The engine loop. `slots`: a closed loop's free places (None: open loop, requests come at their
     times); `followers`: by index, the request sent `think` seconds after that one's last token; `trace`:
-    hour-long - decode-only runs go in one go (_decode_stretch), no inter-token gaps are kept."""
+    hour-long - decode-only runs go in one go (planner/decode_runs.py), no inter-token gaps are kept."""
     waiting: list[_Request] = []
     running: list[_Request] = []
     done: list[_Request] = []
@@ -181,7 +182,7 @@ def _run(
         while waiting and waiting[0].ready <= cutoff and len(running) < limits.max_num_seqs:
             waiting[0].admitted = now
             running.append(waiting.pop(0))
-        ends = _decode_stretch(running, _next_arrival(pending, waiting), now, step_seconds,
+        ends = decode_run_ends(running, _next_arrival(pending, waiting), now, step_seconds,
                                last_step=now - decided) if trace else []  # fmt: skip
         if ends:
             for request in running:
@@ -213,45 +214,6 @@ def _send_next_turns(
 def _next_arrival(pending: list[_Request], waiting: list[_Request]) -> float:
     """When the engine next gets a request from the API server; inf: none will come."""
     return min(waiting[0].ready if waiting else math.inf, pending[0].arrival if pending else math.inf)
-
-
-def _decode_stretch(
-    running: list[_Request],
-    coming: float,
-    now: float,
-    step_seconds: Callable[[StepShape], float],
-    *,
-    last_step: float,
-) -> list[float]:
-    """End times of the decode-only steps before anything changes the batch (a request finishing runs as
-    a step of its own; none arrives), priced linearly between the first and the last (exact where a
-    step's cost is linear in its contexts, as KV reads are); none where fewer than two fit."""
-    if not running or any(r.prefilled < r.prompt for r in running):
-        return []
-    steps = min(r.output - r.produced for r in running) - 1
-    if steps < 2 or coming <= now or coming - now < 3 * last_step:  # see the bound below
-        return []
-
-    def cost(ahead: int) -> float:
-        contexts = tuple(r.prompt + r.produced + ahead for r in running)
-        return step_seconds(StepShape(decode_contexts=contexts))
-
-    first = cost(0)
-    if coming < math.inf:  # steps only grow, so none of these ends after the next arrival
-        steps = min(steps, int((coming - now) / max(first, 1e-9)) - 1)
-    if steps < 2:
-        return []
-    last = cost(steps - 1)
-    if now + steps * max(first, last) > coming:
-        steps = int((coming - now) / max(first, last))
-        if steps < 2:
-            return []
-        last = cost(steps - 1)
-    ends, t = [], now
-    for j in range(steps):
-        t += first + (last - first) * j / (steps - 1)
-        ends.append(t)
-    return ends
 
 
 def _emit_tokens(running: list[_Request], done: list[_Request], now: float, *, gaps: bool) -> list[_Request]:
