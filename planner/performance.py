@@ -45,7 +45,7 @@ def predict_level(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, *,
                   factors: PerfFactors) -> LevelPrediction:  # fmt: skip
     engine = engine_model(model, gpu, layout, plan, factors=factors)
     done, short = simulate(
-        _arrivals(load),
+        open_loop_offsets(load),
         requests=load.requests,
         concurrency=load.concurrency,
         prompt=load.input_tokens,
@@ -80,7 +80,7 @@ def engine_model(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, *, 
     return EngineModel(limits, step_pricer(sm, gpu, factors), frontend)
 
 
-def _arrivals(load: LoadShape) -> list[float] | None:
+def open_loop_offsets(load: LoadShape) -> list[float] | None:
     """Open loop: the offsets bench sends the level at (Poisson from the level's seed, rescaled to N / rate)."""
     return None if load.request_rate is None else schedule(load.requests, None, load.request_rate, seed=load.seed)
 

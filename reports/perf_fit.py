@@ -107,17 +107,18 @@ def _frontend_ms(level: LevelSummary) -> float | None:
 
 def _load(level: LevelSummary, *, seed: int) -> LoadShape | None:
     """The level as the planner replays it: fixed lengths only, open loops only as bench sends them by default
-    (Poisson, rescaled); None for distributions, other arrival processes or no completions."""
-    completed = level.metrics.get("completed")
+    (Poisson rescaled to N / rate, no in-flight cap); None for distributions, other arrivals or no completions."""
+    completed, driver = level.metrics.get("completed"), level.driver
     if not (level.input_tokens.isdigit() and level.output_tokens.isdigit()) or not completed:
         return None
-    concurrency, rate = level.driver.get("concurrency"), level.driver.get("rate")
-    if concurrency is None and (rate is None or level.driver.get("arrival") != REPLAYED_ARRIVAL
-                                or level.driver.get("burstiness", 1.0) != 1.0):  # fmt: skip
+    concurrency, rate = driver.get("concurrency"), driver.get("rate")
+    if concurrency is None and (rate is None or driver.get("arrival") != REPLAYED_ARRIVAL
+                                or driver.get("burstiness", 1.0) != 1.0 or "max_concurrency" in driver):  # fmt: skip
         return None
+    # the schedule's N is what was sent (its offsets are rescaled to N / rate), not what completed
     return LoadShape(input_tokens=int(level.input_tokens), output_tokens=int(level.output_tokens),
                      concurrency=concurrency, request_rate=None if concurrency else rate,
-                     requests=int(completed), seed=seed)  # fmt: skip
+                     requests=level.requests_sent or int(completed), seed=seed)  # fmt: skip
 
 
 def predict_case(case: PerfCase, factors: PerfFactors) -> LevelPrediction:

@@ -1,12 +1,17 @@
 """The shipped performance factors are what the committed H100 levels make (bench calibrate --perf), and the
-GPUs without levels of their own take their family's, saying whether collectives were ever measured."""
+GPUs without levels of their own take their family's, saying whether collectives were ever measured; a run's
+open loop is replayed at the offsets bench sent it at."""
 
 from __future__ import annotations
+
+import gzip
+import json
 
 import pytest
 
 from planner import InputError, resolve_gpu
 from planner.calibration import CALIBRATIONS_DIR, load_calibration
+from planner.performance import open_loop_offsets
 from reports.perf_fit import calibrate_performance, perf_cases
 from reports.run_data import open_runs
 from tests.paths import REPO
@@ -40,3 +45,12 @@ def test_a_gpu_without_levels_takes_its_familys_factors_and_says_so():
     assert "collectives counted by bytes alone" in source and lone.collective_us == 0
     with pytest.raises(InputError, match="no performance calibration for l40s"):
         calibration.performance_factors(resolve_gpu("l40s"))
+
+
+def test_a_committed_open_loop_is_replayed_at_the_offsets_bench_sent():
+    run = REPO / "results" / "gpu_perf_blind7" / "20261126-141249-gpu_perf_blind7"
+    (case,) = [c for c in perf_cases(open_runs([run])) if c.point.level == "r2"]
+    with gzip.open(run / "deployments" / "tp1" / "requests.jsonl.gz", "rt") as rows:
+        sent = sorted(r["scheduled_s"] for r in map(json.loads, rows) if r["level"] == "r2" and not r["warmup"])
+    assert len(sent) == case.point.load.requests == 60
+    assert open_loop_offsets(case.point.load) == pytest.approx(sent, abs=1e-9)
