@@ -74,8 +74,11 @@ def check(args: argparse.Namespace) -> dict:
         factors, _ = shipped_factors(args.vllm_version, args.factors_gpu)
     rows = [r.model_dump() for r in perf_residuals(checked, factors)]
     worst = {m: max(abs(r["errors"][m]) for r in rows if m in r["errors"]) for m in METRICS}
+    # per metric: [levels within its target, levels with that metric measured]
+    within = {m: [sum(abs(r["errors"][m]) <= TARGETS[m] for r in rows if m in r["errors"]),
+                  sum(m in r["errors"] for r in rows)] for m in METRICS}  # fmt: skip
     return {"fit": args.fit or f"shipped factors of {args.factors_gpu}", "check": args.check,
-            "factors": factors.model_dump(), "levels": rows, "worst": worst,
+            "factors": factors.model_dump(), "levels": rows, "worst": worst, "levels_within": within,
             "within_targets": {m: worst[m] <= TARGETS[m] for m in METRICS}}  # fmt: skip
 
 
@@ -95,6 +98,8 @@ def table(result: dict) -> str:
         lines.append(
             "worst |error|: " + ", ".join(f"{m} {v:.1%} (target {TARGETS[m]:.0%})" for m, v in result["worst"].items())
         )
+        within = result["levels_within"].items()
+        lines.append("levels within target: " + ", ".join(f"{m} {k} of {n}" for m, (k, n) in within))
     return "\n".join(lines)
 
 
