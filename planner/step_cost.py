@@ -39,7 +39,8 @@ The API server's time before the engine (frontend_request_us, frontend_token_us;
 Frontend) is no part of a step, but its factors are fitted with these: a host's, like the launch time.
 Before it was a term, the fit bought that time with dearer prompt steps - a full 8,192-token step at
 371-386 ms on one H200 where the runs' steps took 290-299 (results/perf_model/step-timeline.txt as of
-commit 4824c55); fitted with it, 285-299 ms (the same file now).
+commit 4824c55); fitted with it, 285-299 ms, and 269-285 since the H200's factors were re-fitted with
+open loops at bench's offsets (3b11e91; the same file now).
 
 The e's, the overheads, the launch time, the collective latency and the API server's times are the
 calibrated factors (planner/calibrations/), fitted per GPU, vLLM version and model class from measured
