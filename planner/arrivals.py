@@ -13,9 +13,14 @@ process.
 
 from __future__ import annotations
 
+from typing import Final
+
 import numpy as np
 
 MAX_REQUESTS = 1_000_000
+# the default arrival, vLLM's: Poisson, rescaled to N / rate (a scenario's `arrival`, and what the replay predicts)
+PROCESS: Final = "poisson"
+NORMALIZE: Final = True
 
 
 def level_seed(scenario_seed: int, index: int) -> int:
@@ -36,11 +41,11 @@ def schedule(
     duration_s: float | None,
     rate: float,
     *,
-    process: str = "poisson",
+    process: str = PROCESS,
     burstiness: float = 1.0,
     seed: int = 0,
     end_rate: float | None = None,
-    normalize: bool = True,
+    normalize: bool = NORMALIZE,
 ) -> list[float]:
     """Send offsets for `count` requests and/or until `duration_s`, whichever comes first."""
     if count is not None:

@@ -19,7 +19,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 from scipy.optimize import least_squares
 
-from planner import GpuSpec, Layout, ModelSpec, load_model, plan_capacity
+from planner import GpuSpec, Layout, ModelSpec, arrivals, load_model, plan_capacity
 from planner.arrivals import level_seed
 from planner.calibration import PerfCalibration, PerfPoint
 from planner.capacity import Plan
@@ -33,8 +33,8 @@ from reports.run_data import RunData, layout_of
 from runfolder.schema import DeploymentRecord, LevelSummary
 
 METRICS = ("mean_tpot_ms", "median_ttft_ms", "output_throughput")
-# the one open-loop arrival the replay sends as bench does (planner/arrivals.py: Poisson, rescaled to N / rate)
-REPLAYED_ARRIVAL = {"process": "poisson", "normalize": True}
+# the one open-loop arrival the replay sends as bench does: the default (Poisson, rescaled to N / rate)
+REPLAYED_ARRIVAL = {"process": arrivals.PROCESS, "normalize": arrivals.NORMALIZE}
 FRONTEND = "mean_frontend_ms"  # fitted on too, where vLLM's histograms came with the level (_frontend_ms)
 # (factor, lower bound, upper bound, start): efficiencies of a roofline cannot pass ~1; the overheads are ms-scale
 BOUNDS = (("kv_bandwidth_efficiency", 0.1, 1.2, 0.8), ("gemm_efficiency", 0.02, 1.2, 0.3),
@@ -112,7 +112,8 @@ def _load(level: LevelSummary, *, seed: int) -> LoadShape | None:
     if not (level.input_tokens.isdigit() and level.output_tokens.isdigit()) or not completed:
         return None
     concurrency, rate = driver.get("concurrency"), driver.get("rate")
-    if concurrency is None and (rate is None or driver.get("arrival") != REPLAYED_ARRIVAL
+    # a level cut by a duration was not rescaled to N / rate (or rescaled, then cut): its offsets are not the replay's
+    if concurrency is None and (rate is None or driver.get("arrival") != REPLAYED_ARRIVAL or "duration_s" in driver
                                 or driver.get("burstiness", 1.0) != 1.0 or "max_concurrency" in driver):  # fmt: skip
         return None
     # the schedule's N is what was sent (its offsets are rescaled to N / rate), not what completed

@@ -70,7 +70,7 @@ class LevelSummary(BaseModel):
 
     name: str
     index: int
-    driver: dict[str, Any]  # concurrency, or rate / arrival / burstiness / ramp / max_concurrency
+    driver: dict[str, Any]  # concurrency, or rate / arrival / burstiness / ramp / max_concurrency; requests, duration_s
     input_tokens: str
     output_tokens: str
     requests_sent: int

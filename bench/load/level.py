@@ -209,6 +209,9 @@ def summary(
     driver = level.model_dump(
         include={"concurrency", "rate", "arrival", "burstiness", "ramp", "max_concurrency"}, exclude_none=True
     )
+    # what bounded it, resolved against the scenario's defaults: an open loop's offsets depend on it
+    bounds = {"requests": scenario.load.request_count(level), "duration_s": scenario.load.duration(level)}
+    driver |= {k: v for k, v in bounds.items() if v is not None}
     return LevelSummary(
         name=level.label(),
         index=index,

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bench.scenario.deployment import DeploymentSpec
+from planner import arrivals
 
 
 class Tokens(BaseModel):
@@ -75,8 +76,8 @@ class Arrival(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    process: Literal["poisson", "gamma", "constant"] = "poisson"
-    normalize: bool = True  # vLLM's rescaling of the cumulative delays to N / rate (planner/arrivals.py)
+    process: Literal["poisson", "gamma", "constant"] = arrivals.PROCESS
+    normalize: bool = arrivals.NORMALIZE  # vLLM's rescaling of the cumulative delays to N / rate
 
 
 def _arrival(value: object) -> object:

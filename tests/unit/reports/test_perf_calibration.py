@@ -1,11 +1,12 @@
 """The shipped performance factors are what the committed H100 levels make (bench calibrate --perf), and the
 GPUs without levels of their own take their family's, saying whether collectives were ever measured; a run's
-open loop is replayed at the offsets bench sent it at."""
+open loop is replayed at the offsets bench sent it at, and one cut by a duration not at all."""
 
 from __future__ import annotations
 
 import gzip
 import json
+import shutil
 
 import pytest
 
@@ -54,3 +55,18 @@ def test_a_committed_open_loop_is_replayed_at_the_offsets_bench_sent():
         sent = sorted(r["scheduled_s"] for r in map(json.loads, rows) if r["level"] == "r2" and not r["warmup"])
     assert len(sent) == case.point.load.requests == 60
     assert open_loop_offsets(case.point.load) == pytest.approx(sent, abs=1e-9)
+
+
+def test_an_open_loop_cut_by_a_duration_is_not_replayed(tmp_path):
+    """bench rescales a counted open loop to N / rate; one bounded by a duration it does not, so the replay
+    (which rescales) would predict it at other offsets: the fit and the checks leave it out."""
+    source = REPO / "results" / "gpu_perf_blind7" / "20261126-141249-gpu_perf_blind7"
+    run = tmp_path / source.name
+    shutil.copytree(source, run, ignore=shutil.ignore_patterns("requests.jsonl.gz", "server.log", "telemetry.jsonl"))
+    assert "r2" in {c.point.level for c in perf_cases(open_runs([run]))}
+    record = json.loads((run / "run.json").read_text())
+    (level,) = [lv for lv in record["deployments"][0]["levels"] if lv["name"] == "r2"]
+    level["driver"]["duration_s"] = 30.0
+    (run / "run.json").write_text(json.dumps(record))
+    levels = {c.point.level for c in perf_cases(open_runs([run]))}
+    assert "r2" not in levels and "c8" in levels
