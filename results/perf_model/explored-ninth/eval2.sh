@@ -1,0 +1,13 @@
+#!/bin/bash
+# cross-card checks over every run: usage eval2.sh TAG
+cd /work/main
+T=$1; O=/tmp/ev/$T; mkdir -p $O
+H200="results/gpu_perf_h200/20261126-040915-gpu_perf results/gpu_perf_h200/20261126-043140-gpu_perf_check results/gpu_single_h200/20261125-041934-gpu_single results/gpu_perf_blind/20261126-054506-gpu_perf_blind results/gpu_perf_blind/20261126-055221-gpu_perf_blind results/gpu_perf_blind4/20261126-084617-gpu_perf_blind4 results/gpu_perf_blind4/20261126-085340-gpu_perf_blind4 results/gpu_perf_blind7/20261126-141249-gpu_perf_blind7 results/gpu_perf_blind7/20261126-142326-gpu_perf_blind7 results/gpu_prompt_curve/20261126-141912-gpu_prompt_curve results/gpu_perf_blind8/20261126-150523-gpu_perf_blind8 results/gpu_prompt_curve_tp/20261126-161354-gpu_prompt_curve_tp results/gpu_prompt_curve_tp/20261126-162455-gpu_prompt_curve_tp results/gpu_prompt_curve_tp/20261126-163048-gpu_prompt_curve_tp"
+H100="results/gpu_perf_h100/20261126-034427-gpu_perf results/gpu_perf_h100/20261126-035906-gpu_perf results/gpu_single/20261125-034533-gpu_single results/gpu_single/20261125-035238-gpu_single results/gpu_perf_blind4/20261126-090810-gpu_perf_blind4 results/gpu_perf_blind7/20261126-143239-gpu_perf_blind7 results/gpu_prompt_curve/20261126-144017-gpu_prompt_curve results/gpu_perf_blind8/20261126-151352-gpu_perf_blind8 results/gpu_prompt_curve_tp/20261126-164807-gpu_prompt_curve_tp"
+TP4="results/gpu_perf_tp4/20261126-104550-gpu_perf_tp4 results/gpu_perf_tp4b/20261126-110817-gpu_perf_tp4b"
+run() { .venv/bin/python benchmarks/perf_model.py --factors-gpu $1 --check ${@:3} --out $O/$2 > /dev/null 2>&1; echo "$2: $(tail -1 $O/$2.txt)"; }
+run h100 h200-from-h100 $H200 &
+run h200 h100-from-h200 $H100 &
+run h100 tp4-from-h100 $TP4 &
+run h200 tp4-from-h200 $TP4 &
+wait
