@@ -34,11 +34,24 @@ def performance(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, sett
     if shape["request_rate"]:
         rows.append(predict(None, shape["request_rate"]))
     out: dict[str, Any] = {"factors": factors.model_dump(), "factors_source": source,
-                           "levels": [r.model_dump() for r in rows]}  # fmt: skip
+                           "levels": [r.model_dump() for r in rows], "caveats": _caveats(plan, shape)}  # fmt: skip
     if shape["slo_ttft_ms"] or shape["slo_tpot_ms"]:
         out["slo_concurrency"] = slo_concurrency(predict, ttft_ms=shape["slo_ttft_ms"], tpot_ms=shape["slo_tpot_ms"],
                                                  limit=plan.server.max_num_seqs)  # fmt: skip
     return out
+
+
+def _caveats(plan: Plan, shape: dict[str, Any]) -> list[str]:
+    """What the prediction cannot know about the machine it will run on."""
+    graph = max(plan.server.capture_sizes, default=0)
+    if shape["input_tokens"] <= graph:
+        return []
+    # the same TP2 levels on two pairs of H200s: lone 560-2K-token prompts 91-98 ms on one, 159-167 on the other
+    return [
+        f"a {shape['input_tokens']}-token prompt runs in steps larger than the largest CUDA graph ({graph} "
+        "tokens), whose kernels the host launches one by one: below a few thousand tokens their time, and so "
+        "TTFT at low concurrency, differs between machines of one GPU kind (results/perf_model/machine-spread.txt)"
+    ]
 
 
 def print_performance(section: dict[str, Any], plan: Plan, console: Console) -> None:
@@ -56,5 +69,7 @@ def print_performance(section: dict[str, Any], plan: Plan, console: Console) -> 
                       f"{row['request_throughput']:.2f}", f"{row['output_throughput'] / plan.gpus:,.1f}")  # fmt: skip
     console.print(table)
     console.print(f"{section['factors_source']}. Latencies in ms.")
+    for caveat in section["caveats"]:
+        console.print(f"  - {caveat}")
     if "slo_concurrency" in section:
         console.print(f"highest concurrency meeting the SLO: {section['slo_concurrency']}")

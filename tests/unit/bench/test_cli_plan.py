@@ -158,6 +158,15 @@ def test_performance_json_names_metrics_as_vllm_and_says_where_its_factors_come_
     assert sixteen["mean_tpot_ms"] > one["mean_tpot_ms"] and sixteen["output_throughput"] > one["output_throughput"]
 
 
+@pytest.mark.parametrize(("input_tokens", "caveats"), [("512", 0), ("513", 1)])
+def test_a_prompt_past_the_largest_cuda_graph_says_its_ttft_depends_on_the_host(input_tokens, caveats):
+    result = run("minimax-m2", "--gpu", "h200", "--tp", "4", "--vllm-version", "0.26.0", "--performance",
+                 "--concurrency", "1", "--input-tokens", input_tokens, "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    notes = json.loads(result.output)["performance"]["caveats"]
+    assert len(notes) == caveats and all("largest CUDA graph (512 tokens)" in n for n in notes)
+
+
 @pytest.mark.parametrize(("args", "field"), [
     (["--gpu", "l40s", "--gpus", "8", "--ep"], "--gpu"),  # no performance calibration for its family
     (["--gpu", "h100", "--gpus", "8", "--ep", "--concurrency", "1,x"], "--concurrency"),
