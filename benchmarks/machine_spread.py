@@ -25,10 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reports.perf_fit import METRICS, PerfCase, perf_cases  # noqa: E402
+from reports.perf_fit import METRICS, TARGETS, PerfCase, perf_cases  # noqa: E402
 from reports.run_data import open_runs  # noqa: E402
-
-TARGETS = {"mean_tpot_ms": 0.15, "median_ttft_ms": 0.25, "output_throughput": 0.15}
 
 
 def _key(case: PerfCase) -> str:

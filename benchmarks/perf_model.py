@@ -32,10 +32,8 @@ from planner.calibration import shipped_calibration  # noqa: E402
 from planner.performance import predict_level  # noqa: E402
 from planner.serving_sim import LoadShape  # noqa: E402
 from planner.step_cost import PerfFactors  # noqa: E402
-from reports.perf_fit import METRICS, fit_factors, perf_cases, perf_residuals  # noqa: E402
+from reports.perf_fit import METRICS, TARGETS, fit_factors, perf_cases, perf_residuals  # noqa: E402
 from reports.run_data import open_runs  # noqa: E402
-
-TARGETS = {"mean_tpot_ms": 0.15, "median_ttft_ms": 0.25, "output_throughput": 0.15}
 
 
 def shipped_factors(vllm_version: str, gpu: str) -> tuple[PerfFactors, str]:
