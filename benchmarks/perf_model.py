@@ -55,7 +55,7 @@ def predict_scenario(args: argparse.Namespace) -> dict:
         load = LoadShape(input_tokens=(level.input_tokens or scenario.workload.input_tokens).mean,
                          output_tokens=(level.output_tokens or scenario.workload.output_tokens).mean,
                          concurrency=level.concurrency, request_rate=level.rate,
-                         requests=level.requests or scenario.load.requests or 1,
+                         requests=scenario.load.request_count(level) or 1,
                          seed=level_seed(scenario.seed, index))  # fmt: skip
         p = predict_level(model, gpu, spec.layout, plan, load=load, factors=factors)
         levels.append({"level": level.label(), **{m: getattr(p, m) for m in METRICS}, "mean_ttft_ms": p.mean_ttft_ms})

@@ -20,7 +20,6 @@ from pydantic import BaseModel, ConfigDict
 from scipy.optimize import least_squares
 
 from planner import GpuSpec, Layout, ModelSpec, arrivals, load_model, plan_capacity
-from planner.arrivals import level_seed
 from planner.calibration import PerfCalibration, PerfPoint
 from planner.capacity import Plan
 from planner.errors import InputError
@@ -87,7 +86,7 @@ def _deployment_cases(run: RunData, d: DeploymentRecord) -> list[PerfCase]:
     plan = plan_capacity(model, gpu, layout, plan_settings(d))
     cases = []
     for level in d.levels:
-        load = _load(level, seed=level_seed(int((run.record.scenario or {}).get("seed", 0)), level.index))
+        load = _load(level, seed=arrivals.level_seed(int((run.record.scenario or {}).get("seed", 0)), level.index))
         if load is not None and not level.interrupted:
             measured = {m: float(v) for m in METRICS if isinstance(v := level.metrics.get(m), int | float)}
             if (frontend := _frontend_ms(level)) is not None:
