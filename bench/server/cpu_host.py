@@ -62,9 +62,14 @@ def parse_cpuinfo(text: str) -> CpuHost:
     return CpuHost(model=model, flags=flags)
 
 
-@functools.cache
 def this_host() -> CpuHost:
-    path = Path(os.environ.get(CPUINFO_ENV) or CPUINFO)
+    """The host's CPU, or the one BENCH_CPUINFO names (read each call: a cache of the first answer would
+    outlive a change of the variable, and the committed runs are replayed on the hosts they ran on)."""
+    return _host_of(Path(os.environ.get(CPUINFO_ENV) or CPUINFO))
+
+
+@functools.cache
+def _host_of(path: Path) -> CpuHost:
     try:
         return parse_cpuinfo(path.read_text())
     except OSError:  # not Linux, or no procfs: nothing known, so nothing refused on flags

@@ -63,7 +63,10 @@ def test_refusal_is_vllms_and_the_estimate_within_2_percent(residuals):
 def test_the_shipped_calibration_is_the_one_these_runs_make(found):
     rebuilt = calibrate(found, "vllm-0.26.0")
     # the memory part; the performance factors beside it: tests/unit/reports/test_perf_calibration.py
-    assert load_calibration(SHIPPED).model_copy(update={"performance": []}) == rebuilt
+    shipped = load_calibration(SHIPPED).model_copy(update={"performance": []})
+    # the least-squares fit agrees to the last bits only on one BLAS path: hosts differ (AVX2 / AVX-512)
+    assert shipped.coefficients.model_dump() == pytest.approx(rebuilt.coefficients.model_dump(), rel=1e-9)
+    assert shipped.model_copy(update={"coefficients": rebuilt.coefficients}) == rebuilt
     assert json.loads(SHIPPED.read_text())["format_version"] == 1
 
 
