@@ -42,6 +42,20 @@ class LoadShape(BaseModel):
     cached_tokens: int = Field(0, ge=0)  # of each prompt, found in the prefix cache: not prefilled
 
 
+# Where this replay is known to be wrong: a closed loop of short prompts at high concurrency sends and gets back
+# its whole wave at once, and vLLM keeps the wave whole (its API server takes a burst in together, the engine
+# prefills it in a few steps: results/gpu_waves); the replay's one-request-at-a-time API server staggers it, so
+# the wave's TTFT comes out far from the runs' (results/perf_model/domains.txt, benchmarks/perf_domains.py).
+WHOLE_WAVE_CONCURRENCY = 32
+WHOLE_WAVE_PROMPT = 256  # tokens; at 512 and above the prompt steps dominate and the replay holds
+
+
+def whole_waves(load: LoadShape) -> bool:
+    """A closed loop of WHOLE_WAVE_CONCURRENCY or more with prompts of WHOLE_WAVE_PROMPT tokens or fewer."""
+    return bool(load.concurrency and load.concurrency >= WHOLE_WAVE_CONCURRENCY
+                and load.input_tokens <= WHOLE_WAVE_PROMPT)  # fmt: skip
+
+
 @dataclass
 class _Request:
     arrival: float

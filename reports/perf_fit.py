@@ -63,6 +63,7 @@ class PerfResidual(BaseModel):
     deployment: str
     level: str
     gpu: str
+    load: LoadShape  # the level as replayed: which load domain a miss falls in (benchmarks/perf_domains.py)
     measured: dict[str, float]
     predicted: dict[str, float]
     errors: dict[str, float]  # (predicted - measured) / measured per metric
@@ -171,7 +172,7 @@ def perf_residuals(cases: list[PerfCase], factors: PerfFactors) -> list[PerfResi
     for case in cases:
         predicted = predict_case(case, factors).model_dump()
         p = case.point
-        rows.append(PerfResidual(run=p.run, deployment=p.deployment, level=p.level, gpu=case.gpu.name,
+        rows.append(PerfResidual(run=p.run, deployment=p.deployment, level=p.level, gpu=case.gpu.name, load=p.load,
                                  measured=p.measured, predicted={m: predicted[m] for m in p.measured},
                                  errors={m: predicted[m] / v - 1 for m, v in p.measured.items() if v}))  # fmt: skip
     return rows

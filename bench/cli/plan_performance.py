@@ -11,7 +11,7 @@ from rich.table import Table
 from planner import GpuSpec, Layout, ModelSpec, Plan, PlanSettings
 from planner.capacity import calibration_for
 from planner.performance import LevelPrediction, predict_level, slo_concurrency
-from planner.serving_sim import LoadShape
+from planner.serving_sim import LoadShape, whole_waves
 
 DEFAULT_CONCURRENCY = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 WAVES = 4  # requests per level = WAVES x concurrency: steady state, not the first wave alone
@@ -34,24 +34,40 @@ def performance(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, sett
     if shape["request_rate"]:
         rows.append(predict(None, shape["request_rate"]))
     out: dict[str, Any] = {"factors": factors.model_dump(), "factors_source": source,
-                           "levels": [r.model_dump() for r in rows], "caveats": _caveats(plan, shape)}  # fmt: skip
+                           "levels": [r.model_dump() for r in rows],
+                           "caveats": _caveats(plan, shape, levels)}  # fmt: skip
     if shape["slo_ttft_ms"] or shape["slo_tpot_ms"]:
         out["slo_concurrency"] = slo_concurrency(predict, ttft_ms=shape["slo_ttft_ms"], tpot_ms=shape["slo_tpot_ms"],
                                                  limit=plan.server.max_num_seqs)  # fmt: skip
     return out
 
 
-def _caveats(plan: Plan, shape: dict[str, Any]) -> list[str]:
-    """What the prediction cannot know about the machine it will run on."""
+def _caveats(plan: Plan, shape: dict[str, Any], concurrencies: list[int]) -> list[str]:
+    """What the prediction cannot know about the machine it will run on, and where the replay is known wrong."""
+    caveats = []
     graph = max(plan.server.capture_sizes, default=0)
-    if shape["input_tokens"] <= graph:
-        return []
-    # the same TP2 levels on two pairs of H200s: lone 560-2K-token prompts 91-98 ms on one, 159-167 on the other
-    return [
-        f"a {shape['input_tokens']}-token prompt runs in steps larger than the largest CUDA graph ({graph} "
-        "tokens), whose kernels the host launches one by one: below a few thousand tokens their time, and so "
-        "TTFT at low concurrency, differs between machines of one GPU kind (results/perf_model/machine-spread.txt)"
+    if shape["input_tokens"] > graph:
+        # the same TP2 levels on two pairs of H200s: lone 560-2K-token prompts 91-98 ms on one, 159-167 on the other
+        caveats.append(
+            f"a {shape['input_tokens']}-token prompt runs in steps larger than the largest CUDA graph ({graph} "
+            "tokens), whose kernels the host launches one by one: below a few thousand tokens their time, and so "
+            "TTFT at low concurrency, differs between machines of one GPU kind (results/perf_model/machine-spread.txt)"
+        )
+    waves = [
+        c
+        for c in concurrencies
+        if whole_waves(
+            LoadShape(input_tokens=shape["input_tokens"], output_tokens=shape["output_tokens"], concurrency=c)
+        )
     ]
+    if waves:
+        caveats.append(
+            f"at c{waves[0]} and above, {shape['input_tokens']}-token prompts come and go in whole waves, which vLLM "
+            "keeps whole and this replay staggers: no such level's TTFT was predicted within 25% from the other "
+            "card's factors, TPOT and throughput less often within 15% than elsewhere (results/perf_model/domains.txt, "
+            "'whole waves')"
+        )
+    return caveats
 
 
 def print_performance(section: dict[str, Any], plan: Plan, console: Console) -> None:

@@ -167,6 +167,17 @@ def test_a_prompt_past_the_largest_cuda_graph_says_its_ttft_depends_on_the_host(
     assert len(notes) == caveats and all("largest CUDA graph (512 tokens)" in n for n in notes)
 
 
+@pytest.mark.parametrize(("concurrency", "input_tokens", "from_c"), [
+    ("16", "256", None), ("16,32,64", "256", "c32"), ("32", "257", None), ("64", "64", "c64"),
+])  # fmt: skip
+def test_a_closed_loop_of_short_prompts_at_high_concurrency_warns_of_whole_waves(concurrency, input_tokens, from_c):
+    result = run("minimax-m2", "--gpu", "h200", "--tp", "4", "--vllm-version", "0.26.0", "--performance",
+                 "--concurrency", concurrency, "--input-tokens", input_tokens, "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    waves = [n for n in json.loads(result.output)["performance"]["caveats"] if "whole waves" in n]
+    assert waves == ([] if from_c is None else [next(n for n in waves if n.startswith(f"at {from_c} and above"))])
+
+
 @pytest.mark.parametrize(("args", "field"), [
     (["--gpu", "l40s", "--gpus", "8", "--ep"], "--gpu"),  # no performance calibration for its family
     (["--gpu", "h100", "--gpus", "8", "--ep", "--concurrency", "1,x"], "--concurrency"),
