@@ -4,7 +4,9 @@ Two modes:
 - `--predict SCENARIO --deployment NAME --gpu G [--model-dir DIR] [--factors-gpu F]`: the levels of a
   scenario predicted before they run, with the shipped calibration's factors for G (planner/calibrations/;
   a GPU without its own takes its family's), or for F: another card's factors, the out-of-sample case;
-  written to `--out` (JSON and a table) so the run can be judged against it.
+  written to `--out` (JSON and a table) so the run can be judged against it. A level the replay does not
+  model (lengths drawn from a distribution; an open loop other than bench's default Poisson schedule, capped
+  in flight or bounded by a duration) is listed as skipped, by the rule the check applies to the run.
 - `--fit RUN_DIR... --check RUN_DIR...`: factors fitted on the --fit runs' levels (reports/perf_fit.py)
   (or, with `--factors-gpu F` instead of --fit, the shipped factors of F), then every level of the
   --check runs predicted with them; per level and metric the error
@@ -23,6 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.load.level import level_driver  # noqa: E402
+from bench.load.workload import tokens_label  # noqa: E402
 from bench.run.capacity_check import predict as plan_deployment  # noqa: E402
 from bench.run.model_source import materialize_model  # noqa: E402
 from bench.scenario.loader import load_scenario  # noqa: E402
@@ -30,9 +34,8 @@ from planner import load_model, resolve_gpu  # noqa: E402
 from planner.arrivals import level_seed  # noqa: E402
 from planner.calibration import shipped_calibration  # noqa: E402
 from planner.performance import predict_level  # noqa: E402
-from planner.serving_sim import LoadShape  # noqa: E402
 from planner.step_cost import PerfFactors  # noqa: E402
-from reports.perf_fit import METRICS, TARGETS, fit_factors, perf_cases, perf_residuals  # noqa: E402
+from reports.perf_fit import METRICS, TARGETS, fit_factors, perf_cases, perf_residuals, replayed_load  # noqa: E402
 from reports.run_data import open_runs  # noqa: E402
 
 
@@ -50,13 +53,17 @@ def predict_scenario(args: argparse.Namespace) -> dict:
     plan = plan_deployment(spec, model_dir, args.vllm_version)
     model = load_model(str(model_dir))
     factors, source = shipped_factors(args.vllm_version, args.factors_gpu or args.gpu)
-    levels = []
+    levels: list[dict] = []
     for index, level in enumerate(scenario.load.levels):
-        load = LoadShape(input_tokens=(level.input_tokens or scenario.workload.input_tokens).mean,
-                         output_tokens=(level.output_tokens or scenario.workload.output_tokens).mean,
-                         concurrency=level.concurrency, request_rate=level.rate,
-                         requests=scenario.load.request_count(level) or 1,
-                         seed=level_seed(scenario.seed, index))  # fmt: skip
+        # the rule the check applies to the run (reports/perf_fit.replayed_load), on what bench will record
+        tokens = (tokens_label(t) for t in (level.input_tokens or scenario.workload.input_tokens,
+                                            level.output_tokens or scenario.workload.output_tokens))  # fmt: skip
+        load = replayed_load(level_driver(scenario, level), *tokens, requests=scenario.load.request_count(level) or 1,
+                             seed=level_seed(scenario.seed, index))  # fmt: skip
+        if load is None:
+            levels.append({"level": level.label(), "skipped": "not replayed: lengths drawn from a distribution, "
+                           "or an open loop other than bench's default Poisson schedule"})  # fmt: skip
+            continue
         p = predict_level(model, gpu, spec.layout, plan, load=load, factors=factors)
         levels.append({"level": level.label(), **{m: getattr(p, m) for m in METRICS}, "mean_ttft_ms": p.mean_ttft_ms})
     return {"scenario": args.predict, "deployment": args.deployment, "gpu": args.gpu,
@@ -90,6 +97,8 @@ def table(result: dict) -> str:
             lines.append(
                 f"{row['gpu']:5s} {row['run'][:15]} {row['deployment']:10s} {row['level']:9s} " + "  ".join(cells)
             )
+        elif "skipped" in row:
+            lines.append(f"{row['level']:9s} {row['skipped']}")
         else:
             lines.append(f"{row['level']:9s} " + "  ".join(f"{m} {row[m]:9.1f}" for m in METRICS))
     if "worst" in result:

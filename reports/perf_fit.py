@@ -14,6 +14,7 @@ out-of-sample check (benchmarks/perf_model.py).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -108,20 +109,30 @@ def _frontend_ms(level: LevelSummary) -> float | None:
 
 
 def _load(level: LevelSummary, *, seed: int) -> LoadShape | None:
-    """The level as the planner replays it: fixed lengths only, open loops only as bench sends them by default
-    (Poisson rescaled to N / rate, no in-flight cap); None for distributions, other arrivals or no completions."""
-    completed, driver = level.metrics.get("completed"), level.driver
-    if not (level.input_tokens.isdigit() and level.output_tokens.isdigit()) or not completed:
+    """The level as the planner replays it (replayed_load); None also where nothing completed."""
+    completed = level.metrics.get("completed")
+    if not completed:
+        return None
+    # the schedule's N is what was sent (its offsets are rescaled to N / rate), not what completed
+    return replayed_load(level.driver, level.input_tokens, level.output_tokens,
+                         requests=level.requests_sent or int(completed), seed=seed)  # fmt: skip
+
+
+def replayed_load(
+    driver: dict[str, Any], input_tokens: str, output_tokens: str, *, requests: int, seed: int
+) -> LoadShape | None:
+    """A level as the planner replays it, from its run.json `driver` and token labels (as bench records them;
+    benchmarks/perf_model.py --predict builds the same): fixed lengths only, open loops only as bench sends them
+    by default (Poisson rescaled to N / rate, no in-flight cap); None for distributions or other arrivals."""
+    if not (input_tokens.isdigit() and output_tokens.isdigit()):
         return None
     concurrency, rate = driver.get("concurrency"), driver.get("rate")
     # a level cut by a duration was not rescaled to N / rate (or rescaled, then cut): its offsets are not the replay's
     if concurrency is None and (rate is None or driver.get("arrival") != REPLAYED_ARRIVAL or "duration_s" in driver
                                 or driver.get("burstiness", 1.0) != 1.0 or "max_concurrency" in driver):  # fmt: skip
         return None
-    # the schedule's N is what was sent (its offsets are rescaled to N / rate), not what completed
-    return LoadShape(input_tokens=int(level.input_tokens), output_tokens=int(level.output_tokens),
-                     concurrency=concurrency, request_rate=None if concurrency else rate,
-                     requests=level.requests_sent or int(completed), seed=seed)  # fmt: skip
+    return LoadShape(input_tokens=int(input_tokens), output_tokens=int(output_tokens), concurrency=concurrency,
+                     request_rate=None if concurrency else rate, requests=requests, seed=seed)  # fmt: skip
 
 
 def predict_case(case: PerfCase, factors: PerfFactors) -> LevelPrediction:

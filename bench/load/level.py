@@ -197,6 +197,16 @@ async def _drive_in_workers(
     await WorkerPool(plans, runner).run()
 
 
+def level_driver(scenario: Scenario, level: Level) -> dict[str, Any]:
+    """What drove a level, as run.json records it: its loop and arrival, and what bounded it, resolved against
+    the scenario's defaults (an open loop's offsets depend on it)."""
+    driver = level.model_dump(
+        include={"concurrency", "rate", "arrival", "burstiness", "ramp", "max_concurrency"}, exclude_none=True
+    )
+    bounds = {"requests": scenario.load.request_count(level), "duration_s": scenario.load.duration(level)}
+    return driver | {k: v for k, v in bounds.items() if v is not None}
+
+
 def summary(
     scenario: Scenario, level: Level, index: int, result: LevelResult, *, before: dict[str, Any], after: dict[str, Any]
 ) -> LevelSummary:
@@ -206,16 +216,10 @@ def summary(
     queries = after.get("prefix_cache_queries", 0) - before.get("prefix_cache_queries", 0)
     hits = after.get("prefix_cache_hits", 0) - before.get("prefix_cache_hits", 0)
     preempted = after.get("preemptions", 0) - before.get("preemptions", 0) if after and before else None
-    driver = level.model_dump(
-        include={"concurrency", "rate", "arrival", "burstiness", "ramp", "max_concurrency"}, exclude_none=True
-    )
-    # what bounded it, resolved against the scenario's defaults: an open loop's offsets depend on it
-    bounds = {"requests": scenario.load.request_count(level), "duration_s": scenario.load.duration(level)}
-    driver |= {k: v for k, v in bounds.items() if v is not None}
     return LevelSummary(
         name=level.label(),
         index=index,
-        driver=driver,
+        driver=level_driver(scenario, level),
         interrupted=result.interrupted,
         input_tokens=tokens_label(level.input_tokens or scenario.workload.input_tokens),
         output_tokens=tokens_label(level.output_tokens or scenario.workload.output_tokens),

@@ -10,10 +10,13 @@ import shutil
 
 import pytest
 
+from bench.load.level import level_driver
+from bench.load.workload import tokens_label
+from bench.scenario.loader import load_scenario
 from planner import InputError, resolve_gpu
 from planner.calibration import CALIBRATIONS_DIR, load_calibration
 from planner.performance import open_loop_offsets
-from reports.perf_fit import calibrate_performance, perf_cases
+from reports.perf_fit import calibrate_performance, perf_cases, replayed_load
 from reports.run_data import open_runs
 from tests.paths import REPO
 
@@ -70,3 +73,26 @@ def test_an_open_loop_cut_by_a_duration_is_not_replayed(tmp_path):
     (run / "run.json").write_text(json.dumps(record))
     levels = {c.point.level for c in perf_cases(open_runs([run]))}
     assert "r2" not in levels and "c8" in levels
+
+
+def test_the_replayed_levels_are_those_bench_sends_as_the_replay_does(tmp_path):
+    """One rule for the run's levels and a scenario's (benchmarks/perf_model.py --predict): run.json's driver as
+    bench records it; other arrivals, in-flight caps, durations and drawn lengths are not replayed."""
+    text = (REPO / "scenarios" / "smoke.yaml").read_text().replace("""    - rate: 4
+      arrival: poisson
+""", """    - rate: 4
+      arrival: poisson
+    - {rate: 4, burstiness: 0.5}
+    - {rate: 4, max_concurrency: 2}
+    - {rate: 4, duration_s: 5}
+    - {concurrency: 2, input_tokens: {mean: 256, dist: uniform, spread: 0.1}}
+""")  # fmt: skip
+    (tmp_path / "levels.yaml").write_text(text)
+    scenario = load_scenario(tmp_path / "levels.yaml")
+    replayed = [
+        replayed_load(level_driver(scenario, level), tokens_label(level.input_tokens or scenario.workload.input_tokens),
+                      tokens_label(level.output_tokens or scenario.workload.output_tokens), requests=24, seed=0)
+        for level in scenario.load.levels
+    ]  # fmt: skip
+    assert [load is not None for load in replayed] == [True, True, False, False, False, False]
+    assert (replayed[0].concurrency, replayed[1].request_rate) == (4, 4)
