@@ -1,11 +1,13 @@
 """The report's "Predicted vs measured" section: each GPU level of fixed lengths predicted by the performance
 model with the shipped calibration of its vLLM release (its GPU's factors, or its family's), beside what was
-measured, with the error; a level the factors were fitted on is marked so (its error is in sample)."""
+measured, with the error; a level the factors were fitted on is marked so (its error is in sample), and so is
+a level in the one load domain the replay is known to get wrong (planner/serving_sim.whole_waves)."""
 
 from __future__ import annotations
 
 from planner import PlanError
 from planner.calibration import shipped_calibration
+from planner.serving_sim import whole_waves
 from reports.document import Document
 from reports.perf_fit import METRICS, perf_cases, perf_residuals
 from reports.run_data import RunData
@@ -36,10 +38,12 @@ def predicted_vs_measured(doc: Document, runs: list[RunData]) -> None:
             f"{r.measured[m]:,.1f} / {r.predicted[m]:,.1f} ({r.errors[m]:+.1%})" if m in r.errors else "-"
             for m in METRICS
         ]
-        rows.append([r.deployment, r.level, r.gpu, *cells, "fitted on" if fitted else "predicted"])
+        status = "fitted on" if fitted else "predicted"
+        rows.append([r.deployment, r.level, r.gpu, *cells, status + (", whole waves" if whole_waves(r.load) else "")])
     doc.table(["deployment", "level", "GPU", *(f"{LABELS[m]} measured / predicted" for m in METRICS), "level is"], rows)
     doc.text(
         "Performance model (planner/step_cost.py, serving_sim.py): "
         + "; ".join(sorted(sources))
-        + ". Errors = predicted / measured - 1; 'fitted on' levels are in sample."
+        + ". Errors = predicted / measured - 1; 'fitted on' levels are in sample; 'whole waves': a closed loop of"
+        " short prompts at high concurrency, whose TTFT the replay is known to miss (results/perf_model/domains.txt)."
     )

@@ -16,7 +16,9 @@ from bench.scenario.loader import load_scenario
 from planner import InputError, resolve_gpu
 from planner.calibration import CALIBRATIONS_DIR, load_calibration
 from planner.performance import open_loop_offsets
+from reports.document import Document
 from reports.perf_fit import calibrate_performance, perf_cases, replayed_load
+from reports.perf_report import predicted_vs_measured
 from reports.run_data import open_runs
 from tests.paths import REPO
 
@@ -96,3 +98,15 @@ def test_the_replayed_levels_are_those_bench_sends_as_the_replay_does(tmp_path):
     ]  # fmt: skip
     assert [load is not None for load in replayed] == [True, True, False, False, False, False]
     assert (replayed[0].concurrency, replayed[1].request_rate) == (4, 4)
+
+
+def test_the_report_marks_whole_wave_levels():
+    """The tenth check's closed loops (results/gpu_waves): short prompts at c32+ are the domain the replay misses,
+    and the report says so beside their errors; 1K prompts at c32 are not in it."""
+    doc = Document(title="waves")
+    predicted_vs_measured(doc, open_runs([REPO / "results/gpu_waves/20261126-182907-gpu_waves"]))
+    (rows,) = [block[2] for block in doc.blocks if block[0] == "table"]
+    status = {row[1]: row[-1] for row in rows}
+    assert status == {"in64-c128": "predicted, whole waves", "in256-c32": "predicted, whole waves",
+                      "in256-c64": "predicted, whole waves", "in256-c128": "predicted, whole waves",
+                      "in1k-c32": "predicted", "in256-c128-out512": "predicted, whole waves"}  # fmt: skip
