@@ -5,6 +5,10 @@ reports. The per-request latencies of `vllm bench serve` are defined here, once,
 - e2el: the last event carrying choices - send time;
 - itl: the gaps between consecutive events carrying choices (per chunk, not per token);
 - tpot: (e2el - ttft) / (output tokens - 1), for a request with more than one output token.
+
+Times are stored to the nanosecond, the resolution of the clock they come from (time.perf_counter on Linux):
+the float noise past it made a GPU run's rows twice the size (scripts/repack_requests.py re-stored the
+committed runs so).
 """
 
 from __future__ import annotations
@@ -55,7 +59,22 @@ class RequestRecord:
         return (self.e2el_s - self.ttft_s) / (self.output_tokens - 1)
 
     def json_line(self) -> bytes:
-        return orjson.dumps(asdict(self)) + b"\n"
+        return orjson.dumps(at_clock_resolution(asdict(self))) + b"\n"
+
+
+TIMES = ("scheduled_s", "sent_s", "queue_s", "ttft_s", "itl_s", "e2el_s")
+CLOCK_DECIMALS = 9  # seconds to the nanosecond
+
+
+def at_clock_resolution(row: dict[str, Any]) -> dict[str, Any]:
+    """The row with its times rounded to the clock's resolution; every other field as it was."""
+
+    def rounded(value: Any) -> Any:
+        if isinstance(value, float):
+            return round(value, CLOCK_DECIMALS)
+        return [rounded(v) for v in value] if isinstance(value, list) else value
+
+    return {k: rounded(v) if k in TIMES else v for k, v in row.items()}
 
 
 FIELDS = frozenset(f.name for f in fields(RequestRecord))

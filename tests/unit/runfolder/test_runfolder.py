@@ -72,3 +72,12 @@ def test_every_committed_run_folder_still_reads():
     assert len(folders) >= 10
     for folder in folders:
         assert load_run(folder).deployments, folder
+
+
+def test_times_are_stored_to_the_nanosecond_and_nothing_else_changes():
+    """perf_counter differences carry float noise past the clock's nanosecond; stored, they are rounded to it."""
+    noisy = record(sent_s=0.004445295000039096, ttft_s=1.5311517860000095, itl_s=[0.01595952899998565, 0.5],
+                   e2el_s=2.1, scheduled_s=0.0044, completion_tokens=3)  # fmt: skip
+    row = json.loads(noisy.json_line())
+    assert (row["sent_s"], row["ttft_s"], row["itl_s"]) == (0.004445295, 1.531151786, [0.015959529, 0.5])
+    assert row["completion_tokens"] == 3 and row["level"] == noisy.level and row["scheduled_s"] == 0.0044
