@@ -47,7 +47,7 @@ class LoadShape(BaseModel):
 # prefills it in a few steps: results/gpu_waves); the replay's one-request-at-a-time API server staggers it, so
 # the wave's TTFT comes out far from the runs' (results/perf_model/domains.txt, benchmarks/perf_domains.py).
 WHOLE_WAVE_CONCURRENCY = 32
-WHOLE_WAVE_PROMPT = 256  # tokens; at 512 and above the prompt steps dominate and the replay holds
+WHOLE_WAVE_PROMPT = 256  # tokens; past it the prompt steps dominate, and the replay's TTFT mostly holds there
 
 
 def whole_waves(load: LoadShape) -> bool:
