@@ -62,7 +62,6 @@ class RequestRecord:
         return orjson.dumps(at_clock_resolution(asdict(self))) + b"\n"
 
 
-TIMES = ("scheduled_s", "sent_s", "queue_s", "ttft_s", "itl_s", "e2el_s")
 CLOCK_DECIMALS = 9  # seconds to the nanosecond
 
 
@@ -78,6 +77,7 @@ def at_clock_resolution(row: dict[str, Any]) -> dict[str, Any]:
 
 
 FIELDS = frozenset(f.name for f in fields(RequestRecord))
+TIMES = frozenset(name for name in FIELDS if name.endswith("_s"))  # seconds: sent_s, ttft_s, itl_s, ...
 
 
 def record_from_row(row: dict[str, Any]) -> RequestRecord:
