@@ -25,8 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.load.level import level_driver  # noqa: E402
-from bench.load.workload import tokens_label  # noqa: E402
+from bench.load.level import level_driver, level_tokens  # noqa: E402
 from bench.run.capacity_check import predict as plan_deployment  # noqa: E402
 from bench.run.model_source import materialize_model  # noqa: E402
 from bench.scenario.loader import load_scenario  # noqa: E402
@@ -56,10 +55,12 @@ def predict_scenario(args: argparse.Namespace) -> dict:
     levels: list[dict] = []
     for index, level in enumerate(scenario.load.levels):
         # the rule the check applies to the run (reports/perf_fit.replayed_load), on what bench will record
-        tokens = (tokens_label(t) for t in (level.input_tokens or scenario.workload.input_tokens,
-                                            level.output_tokens or scenario.workload.output_tokens))  # fmt: skip
-        load = replayed_load(level_driver(scenario, level), *tokens, requests=scenario.load.request_count(level) or 1,
-                             seed=level_seed(scenario.seed, index))  # fmt: skip
+        load = replayed_load(
+            level_driver(scenario, level),
+            *level_tokens(scenario, level),
+            requests=scenario.load.request_count(level) or 1,
+            seed=level_seed(scenario.seed, index),
+        )
         if load is None:
             levels.append({"level": level.label(), "skipped": "not replayed: lengths drawn from a distribution, "
                            "or an open loop other than bench's default Poisson schedule"})  # fmt: skip

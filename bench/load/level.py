@@ -207,6 +207,12 @@ def level_driver(scenario: Scenario, level: Level) -> dict[str, Any]:
     return driver | {k: v for k, v in bounds.items() if v is not None}
 
 
+def level_tokens(scenario: Scenario, level: Level) -> tuple[str, str]:
+    """The level's prompt and output lengths as run.json labels them, the scenario's workload filling in."""
+    return (tokens_label(level.input_tokens or scenario.workload.input_tokens),
+            tokens_label(level.output_tokens or scenario.workload.output_tokens))  # fmt: skip
+
+
 def summary(
     scenario: Scenario, level: Level, index: int, result: LevelResult, *, before: dict[str, Any], after: dict[str, Any]
 ) -> LevelSummary:
@@ -216,13 +222,14 @@ def summary(
     queries = after.get("prefix_cache_queries", 0) - before.get("prefix_cache_queries", 0)
     hits = after.get("prefix_cache_hits", 0) - before.get("prefix_cache_hits", 0)
     preempted = after.get("preemptions", 0) - before.get("preemptions", 0) if after and before else None
+    input_tokens, output_tokens = level_tokens(scenario, level)
     return LevelSummary(
         name=level.label(),
         index=index,
         driver=level_driver(scenario, level),
         interrupted=result.interrupted,
-        input_tokens=tokens_label(level.input_tokens or scenario.workload.input_tokens),
-        output_tokens=tokens_label(level.output_tokens or scenario.workload.output_tokens),
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
         requests_sent=len(result.records),
         metrics=summarize(result.records, duration, slo),
         client=client_check(result, level),

@@ -10,8 +10,7 @@ import shutil
 
 import pytest
 
-from bench.load.level import level_driver
-from bench.load.workload import tokens_label
+from bench.load.level import level_driver, level_tokens
 from bench.scenario.loader import load_scenario
 from planner import InputError, resolve_gpu
 from planner.calibration import CALIBRATIONS_DIR, load_calibration
@@ -92,8 +91,7 @@ def test_the_replayed_levels_are_those_bench_sends_as_the_replay_does(tmp_path):
     (tmp_path / "levels.yaml").write_text(text)
     scenario = load_scenario(tmp_path / "levels.yaml")
     replayed = [
-        replayed_load(level_driver(scenario, level), tokens_label(level.input_tokens or scenario.workload.input_tokens),
-                      tokens_label(level.output_tokens or scenario.workload.output_tokens), requests=24, seed=0)
+        replayed_load(level_driver(scenario, level), *level_tokens(scenario, level), requests=24, seed=0)
         for level in scenario.load.levels
     ]  # fmt: skip
     assert [load is not None for load in replayed] == [True, True, False, False, False, False]
