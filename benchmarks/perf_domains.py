@@ -5,8 +5,8 @@ issue 21's targets and its errors (predicted / measured - 1), smallest to larges
 Domains (a level falls in the first that fits):
 - open loop: arrivals at a rate (no concurrency cap);
 - lone requests: a closed loop at concurrency 1;
-- whole waves: planner/serving_sim.whole_waves - a closed loop of short prompts at high concurrency, the one
-  domain `bench plan --performance` warns about;
+- whole waves: planner/serving_sim.whole_waves - a closed loop whose prompts each stay under the largest CUDA
+  graph and together pass it, the one domain `bench plan --performance` warns about;
 - other closed loops.
 Feed it checks made from the other card's factors (out of sample); a check of runs the factors were fitted on
 says little.
@@ -27,23 +27,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from planner.serving_sim import LoadShape, whole_waves  # noqa: E402
 from reports.perf_fit import METRICS, TARGETS  # noqa: E402
 
-DOMAINS: tuple[tuple[str, Callable[[LoadShape], bool]], ...] = (
-    ("open loop", lambda load: load.concurrency is None),
-    ("lone requests (c1)", lambda load: load.concurrency == 1),
-    ("whole waves", whole_waves),
-    ("other closed loops", lambda load: True),
+DOMAINS: tuple[tuple[str, Callable[[LoadShape, int], bool]], ...] = (
+    ("open loop", lambda load, graph: load.concurrency is None),
+    ("lone requests (c1)", lambda load, graph: load.concurrency == 1),
+    ("whole waves", lambda load, graph: whole_waves(load, graph_tokens=graph)),
+    ("other closed loops", lambda load, graph: True),
 )
 
 
-def domain_of(load: LoadShape) -> str:
-    return next(name for name, fits in DOMAINS if fits(load))
+def domain_of(level: dict) -> str:
+    """A check row's domain: its load as replayed and its server's largest CUDA graph."""
+    load = LoadShape.model_validate(level["load"])
+    return next(name for name, fits in DOMAINS if fits(load, level["graph_tokens"]))
 
 
 def by_domain(levels: list[dict]) -> list[dict]:
     """Per domain: levels, and per metric [within target, measured] and the sorted errors."""
     out = []
     for name, _ in DOMAINS:
-        mine = [lv for lv in levels if domain_of(LoadShape.model_validate(lv["load"])) == name]
+        mine = [lv for lv in levels if domain_of(lv) == name]
         errors = {m: sorted(lv["errors"][m] for lv in mine if m in lv["errors"]) for m in METRICS}
         within = {m: [sum(abs(e) <= TARGETS[m] for e in errors[m]), len(errors[m])] for m in METRICS}
         out.append({"domain": name, "levels": len(mine), "within": within, "errors": errors})

@@ -42,18 +42,17 @@ class LoadShape(BaseModel):
     cached_tokens: int = Field(0, ge=0)  # of each prompt, found in the prefix cache: not prefilled
 
 
-# Where this replay is known to be wrong: a closed loop of short prompts at high concurrency sends and gets back
-# its whole wave at once, and vLLM keeps the wave whole (its API server takes a burst in together, the engine
-# prefills it in a few steps: results/gpu_waves); the replay's one-request-at-a-time API server staggers it, so
-# the wave's TTFT comes out far from the runs' (results/perf_model/domains.txt, benchmarks/perf_domains.py).
-WHOLE_WAVE_CONCURRENCY = 32
-WHOLE_WAVE_PROMPT = 256  # tokens; past it the prompt steps dominate, and the replay's TTFT mostly holds there
-
-
-def whole_waves(load: LoadShape) -> bool:
-    """A closed loop of WHOLE_WAVE_CONCURRENCY or more with prompts of WHOLE_WAVE_PROMPT tokens or fewer."""
-    return bool(load.concurrency and load.concurrency >= WHOLE_WAVE_CONCURRENCY
-                and load.input_tokens <= WHOLE_WAVE_PROMPT)  # fmt: skip
+# Where this replay is known to be wrong: a closed loop sends its requests together and gets them back together
+# (one length each), and vLLM keeps such a wave whole - its API server takes the burst in at once and the engine
+# prefills it in one or two steps, too large for any CUDA graph once the prompts together pass the largest one
+# (results/gpu_wave_edges: 15 128-token prompts at c16 took two 140-ms steps). The replay's one-request-at-a-time
+# API server staggers the wave into small steps a graph covers, so its TTFT comes out far low. Prompts past the
+# largest graph run uncaptured alone too, and there the replay mostly holds (results/perf_model/domains.txt).
+def whole_waves(load: LoadShape, *, graph_tokens: int) -> bool:
+    """A closed loop of two or more whose prompts (less what the prefix cache holds) are each smaller than
+    the largest CUDA graph (`graph_tokens`; 0: none) and together larger."""
+    prompt = load.input_tokens - load.cached_tokens
+    return bool(load.concurrency and load.concurrency > 1 and prompt < graph_tokens < load.concurrency * prompt)
 
 
 @dataclass

@@ -65,6 +65,7 @@ class PerfResidual(BaseModel):
     level: str
     gpu: str
     load: LoadShape  # the level as replayed: which load domain a miss falls in (benchmarks/perf_domains.py)
+    graph_tokens: int  # the largest CUDA graph its server captures, as planned (serving_sim.whole_waves)
     measured: dict[str, float]
     predicted: dict[str, float]
     errors: dict[str, float]  # (predicted - measured) / measured per metric
@@ -184,6 +185,7 @@ def perf_residuals(cases: list[PerfCase], factors: PerfFactors) -> list[PerfResi
         predicted = predict_case(case, factors).model_dump()
         p = case.point
         rows.append(PerfResidual(run=p.run, deployment=p.deployment, level=p.level, gpu=case.gpu.name, load=p.load,
+                                 graph_tokens=max(case.plan.server.capture_sizes, default=0),
                                  measured=p.measured, predicted={m: predicted[m] for m in p.measured},
                                  errors={m: predicted[m] / v - 1 for m, v in p.measured.items() if v}))  # fmt: skip
     return rows

@@ -39,11 +39,14 @@ def predicted_vs_measured(doc: Document, runs: list[RunData]) -> None:
             for m in METRICS
         ]
         status = "fitted on" if fitted else "predicted"
-        rows.append([r.deployment, r.level, r.gpu, *cells, status + (", whole waves" if whole_waves(r.load) else "")])
+        if whole_waves(r.load, graph_tokens=r.graph_tokens):
+            status += ", whole waves"
+        rows.append([r.deployment, r.level, r.gpu, *cells, status])
     doc.table(["deployment", "level", "GPU", *(f"{LABELS[m]} measured / predicted" for m in METRICS), "level is"], rows)
     doc.text(
         "Performance model (planner/step_cost.py, serving_sim.py): "
         + "; ".join(sorted(sources))
-        + ". Errors = predicted / measured - 1; 'fitted on' levels are in sample; 'whole waves': a closed loop of"
-        " short prompts at high concurrency, whose TTFT the replay is known to miss (results/perf_model/domains.txt)."
+        + ". Errors = predicted / measured - 1; 'fitted on' levels are in sample; 'whole waves': a closed loop whose"
+        " prompts together pass the largest CUDA graph and each stays under it, whose TTFT the replay is known to"
+        " miss (results/perf_model/domains.txt)."
     )

@@ -57,15 +57,16 @@ def _caveats(plan: Plan, shape: dict[str, Any], concurrencies: list[int]) -> lis
         c
         for c in concurrencies
         if whole_waves(
-            LoadShape(input_tokens=shape["input_tokens"], output_tokens=shape["output_tokens"], concurrency=c)
+            LoadShape(input_tokens=shape["input_tokens"], output_tokens=shape["output_tokens"], concurrency=c),
+            graph_tokens=graph,
         )
     ]
     if waves:
         caveats.append(
-            f"at c{waves[0]} and above, {shape['input_tokens']}-token prompts come and go in whole waves, which vLLM "
-            "keeps whole and this replay staggers: no such level's TTFT was predicted within 25% from the other "
-            "card's factors, TPOT and throughput less often within 15% than elsewhere (results/perf_model/domains.txt, "
-            "'whole waves')"
+            f"at c{waves[0]} and above, {shape['input_tokens']}-token prompts come and go in whole waves larger than "
+            f"the largest CUDA graph ({graph} tokens), which vLLM keeps whole and this replay staggers: such levels' "
+            "TTFT came out 50-95% off from the other card's factors on all but one level measured, TPOT and "
+            "throughput less often within 15% than elsewhere (results/perf_model/domains.txt, 'whole waves')"
         )
     return caveats
 
