@@ -5,7 +5,7 @@ issue 21's targets and its errors (predicted / measured - 1), smallest to larges
 Domains (a level falls in the first that fits):
 - open loop: arrivals at a rate (no concurrency cap);
 - lone requests: a closed loop at concurrency 1;
-- whole waves: planner/serving_sim.whole_waves - a closed loop whose prompts each stay under the largest CUDA
+- whole waves: planner/whole_waves.py - a closed loop whose prompts each stay under the largest CUDA
   graph and together pass it, the one domain `bench plan --performance` warns about;
 - other closed loops.
 Feed it checks made from the other card's factors (out of sample); a check of runs the factors were fitted on
@@ -24,7 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from planner.serving_sim import LoadShape, whole_waves  # noqa: E402
+from planner.serving_sim import LoadShape  # noqa: E402
+from planner.whole_waves import whole_waves  # noqa: E402
 from reports.perf_fit import METRICS, TARGETS  # noqa: E402
 
 DOMAINS: tuple[tuple[str, Callable[[LoadShape, int], bool]], ...] = (

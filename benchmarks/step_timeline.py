@@ -22,7 +22,9 @@ of those steps shows in the first request's stream as one long inter-token gap. 
 request's TTFT, the sum of the long gaps in its stream (the second prompt's chunk steps, the same
 length), and the difference - time a lone prompt spends outside its chunk steps, which the step model
 does not have. Levels: closed loop at concurrency 2, prompts of at least MIN_PROMPT tokens.
-Run: .venv/bin/python benchmarks/step_timeline.py [--lone] RUN_DIR... [--out FILE]
+With --window LEVEL FROM_MS TO_MS: one run's level as a timeline - each send, and each step's end with the
+first tokens and other tokens it put out and its time since the step before.
+Run: .venv/bin/python benchmarks/step_timeline.py [--lone | --window LEVEL FROM_MS TO_MS] RUN_DIR... [--out FILE]
 """
 
 from __future__ import annotations
@@ -191,13 +193,47 @@ def lone_report(folders: list[Path]) -> str:
     return "\n".join(lines)
 
 
+def window(folder: Path, level: str, start_ms: float, end_ms: float) -> str:
+    """With --window: one level's sends and engine steps between two times (ms after its first measured send)."""
+    lines = [f"{folder.name} {level}: ms after the first send; a step's tokens come out together"]
+    (run,) = open_runs([folder])
+    for d in run.record.deployments:
+        mine = [r for r in run.requests(d) if r.level == level and not r.warmup]
+        if not mine:
+            continue
+        t0 = min(r.sent_s for r in mine)
+        sends = [(r.sent_s, "send") for r in mine]
+        groups: list[list[tuple[float, bool]]] = []
+        for event in token_events(mine):
+            if not groups or event[0] - groups[-1][-1][0] > GAP_S:
+                groups.append([])
+            groups[-1].append(event)
+        marks = sorted(sends + [(g[-1][0], f"{sum(f for _, f in g):3d} first, {sum(not f for _, f in g):3d} more")
+                                for g in groups])  # fmt: skip
+        previous = None
+        for at, what in marks:
+            ms = 1e3 * (at - t0)
+            if start_ms <= ms <= end_ms:
+                since = "" if what == "send" or previous is None else f"+{1e3 * (at - previous):6.1f}"
+                lines.append(f"  {ms:9.1f} {since:>7} {what}")
+            if what != "send":
+                previous = at
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--lone", action="store_true", help="a long prompt alone vs beside a decode")
+    parser.add_argument("--window", nargs=3, metavar=("LEVEL", "FROM_MS", "TO_MS"),
+                        help="one run's level: its sends and steps between two times")  # fmt: skip
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    text = lone_report(args.runs) if args.lone else report(args.runs)
+    if args.window:
+        level, start, end = args.window
+        text = window(args.runs[0], level, float(start), float(end))
+    else:
+        text = lone_report(args.runs) if args.lone else report(args.runs)
     print(text)
     if args.out:
         args.out.write_text(text + "\n")

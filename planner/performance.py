@@ -75,6 +75,7 @@ def engine_model(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, *, 
         max_num_seqs=plan.server.max_num_seqs,
         kv_capacity_tokens=plan.kv_capacity_tokens,
         async_scheduling=plan.server.async_scheduling,
+        graph_tokens=graph_tokens,
     )
     frontend = Frontend(request=factors.frontend_request_us * 1e-6, token=factors.frontend_token_us * 1e-6)
     return EngineModel(limits, step_pricer(sm, gpu, factors), frontend)

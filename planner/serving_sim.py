@@ -10,9 +10,12 @@ The numbers come out as vLLM's benchmark computes them from the client's timesta
 TTFT) / (output - 1)). Async scheduling (vLLM's default on GPUs) decides a step while the one before it
 runs, so a request that arrives during a step waits for the step after next: in a closed loop at c48 the
 replacements of the first requests to finish then enter one step apart and keep the waves staggered, as
-the runs' own timelines show (benchmarks/step_timeline.py). Before the engine, vLLM's API server takes
-one request at a time (Frontend; its time measured: reports/perf_fit.py). Left out: the client and HTTP,
-preemption (a KV pool that cannot hold the batch is flagged instead), speculative decoding.
+the runs' own timelines show (benchmarks/step_timeline.py). It also reads a step's output only after
+launching the next, so a step that no CUDA graph covers, whose kernels the host launches one by one, holds
+back the tokens of the step before it until it ends (_late). Before the engine, vLLM's API server hands a
+request over a fixed time after it comes and tokenises prompts one at a time (Frontend; its time measured:
+reports/perf_fit.py). Left out: the client and HTTP, preemption (a KV pool that cannot hold the batch is
+flagged instead), speculative decoding.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, ConfigDict, Field
 
 from planner.decode_runs import decode_run_ends
+from planner.replay_requests import TrackedRequest, deliver_tokens, schedule, step_tokens
 from planner.step_cost import StepShape
 
 
@@ -40,34 +44,6 @@ class LoadShape(BaseModel):
     requests: int = Field(64, ge=1)
     seed: int = 0
     cached_tokens: int = Field(0, ge=0)  # of each prompt, found in the prefix cache: not prefilled
-
-
-# Where this replay is known to be wrong: a closed loop sends its requests together and gets them back together
-# (one length each), and vLLM keeps such a wave whole - its API server takes the burst in at once and the engine
-# prefills it in one or two steps, too large for any CUDA graph once the prompts together pass the largest one
-# (results/gpu_wave_edges: 15 128-token prompts at c16 took two 140-ms steps). The replay's one-request-at-a-time
-# API server staggers the wave into small steps a graph covers, so its TTFT comes out far low. Prompts past the
-# largest graph run uncaptured alone too, and there the replay mostly holds (results/perf_model/domains.txt).
-def whole_waves(load: LoadShape, *, graph_tokens: int) -> bool:
-    """A closed loop of two or more whose prompts (less what the prefix cache holds) are each smaller than
-    the largest CUDA graph (`graph_tokens`; 0: none) and together larger."""
-    prompt = load.input_tokens - load.cached_tokens
-    return bool(load.concurrency and load.concurrency > 1 and prompt < graph_tokens < load.concurrency * prompt)
-
-
-@dataclass
-class _Request:
-    arrival: float
-    prompt: int
-    output: int
-    prefilled: int = 0
-    produced: int = 0
-    index: int = 0
-    ready: float = 0.0  # when the engine has it: sent, then through the API server (Frontend)
-    admitted: float | None = None
-    first_token: float | None = None
-    finished: float | None = None
-    token_times: list[float] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -89,8 +65,9 @@ class SimulatedRequest:
 
 @dataclass(frozen=True)
 class Frontend:
-    """vLLM's API server before the engine: one request at a time (tokenising the prompt, handing it
-    over), `request` seconds each plus `token` seconds a prompt token; a burst queues here."""
+    """vLLM's API server before the engine: a request is handed over no sooner than `request` seconds
+    after it comes (each on its own), and its prompt is tokenised in `token` seconds a token, one prompt at a
+    time: a burst of long prompts queues here, a burst of short ones reaches the engine together."""
 
     request: float = 0.0
     token: float = 0.0
@@ -115,6 +92,7 @@ class BatchLimits:
     max_num_seqs: int
     kv_capacity_tokens: int  # the pool; a batch that needs more is flagged (vLLM would preempt)
     async_scheduling: bool = False  # each step decided while the previous one runs
+    graph_tokens: int | None = None  # the largest step a CUDA graph replays; None: not modelled (no late output)
 
 
 def simulate(
@@ -133,11 +111,12 @@ def simulate(
     `cached`: prompt tokens each request finds in the prefix cache (vLLM computes at least the last one)."""
     start = min(cached, prompt - 1)
     pending = [
-        _Request(arrival=a, prompt=prompt, output=output, prefilled=start) for a in (arrivals or [0.0] * requests)
+        TrackedRequest(arrival=a, prompt=prompt, output=output, prefilled=start) for a in (arrivals or [0.0] * requests)
     ]
     pending.sort(key=lambda r: r.arrival)
     slots = concurrency or requests if arrivals is None else None
-    return _run(pending, {}, slots=slots, limits=limits, step_seconds=step_seconds, frontend=frontend)
+    clients = _Clients(pending, {}, slots, frontend, gaps=True)
+    return _run(clients, limits=limits, step_seconds=step_seconds)
 
 
 def replay(
@@ -150,122 +129,117 @@ def replay(
     """An open loop over requests of their own sizes (a trace), later turns sent after earlier answers;
     returns (timings in the order given, no inter-token gaps; whether the KV pool ever ran short)."""
     made = [
-        _Request(arrival=a.at or 0.0, prompt=a.prompt, output=a.output, prefilled=min(a.cached, a.prompt - 1), index=i)
+        TrackedRequest(
+            arrival=a.at or 0.0, prompt=a.prompt, output=a.output, prefilled=min(a.cached, a.prompt - 1), index=i
+        )
         for i, a in enumerate(arrivals)
     ]
     followers = {a.after: (made[i], a.think) for i, a in enumerate(arrivals) if a.at is None and a.after is not None}
     pending = sorted((r for r, a in zip(made, arrivals, strict=True) if a.at is not None), key=lambda r: r.arrival)
-    done, short = _run(pending, followers, slots=None, limits=limits, step_seconds=step_seconds, trace=True,
-                       frontend=frontend)  # fmt: skip
+    clients = _Clients(pending, followers, None, frontend, gaps=False)
+    done, short = _run(clients, limits=limits, step_seconds=step_seconds, trace=True)
     return sorted(done, key=lambda r: r.index), short
 
 
-def _run(
-    pending: list[_Request],
-    followers: dict[int, tuple[_Request, float]],
-    *,
-    slots: int | None,
-    limits: BatchLimits,
-    step_seconds: Callable[[StepShape], float],
-    trace: bool = False,
-    frontend: Frontend,
-) -> tuple[list[SimulatedRequest], bool]:
-    """The engine loop. `slots`: a closed loop's free places (None: open loop, requests come at their
-    times); `followers`: by index, the request sent `think` seconds after that one's last token; `trace`:
-    hour-long - decode-only runs go in one go (planner/decode_runs.py), no inter-token gaps are kept."""
-    waiting: list[_Request] = []
-    running: list[_Request] = []
-    done: list[_Request] = []
-    now, short, frontend_free = 0.0, False, 0.0
-    decided = now  # when the next step's batch is chosen: the previous step's start under async scheduling
-    while pending or waiting or running:
-        while pending and (slots if slots is not None else pending[0].arrival <= now or not (waiting or running)):
-            request = pending.pop(0)
-            if slots is not None:  # a closed loop sends the next request when a place frees
-                request.arrival = max(request.arrival, now)
-                slots -= 1
+@dataclass
+class _Clients:
+    """Who sends what when: a closed loop's free places (`slots`; None: an open loop, requests at their
+    times), conversations' next turns (`followers`, by index: sent `think` seconds after that one's last
+    token), the API server in front of the engine; and what reached the client (`done`)."""
+
+    pending: list[TrackedRequest]
+    followers: dict[int, tuple[TrackedRequest, float]]
+    slots: int | None
+    frontend: Frontend
+    gaps: bool
+    waiting: list[TrackedRequest] = field(default_factory=list)
+    done: list[TrackedRequest] = field(default_factory=list)
+    frontend_free: float = 0.0
+    released: float = 0.0  # when a closed loop's places last freed
+
+    def send(self, now: float, *, running: bool) -> float:
+        """Requests due by `now` go to the API server; returns `now`, moved on if the engine idles till one."""
+        while self.pending and (self.slots if self.slots is not None
+                                else self.pending[0].arrival <= now or not (self.waiting or running)):  # fmt: skip
+            request = self.pending.pop(0)
+            if self.slots is not None:  # a closed loop sends the next request when a place frees
+                request.arrival = max(request.arrival, self.released)
+                self.slots -= 1
             now = max(now, request.arrival)  # an idle engine waits for it
-            request.ready = max(request.arrival, frontend_free) + frontend.request + frontend.token * request.prompt
-            frontend_free = request.ready
-            waiting.append(request)
-        if waiting and not running:  # ... until the API server hands it over
+            start = max(request.arrival + self.frontend.request, self.frontend_free)
+            request.ready = self.frontend_free = start + self.frontend.token * request.prompt
+            self.waiting.append(request)
+        return now
+
+    def deliver(self, made: list[TrackedRequest], at: float) -> None:
+        """`made`'s tokens reach the client at `at`; finished requests free their places, send next turns."""
+        finished = deliver_tokens(made, self.done, at, gaps=self.gaps)
+        if self.slots is not None and finished:
+            self.slots, self.released = self.slots + len(finished), at
+        for request in finished:
+            if request.index in self.followers:
+                follower, think = self.followers[request.index]
+                follower.arrival = at + think
+                bisect.insort(self.pending, follower, key=lambda r: r.arrival)
+
+    def next_arrival(self) -> float:
+        """When the engine next gets a request from the API server; inf: none will come."""
+        return min(self.waiting[0].ready if self.waiting else math.inf,
+                   self.pending[0].arrival if self.pending else math.inf)  # fmt: skip
+
+
+def _run(clients: _Clients, *, limits: BatchLimits, step_seconds: Callable[[StepShape], float],
+         trace: bool = False) -> tuple[list[SimulatedRequest], bool]:  # fmt: skip
+    """The engine loop; `trace`: hour-long - decode-only runs go in one go (planner/decode_runs.py)."""
+    waiting, running = clients.waiting, list[TrackedRequest]()
+    now, short = 0.0, False
+    decided = now  # when the next step's batch is chosen: the previous step's start under async scheduling
+    out: list[TrackedRequest] = []  # the last step's tokens, not yet handed back (see _late)
+    out_at = 0.0
+    while clients.pending or waiting or running or out:
+        now = clients.send(now, running=bool(running))
+        if waiting and not running and not out:  # ... until the API server hands it over
             now = max(now, waiting[0].ready)
         # an idle engine chooses at once (its empty step costs nothing and moves `decided` to now)
         cutoff = decided if limits.async_scheduling and running else now
         while waiting and waiting[0].ready <= cutoff and len(running) < limits.max_num_seqs:
             waiting[0].admitted = now
             running.append(waiting.pop(0))
-        ends = decode_run_ends(running, _next_arrival(pending, waiting), now, step_seconds,
+        ends = decode_run_ends(running, clients.next_arrival(), now, step_seconds,
                                last_step=now - decided) if trace else []  # fmt: skip
+        shape, chunks = schedule(running, limits.max_num_batched_tokens)
+        if out and (ends or not running or not _late(shape, limits)):
+            clients.deliver(out, out_at)
+            out = []
+        if not running:
+            continue
         if ends:
             for request in running:
                 request.produced += len(ends)
             now = ends[-1]
-        shape, chunks = _schedule(running, limits.max_num_batched_tokens)
+            shape, chunks = schedule(running, limits.max_num_batched_tokens)
         short |= sum(r.prefilled + r.produced for r in running) > limits.kv_capacity_tokens
         decided = now
         now += step_seconds(shape)
+        if out:
+            clients.deliver(out, now)
         for request, taken in chunks:
             request.prefilled += taken
-        finished = _emit_tokens(running, done, now, gaps=not trace)
-        slots = None if slots is None else slots + len(finished)
-        _send_next_turns(finished, followers, pending, now)
-    return [_result(r) for r in done], short
+        out, out_at = step_tokens(running), now
+    return [_result(r) for r in clients.done], short
 
 
-def _send_next_turns(
-    finished: list[_Request], followers: dict[int, tuple[_Request, float]], pending: list[_Request], now: float
-) -> None:
-    """A conversation's next turn goes out its think time after the previous turn's last token."""
-    for request in finished:
-        if request.index in followers:
-            follower, think = followers[request.index]
-            follower.arrival = now + think
-            bisect.insort(pending, follower, key=lambda r: r.arrival)
+def _late(shape: StepShape, limits: BatchLimits) -> bool:
+    """Whether the step before this one hands its tokens back only when this one ends: under async scheduling
+    the engine reads a step's output after launching the next, and a step no CUDA graph covers keeps the
+    host launching its kernels one by one for most of its time (results/perf_model/wave-c16-timeline-*.txt:
+    a wave's first tokens come out one uncaptured step after the step that computed them)."""
+    if not limits.async_scheduling or limits.graph_tokens is None:
+        return False
+    return len(shape.decode_contexts) + sum(taken for taken, _ in shape.prefills) > limits.graph_tokens
 
 
-def _next_arrival(pending: list[_Request], waiting: list[_Request]) -> float:
-    """When the engine next gets a request from the API server; inf: none will come."""
-    return min(waiting[0].ready if waiting else math.inf, pending[0].arrival if pending else math.inf)
-
-
-def _emit_tokens(running: list[_Request], done: list[_Request], now: float, *, gaps: bool) -> list[_Request]:
-    """The step's end: a token for every request whose prompt is done; finished ones move to `done`
-    (and are returned)."""
-    finished = []
-    for request in list(running):
-        if request.prefilled < request.prompt:
-            continue
-        request.produced += 1
-        if gaps:
-            request.token_times.append(now)
-        if request.first_token is None:
-            request.first_token = now
-        if request.produced >= request.output:
-            request.finished = now
-            running.remove(request)
-            done.append(request)
-            finished.append(request)
-    return finished
-
-
-def _schedule(running: list[_Request], budget: int) -> tuple[StepShape, list[tuple[_Request, int]]]:
-    decodes = [r for r in running if r.prefilled >= r.prompt]
-    budget -= len(decodes)
-    chunks = []
-    for request in running:
-        if request.prefilled < request.prompt and budget > 0:
-            taken = min(request.prompt - request.prefilled, budget)
-            chunks.append((request, taken))
-            budget -= taken
-    shape = StepShape(
-        decode_contexts=tuple(r.prompt + r.produced for r in decodes),
-        prefills=tuple((taken, r.prefilled) for r, taken in chunks),
-    )
-    return shape, chunks
-
-
-def _result(request: _Request) -> SimulatedRequest:
+def _result(request: TrackedRequest) -> SimulatedRequest:
     assert request.first_token is not None and request.finished is not None
     gaps = tuple(b - a for a, b in zip(request.token_times, request.token_times[1:], strict=False))
     assert request.admitted is not None

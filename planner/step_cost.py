@@ -79,8 +79,8 @@ class PerfFactors(BaseModel):
     eager_layer_us: float = Field(0.0, ge=0)  # host time issuing one layer's kernels in a step no CUDA graph covers
     sequence_overhead_us: float = Field(0.0, ge=0)  # per request in a step: sampling, scheduling, output
     collective_us: float = Field(0.0, ge=0)  # latency of one cross-rank collective (TP all-reduce, EP exchange)
-    frontend_request_us: float = Field(0.0, ge=0)  # the API server's time for each request before the engine
-    frontend_token_us: float = Field(0.0, ge=0)  # ... and for each prompt token (tokenising it)
+    frontend_request_us: float = Field(0.0, ge=0)  # the API server's delay of each request (each on its own)
+    frontend_token_us: float = Field(0.0, ge=0)  # ... and its time a prompt token (one prompt at a time)
 
     @model_validator(mode="before")
     @classmethod

@@ -65,7 +65,7 @@ class PerfResidual(BaseModel):
     level: str
     gpu: str
     load: LoadShape  # the level as replayed: which load domain a miss falls in (benchmarks/perf_domains.py)
-    graph_tokens: int  # the largest CUDA graph its server captures, as planned (serving_sim.whole_waves)
+    graph_tokens: int  # the largest CUDA graph its server captures, as planned (planner/whole_waves.py)
     measured: dict[str, float]
     predicted: dict[str, float]
     errors: dict[str, float]  # (predicted - measured) / measured per metric

@@ -1,13 +1,13 @@
 """The report's "Predicted vs measured" section: each GPU level of fixed lengths predicted by the performance
 model with the shipped calibration of its vLLM release (its GPU's factors, or its family's), beside what was
 measured, with the error; a level the factors were fitted on is marked so (its error is in sample), and so is
-a level in the one load domain the replay is known to get wrong (planner/serving_sim.whole_waves)."""
+a level in the one load domain the replay is known to get wrong (planner/whole_waves.py)."""
 
 from __future__ import annotations
 
 from planner import PlanError
 from planner.calibration import shipped_calibration
-from planner.serving_sim import whole_waves
+from planner.whole_waves import whole_waves
 from reports.document import Document
 from reports.perf_fit import METRICS, perf_cases, perf_residuals
 from reports.run_data import RunData
@@ -47,6 +47,6 @@ def predicted_vs_measured(doc: Document, runs: list[RunData]) -> None:
         "Performance model (planner/step_cost.py, serving_sim.py): "
         + "; ".join(sorted(sources))
         + ". Errors = predicted / measured - 1; 'fitted on' levels are in sample; 'whole waves': a closed loop whose"
-        " prompts together pass the largest CUDA graph and each stays under it, whose TTFT the replay is known to"
-        " miss (results/perf_model/domains.txt)."
+        " prompts together pass the largest CUDA graph and each stays under it, where the replay holds least often"
+        " (results/perf_model/domains.txt)."
     )

@@ -94,16 +94,35 @@ def test_replay_takes_decode_runs_in_one_go_with_the_timings_of_step_by_step():
         assert (a.ttft, a.e2el) == pytest.approx((b.ttft, b.e2el), rel=1e-9)
 
 
-def test_the_api_server_takes_a_burst_one_request_at_a_time_before_the_engine():
-    api = Frontend(request=0.5 * STEP, token=0.01 * STEP)  # 1.5 steps for a 100-token prompt
+def test_the_api_server_hands_each_request_over_a_fixed_time_after_it_comes_and_tokenises_one_at_a_time():
+    api = Frontend(request=0.5 * STEP, token=0.01 * STEP)  # 1 step to tokenise a 100-token prompt
     done, _ = simulate(None, requests=2, concurrency=2, prompt=100, output=3, limits=LIMITS,
                        step_seconds=lambda shape: STEP, frontend=api)  # fmt: skip
     first, second = sorted(done, key=lambda r: r.frontend)
-    assert first.frontend == pytest.approx(1.5 * STEP) and second.frontend == pytest.approx(3 * STEP)
-    # the engine starts on the first at 1.5 steps; the second, handed over at 3 mid-step, waits for the
-    # step starting at 3.5
-    assert first.ttft == pytest.approx(2.5 * STEP) and second.ttft == pytest.approx(4.5 * STEP)
+    # both sent at 0: each ready no sooner than 0.5 steps; the tokeniser takes one, then the other
+    assert first.frontend == pytest.approx(1.5 * STEP) and second.frontend == pytest.approx(2.5 * STEP)
+    # the engine starts on the first at 1.5 steps; the second, handed over as that step ends, joins the next
+    assert first.ttft == pytest.approx(2.5 * STEP) and second.ttft == pytest.approx(3.5 * STEP)
     assert first.itl == pytest.approx((STEP, STEP))  # decoding is the engine's alone
+
+
+def test_under_async_scheduling_a_step_no_cuda_graph_covers_holds_back_the_tokens_of_the_step_before():
+    def limits(graph_tokens):
+        return BatchLimits(max_num_batched_tokens=100, max_num_seqs=8, kv_capacity_tokens=10**6,
+                           async_scheduling=True, graph_tokens=graph_tokens)  # fmt: skip
+
+    def ttfts(graph_tokens):
+        # A (50-token prompt) and B (150) come together: step 1 prefills A and 50 of B, step 2 decodes A
+        # and prefills 99 of B (100 tokens), step 3 decodes A and prefills B's last token (2 tokens)
+        turns = [Arrival(at=0.0, prompt=50, output=3), Arrival(at=0.0, prompt=150, output=2)]
+        done, _ = replay(turns, limits=limits(graph_tokens), step_seconds=lambda shape: STEP)
+        return [r.ttft for r in done]
+
+    # no step larger than a graph (100 tokens), or graphs not modelled: tokens come out as each step ends
+    assert ttfts(100) == ttfts(None) == pytest.approx([STEP, 3 * STEP])
+    # graphs up to 60 tokens: step 2 (100 tokens) runs uncaptured, so A's first token (step 1's) comes out
+    # when step 2 ends; step 3 is captured, so B's is out when it ends
+    assert ttfts(60) == pytest.approx([2 * STEP, 3 * STEP])
 
 
 def test_a_batch_larger_than_the_pool_is_flagged():
