@@ -67,13 +67,19 @@ def token_events(requests: list[RequestRecord]) -> list[tuple[float, bool]]:
     return sorted(events)
 
 
-def steps(events: list[tuple[float, bool]]) -> list[tuple[float, int, int]]:
-    """(duration since the previous step, tokens out, prompts finished) per step after the first."""
-    groups: list[list[tuple[float, bool]]] = [[events[0]]]
-    for event in events[1:]:
-        if event[0] - groups[-1][-1][0] > GAP_S:
+def step_groups(events: list[tuple[float, bool]]) -> list[list[tuple[float, bool]]]:
+    """The tokens of each engine step: time-ordered tokens less than GAP_S apart."""
+    groups: list[list[tuple[float, bool]]] = []
+    for event in events:
+        if not groups or event[0] - groups[-1][-1][0] > GAP_S:
             groups.append([])
         groups[-1].append(event)
+    return groups
+
+
+def steps(events: list[tuple[float, bool]]) -> list[tuple[float, int, int]]:
+    """(duration since the previous step, tokens out, prompts finished) per step after the first."""
+    groups = step_groups(events)
     out = []
     for before, group in zip(groups, groups[1:], strict=False):
         out.append((group[-1][0] - before[-1][0], len(group), sum(first for _, first in group)))
@@ -203,11 +209,7 @@ def window(folder: Path, level: str, start_ms: float, end_ms: float) -> str:
             continue
         t0 = min(r.sent_s for r in mine)
         sends = [(r.sent_s, "send") for r in mine]
-        groups: list[list[tuple[float, bool]]] = []
-        for event in token_events(mine):
-            if not groups or event[0] - groups[-1][-1][0] > GAP_S:
-                groups.append([])
-            groups[-1].append(event)
+        groups = step_groups(token_events(mine))
         marks = sorted(sends + [(g[-1][0], f"{sum(f for _, f in g):3d} first, {sum(not f for _, f in g):3d} more")
                                 for g in groups])  # fmt: skip
         previous = None
