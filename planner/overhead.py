@@ -78,7 +78,7 @@ def logits_bytes(model: ModelSpec) -> int:
 
 def cudagraph_unit_bytes(model: ModelSpec, layers: int, settings: ResolvedSettings) -> int:
     """graph sets x layers x largest capture size x hidden x dtype: what k_cudagraph multiplies."""
-    largest = max(settings.capture_sizes, default=0)
+    largest = settings.largest_capture
     sets = GRAPH_SETS[settings.cudagraph_mode] if settings.cudagraph_in_budget else 0
     return sets * layers * largest * model.hidden_size * model.param_bytes
 

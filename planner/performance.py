@@ -67,7 +67,7 @@ class EngineModel(NamedTuple):
 
 
 def engine_model(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, *, factors: PerfFactors) -> EngineModel:
-    graph_tokens = max(plan.server.capture_sizes, default=0)
+    graph_tokens = plan.server.largest_capture
     sm = step_model(model, layout, kv_cache_dtype=plan.kv_cache_dtype, graph_tokens=graph_tokens,
                     dummy_weights=plan.server.dummy_weights)  # fmt: skip
     limits = BatchLimits(

@@ -86,6 +86,11 @@ class ResolvedSettings(BaseModel):
     dummy_weights: bool = False  # --load-format dummy
     defaulted: tuple[str, ...]  # settings taken from the release's defaults, for the plan's assumptions
 
+    @property
+    def largest_capture(self) -> int:
+        """The largest step a CUDA graph replays, in tokens; 0: no CUDA graphs."""
+        return max(self.capture_sizes, default=0)
+
 
 def version_tuple(version: str | None) -> tuple[int, ...] | None:
     if not version:

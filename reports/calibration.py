@@ -91,7 +91,7 @@ def _case(run: RunData, d: DeploymentRecord) -> Case | None:
         gpu=gpu.name,
         vllm_version=d.vllm_version or facts.vllm_version,
         settings=server.model_dump(exclude={"defaulted", "capture_sizes"})
-        | {"largest_capture": max(server.capture_sizes, default=0)},
+        | {"largest_capture": server.largest_capture},
         token_bytes=token_bytes(model, layout),
         logits_bytes=logits_bytes(model),
         max_num_batched_tokens=server.max_num_batched_tokens,

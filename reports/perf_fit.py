@@ -185,7 +185,7 @@ def perf_residuals(cases: list[PerfCase], factors: PerfFactors) -> list[PerfResi
         predicted = predict_case(case, factors).model_dump()
         p = case.point
         rows.append(PerfResidual(run=p.run, deployment=p.deployment, level=p.level, gpu=case.gpu.name, load=p.load,
-                                 graph_tokens=max(case.plan.server.capture_sizes, default=0),
+                                 graph_tokens=case.plan.server.largest_capture,
                                  measured=p.measured, predicted={m: predicted[m] for m in p.measured},
                                  errors={m: predicted[m] / v - 1 for m, v in p.measured.items() if v}))  # fmt: skip
     return rows

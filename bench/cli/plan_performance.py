@@ -46,7 +46,7 @@ def performance(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, sett
 def _caveats(plan: Plan, shape: dict[str, Any], concurrencies: list[int]) -> list[str]:
     """What the prediction cannot know about the machine it will run on, and where the replay is known wrong."""
     caveats = []
-    graph = max(plan.server.capture_sizes, default=0)
+    graph = plan.server.largest_capture
     if shape["input_tokens"] > graph:
         # the same TP2 levels on two pairs of H200s: lone 560-2K-token prompts 91-98 ms on one, 159-167 on the other
         caveats.append(
