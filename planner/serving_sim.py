@@ -236,7 +236,7 @@ def _late(shape: StepShape, limits: BatchLimits) -> bool:
     a wave's first tokens come out one uncaptured step after the step that computed them)."""
     if not limits.async_scheduling or limits.graph_tokens is None:
         return False
-    return len(shape.decode_contexts) + sum(taken for taken, _ in shape.prefills) > limits.graph_tokens
+    return shape.uncaptured(limits.graph_tokens)
 
 
 def _result(request: TrackedRequest) -> SimulatedRequest:

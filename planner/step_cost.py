@@ -100,6 +100,15 @@ class StepShape(BaseModel):
     decode_contexts: tuple[int, ...] = ()
     prefills: tuple[tuple[int, int], ...] = ()
 
+    @property
+    def tokens(self) -> int:
+        """Tokens the step runs: one per decoding request plus every prefill chunk's new tokens."""
+        return len(self.decode_contexts) + sum(n for n, _ in self.prefills)
+
+    def uncaptured(self, graph_tokens: int) -> bool:
+        """Larger than the largest CUDA graph (`graph_tokens`; 0: none): the host launches every kernel."""
+        return self.tokens > graph_tokens
+
 
 class StepModel(BaseModel):
     """A deployment's per-step constants, computed once (pure arithmetic from planner/weights.py)."""
@@ -188,8 +197,7 @@ def step_pricer(sm: StepModel, gpu: GpuSpec, factors: PerfFactors) -> Callable[[
     layers_us = sm.layers * factors.layer_overhead_us
 
     def price(step: StepShape) -> float:
-        decodes, context = len(step.decode_contexts), sum(step.decode_contexts)
-        tokens = decodes + sum(n for n, _ in step.prefills)
+        decodes, context, tokens = len(step.decode_contexts), sum(step.decode_contexts), step.tokens
         if tokens == 0:
             return 0.0
         touched = touched_experts(tokens, experts=sm.experts, top_k=sm.top_k, fixed=sm.fixed_routing)
@@ -201,7 +209,7 @@ def step_pricer(sm: StepModel, gpu: GpuSpec, factors: PerfFactors) -> Callable[[
         sampled = decodes + len(step.prefills)
         compute = 2 * (sm.gemm_params * tokens + sm.lm_head_params * sampled) / gemm_rate
         compute += sm.attention_flops_per_pair * pairs / attention_rate
-        launch = eager if tokens > sm.graph_tokens else 0.0
+        launch = eager if step.uncaptured(sm.graph_tokens) else 0.0
         fixed = layers_us + sampled * factors.sequence_overhead_us
         return max(memory, compute) + launch + fixed * 1e-6 + _comm(sm, tokens, link, factors.collective_us)
 

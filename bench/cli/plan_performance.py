@@ -65,9 +65,9 @@ def _caveats(plan: Plan, shape: dict[str, Any], concurrencies: list[int]) -> lis
     if waves:
         caveats.append(
             f"at c{waves[0]} and above, {shape['input_tokens']}-token prompts come and go in whole waves larger than "
-            f"the largest CUDA graph ({graph} tokens), vLLM prefilling each in a few steps no graph covers: where "
-            "such levels were measured, the other card's factors put TTFT within 25% on 23 of 36 and TPOT within "
-            "15% on 21 of 36, less often than elsewhere (results/perf_model/domains.txt, 'whole waves')"
+            f"the largest CUDA graph ({graph} tokens), vLLM prefilling each in a few steps no graph covers: there "
+            "the other card's factors predicted TPOT within target less often than in any other load domain "
+            "measured, and TTFT less often than in other closed loops (results/perf_model/domains.txt, 'whole waves')"
         )
     return caveats
 
