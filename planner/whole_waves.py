@@ -8,7 +8,12 @@ past the largest graph run uncaptured alone too. Drawn after the eleventh check,
 where the replay of then missed all but one such level's TTFT; the replay since keeps such waves (its API
 server hands a burst over together, an uncaptured step holds back the step before's tokens) and holds
 there more often, but still less often than elsewhere (results/perf_model/domains.txt,
-benchmarks/perf_domains.py). `bench plan --performance` warns of it and `bench report` marks its levels.
+benchmarks/perf_domains.py). Tested blind in the twelfth check (results/gpu_wave_rule): whether a wave stays
+whole is chance - two 480-token prompts sent together at c2 were prefilled in one uncaptured step round after
+round in one run (median TTFT 93 ms) and split into two captured steps from the second round on in the next,
+on the same machine (51 ms); once split, a loop stays split, its requests finishing a step apart
+(results/perf_model/wave-rule-timelines.txt). `bench plan --performance` warns of it and `bench report` marks
+its levels.
 """
 
 from __future__ import annotations

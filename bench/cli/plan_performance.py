@@ -67,7 +67,9 @@ def _caveats(plan: Plan, shape: dict[str, Any], concurrencies: list[int]) -> lis
             f"at c{waves[0]} and above, {shape['input_tokens']}-token prompts come and go in whole waves larger than "
             f"the largest CUDA graph ({graph} tokens), vLLM prefilling each in a few steps no graph covers: there "
             "the other card's factors predicted TPOT within target less often than in any other load domain "
-            "measured, and TTFT less often than in other closed loops (results/perf_model/domains.txt, 'whole waves')"
+            "measured, and TTFT less often than in other closed loops (results/perf_model/domains.txt, 'whole waves'); "
+            "whether a wave stays whole is chance, so its TTFT can differ twofold between runs "
+            "(results/perf_model/wave-rule-timelines.txt)"
         )
     return caveats
 
