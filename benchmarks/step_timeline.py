@@ -1,13 +1,8 @@
 """vLLM's engine steps rebuilt from a run's own token timestamps: what the performance model's step cost
 (planner/step_cost.py) must match, measured without a profiler.
 
-Every streamed token of a level (send time + TTFT + the running sum of its ITLs) is put on one clock; the
-tokens of one engine step come out together, so tokens less than GAP_S apart are one step and the gaps
-between steps are step durations. Per level, over the middle 60% of its steps (the first wave and the
-drain left out):
-- decode steps: steps in which no prompt finished; their median duration and median batch (tokens out);
-- prompt steps: the median duration of the level's first-wave steps that finished prompts at once (a
-  closed loop's first wave prefills concurrency x prompt tokens in full token-budget steps).
+Per level, its typical decode step and first-wave prompt step, rebuilt from its tokens' timestamps
+(reports/engine_steps.py, which the fit of the factors uses too: reports/perf_fit.py).
 Then per GPU and layout, a least-squares line through the decode steps' (batch, duration) of the levels
 at ~1.1K context (1K prompts; three batch sizes at least): intercept = a decode step's fixed cost,
 slope = its cost per request. Beside each measured step, the step model's price of the same step with
@@ -30,7 +25,6 @@ Run: .venv/bin/python benchmarks/step_timeline.py [--lone | --window LEVEL FROM_
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 from pathlib import Path
 from typing import Any
@@ -41,62 +35,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from planner.calibration import shipped_calibration  # noqa: E402
 from planner.performance import engine_model  # noqa: E402
-from planner.step_cost import StepShape  # noqa: E402
+from reports.engine_steps import level_row, step_groups, step_samples, token_events  # noqa: E402
 from reports.perf_fit import PerfCase, perf_cases  # noqa: E402
 from reports.run_data import RunData, layout_of, open_runs  # noqa: E402
 from runfolder.requests import RequestRecord  # noqa: E402
 
-GAP_S = 0.002  # tokens of one step stream out within ~1 ms of each other; steps are >= 5 ms apart
-PROMPT_STEP_S = 0.05  # prompt steps last 80-320 ms; these runs' median decode steps 7-21 ms
 # --lone
 MIN_PROMPT = 8192  # one full chunk of vLLM's default token budget on these GPUs at least
 CHUNK_GAP = 8.0  # a chunk step (165-800 ms) is this many times the stream's median gap (decode steps 5-20 ms)
-
-
-def token_events(requests: list[RequestRecord]) -> list[tuple[float, bool]]:
-    """(time, is a first token) for every token of the requests, in time order."""
-    events = []
-    for r in requests:
-        if not r.ok or r.ttft_s is None:
-            continue
-        t = r.sent_s + r.ttft_s
-        events.append((t, True))
-        for gap in r.itl_s:
-            t += gap
-            events.append((t, False))
-    return sorted(events)
-
-
-def step_groups(events: list[tuple[float, bool]]) -> list[list[tuple[float, bool]]]:
-    """The tokens of each engine step: time-ordered tokens less than GAP_S apart."""
-    groups: list[list[tuple[float, bool]]] = []
-    for event in events:
-        if not groups or event[0] - groups[-1][-1][0] > GAP_S:
-            groups.append([])
-        groups[-1].append(event)
-    return groups
-
-
-def steps(events: list[tuple[float, bool]]) -> list[tuple[float, int, int]]:
-    """(duration since the previous step, tokens out, prompts finished) per step after the first."""
-    groups = step_groups(events)
-    out = []
-    for before, group in zip(groups, groups[1:], strict=False):
-        out.append((group[-1][0] - before[-1][0], len(group), sum(first for _, first in group)))
-    return out
-
-
-def level_row(name: str, requests: list[RequestRecord]) -> dict[str, Any] | None:
-    found = steps(token_events(requests)) if requests else []
-    if len(found) < 20:
-        return None
-    middle = found[len(found) // 5 : 4 * len(found) // 5]
-    decode = [(d, n) for d, n, firsts in middle if firsts == 0]
-    wave = [d for d, _, firsts in found[: len(found) // 5] if firsts >= 2 and d > PROMPT_STEP_S]
-    context = statistics.fmean(r.expected_input_tokens + r.expected_output_tokens / 2 for r in requests)
-    return {"level": name, "decode_ms": 1e3 * statistics.median(d for d, _ in decode) if decode else None,
-            "batch": statistics.median(n for _, n in decode) if decode else None, "context": context,
-            "prompt_step_ms": 1e3 * statistics.median(wave) if wave else None, "prompt_steps": len(wave)}  # fmt: skip
 
 
 def decode_line(rows: list[dict[str, Any]]) -> tuple[float, float] | None:
@@ -113,15 +59,8 @@ def modelled(case: PerfCase, row: dict[str, Any]) -> dict[str, float | None]:
     factors, _ = shipped_calibration(case.plan.server.vllm_version)[0].performance_factors(case.gpu)
     engine = engine_model(case.model, case.gpu, case.layout, case.plan, factors=factors)
     out: dict[str, float | None] = {"model_decode_ms": None, "model_prompt_ms": None}
-    if row["decode_ms"]:
-        shape = StepShape(decode_contexts=(round(row["context"]),) * round(row["batch"]))
-        out["model_decode_ms"] = 1e3 * engine.step_seconds(shape)
-    prompt, budget = case.point.load.input_tokens, engine.limits.max_num_batched_tokens
-    wave = (case.point.load.concurrency or 0) * prompt  # a closed loop's first wave, all sent at once
-    if row["prompt_step_ms"] and prompt <= budget and wave >= 2 * budget:  # full steps, not a lone remainder
-        full, rest = divmod(budget, prompt)
-        shape = StepShape(prefills=((prompt, 0),) * full + (((rest, 0),) if rest else ()))
-        out["model_prompt_ms"] = 1e3 * engine.step_seconds(shape)
+    for sample in step_samples(row, case.point.load, token_budget=engine.limits.max_num_batched_tokens):
+        out[f"model_{sample.kind}_ms"] = 1e3 * engine.step_seconds(sample.shape)
     return out
 
 

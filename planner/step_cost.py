@@ -44,7 +44,7 @@ open loops at bench's offsets (3b11e91; the same file now).
 
 The e's, the overheads, the launch time, the collective latency and the API server's times are the
 calibrated factors (planner/calibrations/), fitted per GPU, vLLM version and model class from measured
-levels (reports/perf_fit.py).
+levels and their engine steps as rebuilt from the tokens' timestamps (reports/perf_fit.py).
 """
 
 from __future__ import annotations

@@ -6,9 +6,13 @@ or open loop (a request rate): its model is the run folder's copy, its layout an
 recorded spec, its memory plan the planner's (batch limits, KV pool). The fit minimises, over every
 case, the squared log ratios predicted / measured of vllm bench serve's mean TPOT, median TTFT (the
 mean is carried by a few outliers in short levels) and output throughput, and of the API server's part
-of TTFT where vLLM's histograms came with the level (_frontend_ms) (scipy's least_squares, the
-factors bounded to physical ranges). Factors are fitted per GPU; predicting another GPU with them is the
-out-of-sample check (benchmarks/perf_model.py).
+of TTFT where vLLM's histograms came with the level (_frontend_ms), and of the level's typical engine
+steps - a decode step, and a full prompt step where its first wave fills the token budget - as the step cost
+prices them against their durations rebuilt from the tokens' timestamps (reports/engine_steps.py; one residual
+each, weighted like a metric) (scipy's least_squares, the factors bounded to physical ranges). The steps pin
+the step cost itself: fitted on the metrics alone, the replay around it (API server, late output) could trade
+dearer decode steps for cheaper prompt steps and still match the metrics of the levels it saw. Factors are
+fitted per GPU; predicting another GPU with them is the out-of-sample check (benchmarks/perf_model.py).
 """
 
 from __future__ import annotations
@@ -25,10 +29,11 @@ from planner.calibration import PerfCalibration, PerfPoint
 from planner.capacity import Plan
 from planner.errors import InputError
 from planner.gpus import match_gpu_name
-from planner.performance import LevelPrediction, predict_level
+from planner.performance import LevelPrediction, engine_model, predict_level
 from planner.serving_sim import LoadShape
 from planner.step_cost import PerfFactors
 from reports.calibration import plan_settings
+from reports.engine_steps import StepSample, measured_steps
 from reports.run_data import RunData, layout_of
 from runfolder.schema import DeploymentRecord, LevelSummary
 
@@ -55,6 +60,7 @@ class PerfCase(BaseModel):
     model: ModelSpec
     layout: Layout
     plan: Plan
+    steps: tuple[StepSample, ...] = ()  # the level's typical engine steps, measured (reports/engine_steps.py)
 
 
 class PerfResidual(BaseModel):
@@ -87,7 +93,8 @@ def _deployment_cases(run: RunData, d: DeploymentRecord) -> list[PerfCase]:
         return []
     model, layout = load_model(str(config)), layout_of(d)
     plan = plan_capacity(model, gpu, layout, plan_settings(d))
-    cases = []
+    cases: list[PerfCase] = []
+    requests = run.requests(d)
     for level in d.levels:
         load = _load(level, seed=arrivals.level_seed(int((run.record.scenario or {}).get("seed", 0)), level.index))
         if load is not None and not level.interrupted:
@@ -95,7 +102,9 @@ def _deployment_cases(run: RunData, d: DeploymentRecord) -> list[PerfCase]:
             if (frontend := _frontend_ms(level)) is not None:
                 measured[FRONTEND] = frontend
             point = PerfPoint(run=run.record.run_id, deployment=d.name, level=level.name, load=load, measured=measured)
-            cases.append(PerfCase(point=point, gpu=gpu, model=model, layout=layout, plan=plan))
+            steps = measured_steps([r for r in requests if r.level == level.name], load,
+                                   token_budget=plan.server.max_num_batched_tokens)  # fmt: skip
+            cases.append(PerfCase(point=point, gpu=gpu, model=model, layout=layout, plan=plan, steps=steps))
     return cases
 
 
@@ -151,6 +160,9 @@ def fit_factors(cases: list[PerfCase]) -> PerfFactors:
         for case in cases:
             predicted = predict_case(case, factors).model_dump()
             out += [math.log(predicted[m] / v) for m, v in case.point.measured.items() if v > 0 and predicted[m] > 0]
+            if case.steps:
+                price = engine_model(case.model, case.gpu, case.layout, case.plan, factors=factors).step_seconds
+                out += [math.log(price(s.shape) / s.seconds) for s in case.steps]
         return np.array(out)
 
     lower, upper, start = ([b[i] for b in free] for i in (1, 2, 3))

@@ -1,0 +1,66 @@
+"""Engine steps rebuilt from token timestamps: a decode step's batch and duration where requests stream in
+lockstep, a first wave's prompt steps where prompts finish together, and the step shapes the fit prices."""
+
+from __future__ import annotations
+
+import pytest
+
+from planner.serving_sim import LoadShape
+from reports.engine_steps import level_row, measured_steps, step_samples
+from reports.perf_fit import perf_cases
+from reports.run_data import open_runs
+from runfolder.requests import RequestRecord
+from tests.paths import REPO
+
+
+def _request(index: int, *, sent: float, ttft: float, itl: list[float], prompt: int = 1024) -> RequestRecord:
+    return RequestRecord(level="c", index=index, warmup=False, conversation=None, turn=0, scheduled_s=None,
+                         sent_s=sent, queue_s=0.0, ok=True, error=None, http_status=200, ttft_s=ttft, itl_s=itl,
+                         e2el_s=ttft + sum(itl), prompt_tokens=prompt, completion_tokens=len(itl) + 1,
+                         expected_input_tokens=prompt, expected_output_tokens=len(itl) + 1)  # fmt: skip
+
+
+def test_requests_streaming_in_lockstep_make_decode_steps_of_their_batch():
+    # four requests whose tokens come out together every 12 ms (one engine step each)
+    requests = [_request(i, sent=0.0, ttft=0.1, itl=[0.012] * 60) for i in range(4)]
+    row = level_row("c", requests)
+    assert row is not None
+    assert row["decode_ms"] == pytest.approx(12.0) and row["batch"] == 4
+    assert row["context"] == pytest.approx(1024 + 61 / 2) and row["prompt_step_ms"] is None
+
+
+def test_a_first_wave_finishing_prompts_together_in_long_steps_is_a_prompt_step():
+    # two groups of prompts finish 300 ms apart (long prompt steps), then all decode every 15 ms
+    first = [_request(i, sent=0.0, ttft=0.3, itl=[0.3] + [0.015] * 80) for i in range(2)]
+    second = [_request(i + 2, sent=0.0, ttft=0.6, itl=[0.015] * 80) for i in range(2)]
+    row = level_row("c", first + second)
+    assert row is not None and row["prompt_step_ms"] == pytest.approx(300.0) and row["prompt_steps"] == 1
+
+
+def test_too_few_steps_say_nothing():
+    assert level_row("c", [_request(0, sent=0.0, ttft=0.1, itl=[0.01] * 5)]) is None
+    assert measured_steps([], LoadShape(input_tokens=8, output_tokens=8, concurrency=1), token_budget=8192) == ()
+
+
+@pytest.mark.parametrize(("concurrency", "prompt_steps"), [(64, 1), (8, 0)])
+def test_a_prompt_step_is_whole_prompts_filling_the_budget_only_where_the_wave_fills_it_twice(
+    concurrency, prompt_steps
+):
+    row = {"decode_ms": 18.0, "batch": 64, "context": 1152.0, "prompt_step_ms": 310.0}
+    load = LoadShape(input_tokens=1000, output_tokens=256, concurrency=concurrency)
+    samples = step_samples(row, load, token_budget=8192)
+    decode = samples[0]
+    assert decode.kind == "decode" and decode.seconds == pytest.approx(0.018)
+    assert decode.shape.decode_contexts == (1152,) * 64 and not decode.shape.prefills
+    assert len(samples) == 1 + prompt_steps
+    if prompt_steps:  # eight whole 1,000-token prompts and the budget's last 192 tokens of a ninth
+        assert samples[1].shape.prefills == ((1000, 0),) * 8 + ((192, 0),) and samples[1].shape.tokens == 8192
+
+
+def test_a_committed_gpu_level_carries_its_measured_steps_into_the_fit():
+    run = REPO / "results" / "gpu_perf_h100" / "20261126-034427-gpu_perf"
+    (case,) = [c for c in perf_cases(open_runs([run])) if c.point.level == "c64"]
+    decode, prompt = case.steps
+    assert decode.kind == "decode" and len(decode.shape.decode_contexts) == 64
+    assert prompt.kind == "prompt" and prompt.shape.tokens == case.plan.server.max_num_batched_tokens
+    assert 0.005 < decode.seconds < prompt.seconds
