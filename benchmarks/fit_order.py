@@ -29,7 +29,7 @@ def orders(cases: list[PerfCase]) -> dict[str, list[PerfCase]]:
 
 
 def report(fit_runs: list[Path], check_runs: list[Path]) -> str:
-    fitted, checked = perf_cases(open_runs(fit_runs)), perf_cases(open_runs(check_runs))
+    fitted, checked = perf_cases(open_runs(fit_runs), steps=True), perf_cases(open_runs(check_runs))
     lines = []
     for name, cases in orders(fitted).items():
         factors = fit_factors(cases)

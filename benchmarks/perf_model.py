@@ -75,7 +75,7 @@ def predict_scenario(args: argparse.Namespace) -> dict:
 def check(args: argparse.Namespace) -> dict:
     checked = perf_cases(open_runs([Path(p) for p in args.check]))
     if args.fit:
-        factors = fit_factors(perf_cases(open_runs([Path(p) for p in args.fit])))
+        factors = fit_factors(perf_cases(open_runs([Path(p) for p in args.fit]), steps=True))
     else:  # the shipped factors of --factors-gpu, exactly as a --predict made before the run used them
         factors, _ = shipped_factors(args.vllm_version, args.factors_gpu)
     rows = [r.model_dump() for r in perf_residuals(checked, factors)]

@@ -35,6 +35,7 @@ from planner.step_cost import PerfFactors
 from reports.calibration import plan_settings
 from reports.engine_steps import StepSample, measured_steps
 from reports.run_data import RunData, layout_of
+from runfolder.requests import RequestRecord
 from runfolder.schema import DeploymentRecord, LevelSummary
 
 METRICS = ("mean_tpot_ms", "median_ttft_ms", "output_throughput")
@@ -77,15 +78,17 @@ class PerfResidual(BaseModel):
     errors: dict[str, float]  # (predicted - measured) / measured per metric
 
 
-def perf_cases(runs: list[RunData]) -> list[PerfCase]:
-    found = [c for run in runs for d in run.record.deployments for c in _deployment_cases(run, d)]
+def perf_cases(runs: list[RunData], *, steps: bool = False) -> list[PerfCase]:
+    """Every replayable GPU level of the runs; `steps`: with its typical engine steps rebuilt from its requests
+    (what the fit needs; the only part that reads requests.jsonl)."""
+    found = [c for run in runs for d in run.record.deployments for c in _deployment_cases(run, d, steps=steps)]
     if not found:
         raise InputError("--perf", "no GPU level with fixed prompt and output lengths in these run folders",
                          "give run folders of GPU runs (results/gpu_perf_h100, results/gpu_single)")  # fmt: skip
     return found
 
 
-def _deployment_cases(run: RunData, d: DeploymentRecord) -> list[PerfCase]:
+def _deployment_cases(run: RunData, d: DeploymentRecord, *, steps: bool) -> list[PerfCase]:
     gpus = run.record.environment.gpus
     gpu = match_gpu_name(gpus[0]["name"]) if gpus else None
     config = run.folder / "models" / d.name
@@ -94,7 +97,9 @@ def _deployment_cases(run: RunData, d: DeploymentRecord) -> list[PerfCase]:
     model, layout = load_model(str(config)), layout_of(d)
     plan = plan_capacity(model, gpu, layout, plan_settings(d))
     cases: list[PerfCase] = []
-    requests = run.requests(d)
+    by_level: dict[str, list[RequestRecord]] = {}
+    for request in run.requests(d) if steps else []:
+        by_level.setdefault(request.level, []).append(request)
     for level in d.levels:
         load = _load(level, seed=arrivals.level_seed(int((run.record.scenario or {}).get("seed", 0)), level.index))
         if load is not None and not level.interrupted:
@@ -102,9 +107,8 @@ def _deployment_cases(run: RunData, d: DeploymentRecord) -> list[PerfCase]:
             if (frontend := _frontend_ms(level)) is not None:
                 measured[FRONTEND] = frontend
             point = PerfPoint(run=run.record.run_id, deployment=d.name, level=level.name, load=load, measured=measured)
-            steps = measured_steps([r for r in requests if r.level == level.name], load,
-                                   token_budget=plan.server.max_num_batched_tokens)  # fmt: skip
-            cases.append(PerfCase(point=point, gpu=gpu, model=model, layout=layout, plan=plan, steps=steps))
+            found = measured_steps(by_level.get(level.name, []), load, token_budget=plan.server.max_num_batched_tokens)
+            cases.append(PerfCase(point=point, gpu=gpu, model=model, layout=layout, plan=plan, steps=found))
     return cases
 
 

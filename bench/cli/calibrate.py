@@ -38,7 +38,7 @@ def calibrate(
         calibration = fit_calibration(found, name or out.stem)
         residuals = leave_one_out(found, calibration.name)
         if perf:
-            speed = calibrate_performance(perf_cases(open_runs(perf)))
+            speed = calibrate_performance(perf_cases(open_runs(perf), steps=True))
             calibration = calibration.model_copy(update={"performance": speed})
     except (RunFolderError, PlanError) as exc:
         raise usage_error(exc) from None

@@ -59,8 +59,9 @@ def test_a_prompt_step_is_whole_prompts_filling_the_budget_only_where_the_wave_f
 
 def test_a_committed_gpu_level_carries_its_measured_steps_into_the_fit():
     run = REPO / "results" / "gpu_perf_h100" / "20261126-034427-gpu_perf"
-    (case,) = [c for c in perf_cases(open_runs([run])) if c.point.level == "c64"]
+    (case,) = [c for c in perf_cases(open_runs([run]), steps=True) if c.point.level == "c64"]
     decode, prompt = case.steps
+    assert all(not c.steps for c in perf_cases(open_runs([run])))  # only the fit needs them
     assert decode.kind == "decode" and len(decode.shape.decode_contexts) == 64
     assert prompt.kind == "prompt" and prompt.shape.tokens == case.plan.server.max_num_batched_tokens
     assert 0.005 < decode.seconds < prompt.seconds
