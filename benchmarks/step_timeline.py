@@ -72,11 +72,11 @@ def run_rows(run: RunData) -> list[tuple[str, dict[str, Any]]]:
     for d in run.record.deployments:
         requests = run.requests(d)
         for level in d.levels:
-            row = level_row(level.name, [r for r in requests if r.level == level.name])
+            row = level_row([r for r in requests if r.level == level.name])
             if row and (case := cases.get((d.name, level.name))):
                 row |= modelled(case, row)
             if row:
-                found.append((f"{gpu} {layout_of(d).label()}", {"run": run.record.run_id, **row}))
+                found.append((f"{gpu} {layout_of(d).label()}", {"run": run.record.run_id, "level": level.name, **row}))
     return found
 
 

@@ -72,7 +72,7 @@ def steps(events: list[tuple[float, bool]]) -> list[tuple[float, int, int]]:
     return out
 
 
-def level_row(name: str, requests: list[RequestRecord]) -> dict[str, Any] | None:
+def level_row(requests: list[RequestRecord]) -> dict[str, Any] | None:
     """One level's typical decode step (ms, batch) and first-wave prompt step (ms, how many); None: too few steps."""
     found = steps(token_events(requests)) if requests else []
     if len(found) < MIN_STEPS:
@@ -81,7 +81,7 @@ def level_row(name: str, requests: list[RequestRecord]) -> dict[str, Any] | None
     decode = [(d, n) for d, n, firsts in middle if firsts == 0]
     wave = [d for d, _, firsts in found[: len(found) // 5] if firsts >= 2 and d > PROMPT_STEP_S]
     context = statistics.fmean(r.expected_input_tokens + r.expected_output_tokens / 2 for r in requests)
-    return {"level": name, "decode_ms": 1e3 * statistics.median(d for d, _ in decode) if decode else None,
+    return {"decode_ms": 1e3 * statistics.median(d for d, _ in decode) if decode else None,
             "batch": statistics.median(n for _, n in decode) if decode else None, "context": context,
             "prompt_step_ms": 1e3 * statistics.median(wave) if wave else None, "prompt_steps": len(wave)}  # fmt: skip
 
@@ -103,5 +103,5 @@ def step_samples(row: dict[str, Any], load: LoadShape, *, token_budget: int) -> 
 
 def measured_steps(requests: list[RequestRecord], load: LoadShape, *, token_budget: int) -> tuple[StepSample, ...]:
     """A level's typical steps, measured from its requests' tokens (none where it ran too few steps)."""
-    row = level_row("", requests)
+    row = level_row(requests)
     return step_samples(row, load, token_budget=token_budget) if row else ()

@@ -23,7 +23,7 @@ def _request(index: int, *, sent: float, ttft: float, itl: list[float], prompt: 
 def test_requests_streaming_in_lockstep_make_decode_steps_of_their_batch():
     # four requests whose tokens come out together every 12 ms (one engine step each)
     requests = [_request(i, sent=0.0, ttft=0.1, itl=[0.012] * 60) for i in range(4)]
-    row = level_row("c", requests)
+    row = level_row(requests)
     assert row is not None
     assert row["decode_ms"] == pytest.approx(12.0) and row["batch"] == 4
     assert row["context"] == pytest.approx(1024 + 61 / 2) and row["prompt_step_ms"] is None
@@ -33,12 +33,12 @@ def test_a_first_wave_finishing_prompts_together_in_long_steps_is_a_prompt_step(
     # two groups of prompts finish 300 ms apart (long prompt steps), then all decode every 15 ms
     first = [_request(i, sent=0.0, ttft=0.3, itl=[0.3] + [0.015] * 80) for i in range(2)]
     second = [_request(i + 2, sent=0.0, ttft=0.6, itl=[0.015] * 80) for i in range(2)]
-    row = level_row("c", first + second)
+    row = level_row(first + second)
     assert row is not None and row["prompt_step_ms"] == pytest.approx(300.0) and row["prompt_steps"] == 1
 
 
 def test_too_few_steps_say_nothing():
-    assert level_row("c", [_request(0, sent=0.0, ttft=0.1, itl=[0.01] * 5)]) is None
+    assert level_row([_request(0, sent=0.0, ttft=0.1, itl=[0.01] * 5)]) is None
     assert measured_steps([], LoadShape(input_tokens=8, output_tokens=8, concurrency=1), token_budget=8192) == ()
 
 
