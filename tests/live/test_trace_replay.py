@@ -19,14 +19,19 @@ from runfolder.schema import load_run
 pytestmark = pytest.mark.server
 
 
+# long enough that each request stays in the server's KV cache across several telemetry samples (0.2 s): with
+# 8 output tokens a cached request lived 120-140 ms, and a run could sample the gauge only between requests
+OUTPUT = 64
+
+
 def mooncake_rows() -> list[dict]:
     """Eight requests over 2 s: two documents of 4 x 512 tokens shared by four rows each, one row too long."""
     rows = []
     for i in range(8):
         document = [100 * (i % 2) + b for b in range(4)]
-        rows.append({"timestamp": 250 * i, "input_length": 4 * 512 + 100, "output_length": 8,
+        rows.append({"timestamp": 250 * i, "input_length": 4 * 512 + 100, "output_length": OUTPUT,
                      "hash_ids": [*document, 1000 + i]})  # fmt: skip
-    rows[5] = {"timestamp": 1250, "input_length": 5000, "output_length": 8, "hash_ids": []}  # > max_model_len 4096
+    rows[5] = {"timestamp": 1250, "input_length": 5000, "output_length": OUTPUT, "hash_ids": []}  # > max_model_len 4096
     return rows
 
 
@@ -52,7 +57,7 @@ def test_a_mooncake_trace_replays_at_its_times_with_its_prefixes(cpu_server, tmp
     rows = [json.loads(x) for x in (run_dir / "deployments/live/requests.jsonl").read_text().splitlines()]
     sent = sorted((r for r in rows if not r["warmup"]), key=lambda r: r["trace_line"])
     assert [r["trace_line"] for r in sent] == [1, 2, 3, 4, 5, 7, 8]
-    assert all(r["ok"] and r["prompt_tokens"] == 4 * 512 + 100 and r["completion_tokens"] == 8 for r in sent)
+    assert all(r["ok"] and r["prompt_tokens"] == 4 * 512 + 100 and r["completion_tokens"] == OUTPUT for r in sent)
     for r in sent:  # each at its own time (open loop from the trace's timestamps)
         assert r["scheduled_s"] == pytest.approx(0.25 * (r["trace_line"] - 1))
         assert r["sent_s"] - r["scheduled_s"] < 0.05
