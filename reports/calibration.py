@@ -29,6 +29,7 @@ from planner.server_flags import flag_value
 from planner.server_settings import resolve
 from planner.weights import weights_per_rank
 from reports.run_data import RunData, layout_of
+from runfolder.packed import stored_text
 from runfolder.schema import DeploymentRecord
 from runfolder.server_log import parse_startup
 
@@ -74,9 +75,10 @@ def cases(runs: list[RunData]) -> list[Case]:
 def _case(run: RunData, d: DeploymentRecord) -> Case | None:
     log = run.folder / d.log_file if d.log_file else None
     config = run.folder / "models" / d.name
-    if d.spec.get("device") != "gpu" or log is None or not log.exists() or not (config / "config.json").exists():
+    text = stored_text(log) if log else None
+    if d.spec.get("device") != "gpu" or text is None or not (config / "config.json").exists():
         return None
-    facts = parse_startup(log.read_text(errors="replace"))
+    facts = parse_startup(text)
     gpus = run.record.environment.gpus
     gpu = match_gpu_name(gpus[0]["name"]) if gpus else None
     if gpu is None or (facts.kv_cache_tokens is None and facts.estimated_max_model_len is None):

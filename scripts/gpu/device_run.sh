@@ -11,7 +11,8 @@ out=${OUT:-/tmp/out}; mkdir -p "$out"
 timeout -s INT "$limit" python3 -m bench.cli run "$scenario" --deployment "$deployment" --out /tmp/runs \
     2>&1 | tee "$out/bench-$deployment.txt"
 run=$(ls -dt /tmp/runs/*/ | head -1)
-tar -C "$(dirname "$run")" -czf "$out/run-$deployment.tar.gz" "$(basename "$run")"
 cp "$run/deployments/$deployment/server.log" "$out/server-$deployment.log" 2>/dev/null || true
+bash scripts/gpu/pack_run.sh "$run"  # packed as committed (runfolder/packed.py)
+tar -C "$(dirname "$run")" -czf "$out/run-$deployment.tar.gz" "$(basename "$run")"
 nvidia-smi --query-gpu=name,memory.total,memory.used --format=csv >> "$out/bench-$deployment.txt"
 ls -la "$out"

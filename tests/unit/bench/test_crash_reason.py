@@ -3,6 +3,7 @@ on an AVX-512 host (recorded by `bench run` here), whose CPU fused-MoE kernel se
 request after reporting its KV cache and expert placement."""
 
 from bench.server.startup_log import crash_reason, failure_hint
+from runfolder.packed import stored_text
 from runfolder.server_log import parse_startup
 from tests.paths import DATA, REPO
 
@@ -49,7 +50,7 @@ def test_data_parallel_moe_on_cpu_is_hinted_at_the_missing_collective():
 
 def test_a_start_that_timed_out_compiling_deepgemm_kernels_says_so():
     runs = REPO / "results" / "gpu_lone_prompt"
-    log = (runs / "20261126-114835-gpu_lone_prompt/deployments/eager-noapc/server.log").read_text()
+    log = stored_text(runs / "20261126-114835-gpu_lone_prompt/deployments/eager-noapc/server.log") or ""
     assert "JIT-compiling DeepGEMM kernels (415 of 571)" in (failure_hint(log) or "")
-    warm = (runs / "20261126-115306-gpu_lone_prompt/deployments/eager-apc/server.log").read_text()
+    warm = stored_text(runs / "20261126-115306-gpu_lone_prompt/deployments/eager-apc/server.log") or ""
     assert failure_hint(warm) is None  # the warm-up finished (571 of 571): not the reason

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from bench.observe.server_events import ServerLogWindow
+from runfolder.packed import stored_text
 from tests.paths import REPO
 
 RUN_LOG = REPO / "results/gpu_perf_tp4b/20261126-110817-gpu_perf_tp4b/deployments/tp4/server.log"
 
 
 def test_a_kernel_compiled_during_the_level_is_reported(tmp_path):
-    jit = next(line for line in RUN_LOG.read_text().splitlines() if "JIT compilation during inference" in line)
+    jit = next(line for line in (stored_text(RUN_LOG) or "").splitlines() if "JIT compilation during inference" in line)
     log = tmp_path / "server.log"
     log.write_text(jit + "\n")  # before the measured start: warm-up's business
     window = ServerLogWindow(log)

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from runfolder.atomic import write_atomic
+from runfolder.packed import stored_text
 from runfolder.requests import RequestRecord, read_requests
 from runfolder.schema import SCHEMA_VERSION, load_run
 from runfolder.versioned import RunFolderError
@@ -52,6 +53,13 @@ def test_a_gzipped_requests_file_reads_as_the_plain_one(tmp_path):
     plain.write_bytes(record().json_line() + record(index=1).json_line())
     packed.with_name("requests.jsonl.gz").write_bytes(gzip.compress(plain.read_bytes()))
     assert read_requests(packed) == read_requests(plain) and len(read_requests(plain)) == 2
+
+
+def test_a_packed_server_log_reads_as_written_and_a_missing_one_as_none(tmp_path):
+    text = "INFO [gpu_worker.py] GPU KV cache size: 149,056 tokens\n"
+    (tmp_path / "server.log.gz").write_bytes(gzip.compress(text.encode()))
+    assert stored_text(tmp_path / "server.log") == text
+    assert stored_text(tmp_path / "other.log") is None
 
 
 def test_tpot_is_defined_for_successful_requests_with_two_or_more_tokens():
