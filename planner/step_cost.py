@@ -24,10 +24,6 @@ prefills chunks of waiting prompts, up to max_num_batched_tokens tokens in all. 
   per-request overhead: decode-only steps at ~1.1K context grow by 149 us a request on the H100, 104 on
            the H200 and 83 on two H200s (TP2), ~35-50 us more than their KV bytes at 90% of HBM peak on
            each (the same timeline): sampling and the engine's per-request work, which TP does not split.
-           It grows less than linearly: s x n / (1 + n / knee) for n requests (the knee fitted with it; 0:
-           linear) - priced linearly, a 128-request decode step of 384-token contexts came out 19-20% dear at
-           TP2 and TP4 and 8% at TP1 on the H200 (12.0 / 10.8 / 15.1 ms measured; step-timeline.txt at
-           cca41b2), and TP2 / TP4 waves of 128 missed TPOT by +19% to +27% from the other card's factors.
   collective latency: two all-reduces a layer under TP (and a dispatch and combine a MoE layer under EP)
            each wait for the other ranks whatever their bytes: a one-request decode step takes 7.3 ms on
            one H200 and 6.7 ms on two, where halving its 2.5 ms of weight reads should save 1.3 ms.
@@ -82,7 +78,6 @@ class PerfFactors(BaseModel):
     layer_overhead_us: float = Field(50.0, ge=0)  # per layer and step: launches, scheduling, sampling share
     eager_layer_us: float = Field(0.0, ge=0)  # host time issuing one layer's kernels in a step no CUDA graph covers
     sequence_overhead_us: float = Field(0.0, ge=0)  # per request in a step: sampling, scheduling, output
-    sequence_knee: float = Field(0.0, ge=0)  # the batch at which that cost a request has halved (0: never)
     collective_us: float = Field(0.0, ge=0)  # latency of one cross-rank collective (TP all-reduce, EP exchange)
     frontend_request_us: float = Field(0.0, ge=0)  # the API server's delay of each request (each on its own)
     frontend_token_us: float = Field(0.0, ge=0)  # ... and its time a prompt token (one prompt at a time)
@@ -200,7 +195,6 @@ def step_pricer(sm: StepModel, gpu: GpuSpec, factors: PerfFactors) -> Callable[[
     attention_rate = bf16 * factors.attention_efficiency
     eager = sm.layers * factors.eager_layer_us * 1e-6
     layers_us = sm.layers * factors.layer_overhead_us
-    per_request = sequence_cost(factors)
 
     def price(step: StepShape) -> float:
         decodes, context, tokens = len(step.decode_contexts), sum(step.decode_contexts), step.tokens
@@ -216,19 +210,10 @@ def step_pricer(sm: StepModel, gpu: GpuSpec, factors: PerfFactors) -> Callable[[
         compute = 2 * (sm.gemm_params * tokens + sm.lm_head_params * sampled) / gemm_rate
         compute += sm.attention_flops_per_pair * pairs / attention_rate
         launch = eager if step.uncaptured(sm.graph_tokens) else 0.0
-        fixed = layers_us + per_request(sampled)
+        fixed = layers_us + sampled * factors.sequence_overhead_us
         return max(memory, compute) + launch + fixed * 1e-6 + _comm(sm, tokens, link, factors.collective_us)
 
     return price
-
-
-def sequence_cost(factors: PerfFactors) -> Callable[[int], float]:
-    """Microseconds a step spends on its n requests beyond their bytes: s x n / (1 + n / knee), s the
-    per-request overhead; linear (s x n) without a knee."""
-    s, knee = factors.sequence_overhead_us, factors.sequence_knee
-    if knee <= 0:
-        return lambda n: s * n
-    return lambda n: s * n / (1.0 + n / knee)
 
 
 def _comm(sm: StepModel, tokens: int, link: float | None, collective_us: float) -> float:

@@ -48,7 +48,6 @@ FRONTEND = "mean_frontend_ms"  # fitted on too, where vLLM's histograms came wit
 BOUNDS = (("kv_bandwidth_efficiency", 0.1, 1.2, 0.8), ("gemm_efficiency", 0.02, 1.2, 0.3),
           ("attention_efficiency", 0.05, 1.2, 0.5), ("layer_overhead_us", 0.0, 500.0, 50.0),
           ("eager_layer_us", 0.0, 5000.0, 1000.0), ("sequence_overhead_us", 0.0, 500.0, 50.0),
-          ("sequence_knee", 8.0, 4096.0, 128.0),
           ("collective_us", 0.0, 200.0, 10.0), ("frontend_request_us", 0.0, 100_000.0, 5_000.0),
           ("frontend_token_us", 0.0, 100.0, 3.0))  # fmt: skip
 MULTI_RANK_ONLY = ("collective_us",)  # no single-GPU level says anything about them: left at 0 without one

@@ -86,25 +86,6 @@ def test_each_request_in_a_step_costs_its_overhead():
         assert extra == pytest.approx(batch * 50e-6)
 
 
-def test_a_knee_bends_the_per_request_cost_of_large_batches_only():
-    model, gpu = step_model(load_model("minimax-m2"), Layout()), resolve_gpu("h100")
-    linear = FACTORS.model_copy(update={"sequence_overhead_us": 50.0})
-    bent = linear.model_copy(update={"sequence_knee": 128.0})
-
-    def extra(factors: PerfFactors, batch: int) -> float:
-        step = StepShape(decode_contexts=(10,) * batch)
-        return step_seconds(model, gpu, step, factors) - step_seconds(model, gpu, step, FACTORS)
-
-    assert extra(bent, 1) == pytest.approx(extra(linear, 1), rel=0.01)  # one request: the full overhead
-    assert extra(bent, 128) == pytest.approx(extra(linear, 128) / 2)  # at the knee: half of it a request
-    # still dearer with every request, each one cheaper than the one before
-    batches = (64, 128, 256, 512)
-    costs = [extra(bent, n) for n in batches]
-    assert costs == sorted(costs)
-    added = [(costs[i + 1] - costs[i]) / (batches[i + 1] - batches[i]) for i in range(len(batches) - 1)]
-    assert added == sorted(added, reverse=True)
-
-
 def test_collective_latency_counts_two_all_reduces_a_layer_under_tp_only(minimax_tp4):
     gpu, waiting = resolve_gpu("h100"), FACTORS.model_copy(update={"collective_us": 10.0})
     step = StepShape(decode_contexts=(1024,))
