@@ -6,5 +6,6 @@
     RUN/deployments/NAME/server.log           vLLM's own output
     RUN/models/NAME/                          a synthetic model, as served
 
-Writes are atomic (atomic.py) or line-appended (jsonl.py skips a torn last line).
+Writes are atomic (atomic.py) or line-appended (jsonl.py skips a torn last line). A finished file may be
+stored gzipped beside its name (packed.py: committed GPU runs); readers take either.
 """
