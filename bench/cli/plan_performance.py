@@ -54,6 +54,12 @@ def _caveats(plan: Plan, shape: dict[str, Any], concurrencies: list[int]) -> lis
             "tokens), whose kernels the host launches one by one: below a few thousand tokens their time, and so "
             "TTFT at low concurrency, differs between machines of one GPU kind (results/perf_model/machine-spread.txt)"
         )
+    elif shape["request_rate"]:
+        caveats.append(
+            f"a {shape['input_tokens']}-token prompt shares a step with the decodes that vLLM replays as a piecewise "
+            "CUDA graph, its attention launched by the host, which the model prices as captured: an open loop of "
+            "256-token prompts came out 5-27% low on TPOT (results/perf_model/README.md, 'Fourteenth check')"
+        )
     waves = [
         c
         for c in concurrencies

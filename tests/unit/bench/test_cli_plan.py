@@ -167,6 +167,15 @@ def test_a_prompt_past_the_largest_cuda_graph_says_its_ttft_depends_on_the_host(
     assert len(notes) == caveats and all("largest CUDA graph (512 tokens)" in n for n in notes)
 
 
+@pytest.mark.parametrize(("input_tokens", "piecewise"), [("256", True), ("1024", False)])
+def test_an_open_loop_of_prompts_under_the_largest_cuda_graph_warns_of_piecewise_steps(input_tokens, piecewise):
+    result = run("minimax-m2", "--gpu", "h200", "--tp", "4", "--vllm-version", "0.26.0", "--performance",
+                 "--concurrency", "1", "--request-rate", "4", "--input-tokens", input_tokens, "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    notes = json.loads(result.output)["performance"]["caveats"]
+    assert any("piecewise CUDA graph" in n for n in notes) == piecewise
+
+
 @pytest.mark.parametrize(("concurrency", "input_tokens", "from_c"), [
     ("2", "256", None), ("2,4,8", "256", "c4"), ("64", "512", None), ("1,2", "511", "c2"), ("8,9", "64", "c9"),
 ])  # fmt: skip
