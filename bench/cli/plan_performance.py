@@ -45,21 +45,8 @@ def performance(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, sett
 
 def _caveats(plan: Plan, shape: dict[str, Any], concurrencies: list[int]) -> list[str]:
     """What the prediction cannot know about the machine it will run on, and where the replay is known wrong."""
-    caveats = []
     graph = plan.server.largest_capture
-    if shape["input_tokens"] > graph:
-        # the same TP2 levels on two pairs of H200s: lone 560-2K-token prompts 91-98 ms on one, 159-167 on the other
-        caveats.append(
-            f"a {shape['input_tokens']}-token prompt runs in steps larger than the largest CUDA graph ({graph} "
-            "tokens), whose kernels the host launches one by one: below a few thousand tokens their time, and so "
-            "TTFT at low concurrency, differs between machines of one GPU kind (results/perf_model/machine-spread.txt)"
-        )
-    elif shape["request_rate"]:
-        caveats.append(
-            f"a {shape['input_tokens']}-token prompt shares a step with the decodes that vLLM replays as a piecewise "
-            "CUDA graph, its attention launched by the host, which the model prices as captured: an open loop of "
-            "256-token prompts came out 5-27% low on TPOT (results/perf_model/README.md, 'Fourteenth check')"
-        )
+    caveats = _graph_caveats(plan.server.cudagraph_mode, graph, shape)
     waves = [
         c
         for c in concurrencies
@@ -76,6 +63,34 @@ def _caveats(plan: Plan, shape: dict[str, Any], concurrencies: list[int]) -> lis
             "measured, and TTFT less often than in other closed loops (results/perf_model/domains.txt, 'whole waves'); "
             "whether a wave stays whole is chance, so its TTFT can differ twofold between runs "
             "(results/perf_model/wave-rule-timelines.txt)"
+        )
+    return caveats
+
+
+def _graph_caveats(mode: str, graph: int, shape: dict[str, Any]) -> list[str]:
+    """Where the steps' CUDA graphs (the largest `graph` tokens, under cudagraph_mode `mode`) leave the host
+    launching kernels the model does not price, or prices by machine."""
+    caveats = []
+    if mode in ("PIECEWISE", "FULL_DECODE_ONLY"):
+        launched = "every step's attention" if mode == "PIECEWISE" else "every kernel of a step with a prompt in it"
+        caveats.append(
+            f"cudagraph_mode {mode}: the host launches {launched}, which the model prices as a full CUDA graph's "
+            "replay (vLLM's default, FULL_AND_PIECEWISE, does so for decode steps); no run has measured this mode's "
+            "speed: a lone 128-token prompt's piecewise step took 14-17 ms where a full-graph decode step took 7-8 "
+            "(results/gpu_prompt_curve, vLLM's prefill histogram)"
+        )
+    if shape["input_tokens"] > graph:
+        # the same TP2 levels on two pairs of H200s: lone 560-2K-token prompts 91-98 ms on one, 159-167 on the other
+        caveats.append(
+            f"a {shape['input_tokens']}-token prompt runs in steps larger than the largest CUDA graph ({graph} "
+            "tokens), whose kernels the host launches one by one: below a few thousand tokens their time, and so "
+            "TTFT at low concurrency, differs between machines of one GPU kind (results/perf_model/machine-spread.txt)"
+        )
+    elif shape["request_rate"]:
+        caveats.append(
+            f"a {shape['input_tokens']}-token prompt shares a step with the decodes that vLLM replays as a piecewise "
+            "CUDA graph, its attention launched by the host, which the model prices as captured: an open loop of "
+            "256-token prompts came out 5-27% low on TPOT (results/perf_model/README.md, 'Fourteenth check')"
         )
     return caveats
 

@@ -176,6 +176,16 @@ def test_an_open_loop_of_prompts_under_the_largest_cuda_graph_warns_of_piecewise
     assert any("piecewise CUDA graph" in n for n in notes) == piecewise
 
 
+@pytest.mark.parametrize(("mode", "warned"), [("PIECEWISE", True), ("FULL_DECODE_ONLY", True),
+                                              ("FULL_AND_PIECEWISE", False)])  # fmt: skip
+def test_a_cudagraph_mode_the_model_has_not_measured_says_so(mode, warned):
+    result = run("minimax-m2", "--gpu", "h200", "--tp", "4", "--vllm-version", "0.26.0", "--performance",
+                 "--concurrency", "1", "--compilation-config", f'{{"cudagraph_mode": "{mode}"}}', "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    notes = json.loads(result.output)["performance"]["caveats"]
+    assert any(n.startswith(f"cudagraph_mode {mode}") for n in notes) == warned
+
+
 @pytest.mark.parametrize(("concurrency", "input_tokens", "from_c"), [
     ("2", "256", None), ("2,4,8", "256", "c4"), ("64", "512", None), ("1,2", "511", "c2"), ("8,9", "64", "c9"),
 ])  # fmt: skip
