@@ -4,7 +4,6 @@ open loop is replayed at the offsets bench sent it at, and one cut by a duration
 
 from __future__ import annotations
 
-import gzip
 import json
 import shutil
 
@@ -19,6 +18,7 @@ from reports.document import Document
 from reports.perf_fit import calibrate_performance, perf_cases, replayed_load
 from reports.perf_report import predicted_vs_measured
 from reports.run_data import open_runs
+from runfolder.jsonl import read_rows
 from tests.paths import REPO
 
 SHIPPED = CALIBRATIONS_DIR / "vllm-0.26.0.json"
@@ -55,8 +55,8 @@ def test_a_gpu_without_levels_takes_its_familys_factors_and_says_so():
 def test_a_committed_open_loop_is_replayed_at_the_offsets_bench_sent():
     run = REPO / "results" / "gpu_perf_blind7" / "20261126-141249-gpu_perf_blind7"
     (case,) = [c for c in perf_cases(open_runs([run])) if c.point.level == "r2"]
-    with gzip.open(run / "deployments" / "tp1" / "requests.jsonl.gz", "rt") as rows:
-        sent = sorted(r["scheduled_s"] for r in map(json.loads, rows) if r["level"] == "r2" and not r["warmup"])
+    rows = read_rows(run / "deployments" / "tp1" / "requests.jsonl")  # packed or not (runfolder/packed.py)
+    sent = sorted(r["scheduled_s"] for r in rows if r["level"] == "r2" and not r["warmup"])
     assert len(sent) == case.point.load.requests == 60
     assert open_loop_offsets(case.point.load) == pytest.approx(sent, abs=1e-9)
 
