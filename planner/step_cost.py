@@ -13,6 +13,13 @@ prefills chunks of waiting prompts, up to max_num_batched_tokens tokens in all. 
   time = max(bytes / (bandwidth x e_bw), gemm FLOPs / (peak x e_gemm) + attention FLOPs / (peak x e_attn))
          + launch + layers x per-layer overhead + requests in the step x per-request overhead
          + TP all-reduce / EP all-to-all: bytes / link bandwidth + collectives x collective latency
+  piecewise floor: under cudagraph_mode PIECEWISE (the MiniMax guide's fix for an illegal memory access) a
+           captured step replays a graph per piece and the host launches each layer's attention between them,
+           so a step takes at least layers x the host's time a layer, whatever the GPU's: max(time, floor).
+           A lone decode step took 10.8 ms on one H200 where a full graph's took 7.3; at batch 16 9.8 ms
+           against 9.2, at 64 12.4 against 12.1 (results/perf_model/piecewise-blind-timeline.txt). Fitted on
+           PIECEWISE levels alone, the other factors held (reports/perf_fit.py); 0 where none was measured.
+           Under the default FULL_AND_PIECEWISE a step with a prompt replays piecewise too, not priced so.
   launch = layers x eager launch time per layer, for a step with more tokens than vLLM's largest CUDA graph
            (0 for a step a graph replays): the host issues every kernel itself. Added, not overlapped: most
            of a layer's kernels are smaller than their launch, so the host's time for them adds to the
@@ -78,6 +85,7 @@ class PerfFactors(BaseModel):
     layer_overhead_us: float = Field(50.0, ge=0)  # per layer and step: launches, scheduling, sampling share
     eager_layer_us: float = Field(0.0, ge=0)  # host time issuing one layer's kernels in a step no CUDA graph covers
     sequence_overhead_us: float = Field(0.0, ge=0)  # per request in a step: sampling, scheduling, output
+    piecewise_layer_us: float = Field(0.0, ge=0)  # host time a layer of a PIECEWISE-replayed step: its floor
     collective_us: float = Field(0.0, ge=0)  # latency of one cross-rank collective (TP all-reduce, EP exchange)
     frontend_request_us: float = Field(0.0, ge=0)  # the API server's delay of each request (each on its own)
     frontend_token_us: float = Field(0.0, ge=0)  # ... and its time a prompt token (one prompt at a time)
@@ -133,12 +141,14 @@ class StepModel(BaseModel):
     ep_size: int
     fp8_weights: bool
     graph_tokens: int  # the largest step a CUDA graph replays (vLLM's largest capture size); 0: eager
+    piecewise: bool = False  # cudagraph_mode PIECEWISE: every captured step replays piecewise graphs (its floor)
 
 
 def step_model(model: ModelSpec, layout: Layout, *, kv_cache_dtype: str = "auto", graph_tokens: int = 0,
-               dummy_weights: bool = False) -> StepModel:  # fmt: skip
+               dummy_weights: bool = False, piecewise: bool = False) -> StepModel:  # fmt: skip
     """Per-rank constants of the fullest rank, every pipeline stage's share summed (a token passes them in turn);
-    `dummy_weights`: served with --load-format dummy (routing: the module docstring)."""
+    `dummy_weights`: served with --load-format dummy (routing: the module docstring); `piecewise`: under
+    cudagraph_mode PIECEWISE."""
     unpacked_model = model.model_copy(update={"quant": None})
     stages = range(layout.pp)
     held = sum(_read_every_step(weights_per_rank(model, layout, s)) for s in stages)
@@ -164,7 +174,7 @@ def step_model(model: ModelSpec, layout: Layout, *, kv_cache_dtype: str = "auto"
         kv_bytes_per_token=kv_bytes_per_token_per_gpu(model, layout.tp, range(model.num_layers), kv_cache_dtype),
         state_bytes_per_request=model.attention.state_layers * state_bytes_per_layer(model, layout.tp, ssm_bytes=None),
         layers=model.num_layers, hidden=model.hidden_size, tp=layout.tp, ep_size=layout.ep_size,
-        fp8_weights=bool(model.quant and model.quant.method == "fp8"), graph_tokens=graph_tokens,
+        fp8_weights=bool(model.quant and model.quant.method == "fp8"), graph_tokens=graph_tokens, piecewise=piecewise,
     )  # fmt: skip
 
 
@@ -195,6 +205,7 @@ def step_pricer(sm: StepModel, gpu: GpuSpec, factors: PerfFactors) -> Callable[[
     attention_rate = bf16 * factors.attention_efficiency
     eager = sm.layers * factors.eager_layer_us * 1e-6
     layers_us = sm.layers * factors.layer_overhead_us
+    floor = sm.layers * factors.piecewise_layer_us * 1e-6 if sm.piecewise else 0.0
 
     def price(step: StepShape) -> float:
         decodes, context, tokens = len(step.decode_contexts), sum(step.decode_contexts), step.tokens
@@ -209,9 +220,11 @@ def step_pricer(sm: StepModel, gpu: GpuSpec, factors: PerfFactors) -> Callable[[
         sampled = decodes + len(step.prefills)
         compute = 2 * (sm.gemm_params * tokens + sm.lm_head_params * sampled) / gemm_rate
         compute += sm.attention_flops_per_pair * pairs / attention_rate
-        launch = eager if step.uncaptured(sm.graph_tokens) else 0.0
+        uncaptured = step.uncaptured(sm.graph_tokens)
         fixed = layers_us + sampled * factors.sequence_overhead_us
-        return max(memory, compute) + launch + fixed * 1e-6 + _comm(sm, tokens, link, factors.collective_us)
+        priced = max(memory, compute) + (eager if uncaptured else 0.0) + fixed * 1e-6
+        priced += _comm(sm, tokens, link, factors.collective_us)
+        return priced if uncaptured else max(priced, floor)
 
     return price
 

@@ -49,8 +49,11 @@ BOUNDS = (("kv_bandwidth_efficiency", 0.1, 1.2, 0.8), ("gemm_efficiency", 0.02, 
           ("attention_efficiency", 0.05, 1.2, 0.5), ("layer_overhead_us", 0.0, 500.0, 50.0),
           ("eager_layer_us", 0.0, 5000.0, 1000.0), ("sequence_overhead_us", 0.0, 500.0, 50.0),
           ("collective_us", 0.0, 200.0, 10.0), ("frontend_request_us", 0.0, 100_000.0, 5_000.0),
-          ("frontend_token_us", 0.0, 100.0, 3.0))  # fmt: skip
+          ("frontend_token_us", 0.0, 100.0, 3.0), ("piecewise_layer_us", 0.0, 1000.0, 150.0))  # fmt: skip
 MULTI_RANK_ONLY = ("collective_us",)  # no single-GPU level says anything about them: left at 0 without one
+# fitted on PIECEWISE levels alone, every other factor held as the other levels fitted it: one server flag's
+# floor (planner/step_cost.py) should not move what vLLM's default graphs were fitted to
+PIECEWISE_ONLY = ("piecewise_layer_us",)
 
 
 class PerfCase(BaseModel):
@@ -154,12 +157,23 @@ def predict_case(case: PerfCase, factors: PerfFactors) -> LevelPrediction:
 
 
 def fit_factors(cases: list[PerfCase]) -> PerfFactors:
-    multi_rank = any(_multi_rank(c) for c in cases)
-    free = [b for b in BOUNDS if multi_rank or b[0] not in MULTI_RANK_ONLY]
+    """Every factor the cases can say something about: the default-graph levels first, then the floor of
+    PIECEWISE-replayed steps on the PIECEWISE levels with the rest held."""
+    default = [c for c in cases if not _piecewise(c)]
+    multi_rank = any(_multi_rank(c) for c in default)
+    free = [b[0] for b in BOUNDS if b[0] not in PIECEWISE_ONLY and (multi_rank or b[0] not in MULTI_RANK_ONLY)]
+    factors = _fit(default, free, PerfFactors()) if default else PerfFactors()
+    piecewise = [c for c in cases if _piecewise(c)]
+    return _fit(piecewise, list(PIECEWISE_ONLY), factors) if piecewise else factors
+
+
+def _fit(cases: list[PerfCase], fitted: list[str], held: PerfFactors) -> PerfFactors:
+    """`fitted` on `cases` (least squares of the log ratios, the module docstring), the rest as `held`."""
+    free = [b for b in BOUNDS if b[0] in fitted]
     names = [name for name, *_ in free]
 
     def residuals(x: np.ndarray) -> np.ndarray:
-        factors = PerfFactors(**dict(zip(names, (float(v) for v in x), strict=True)))
+        factors = held.model_copy(update=dict(zip(names, (float(v) for v in x), strict=True)))
         out = []
         for case in cases:
             predicted = predict_case(case, factors).model_dump()
@@ -171,7 +185,7 @@ def fit_factors(cases: list[PerfCase]) -> PerfFactors:
 
     lower, upper, start = ([b[i] for b in free] for i in (1, 2, 3))
     fit = least_squares(residuals, start, bounds=(lower, upper), diff_step=1e-3)
-    return PerfFactors(**dict(zip(names, (float(v) for v in fit.x), strict=True)))
+    return held.model_copy(update=dict(zip(names, (float(v) for v in fit.x), strict=True)))
 
 
 def calibrate_performance(cases: list[PerfCase]) -> list[PerfCalibration]:
@@ -185,6 +199,10 @@ def calibrate_performance(cases: list[PerfCase]) -> list[PerfCalibration]:
                                    factors=fit_factors(mine), points=[c.point for c in mine],
                                    multi_gpu_levels=multi))  # fmt: skip
     return out
+
+
+def _piecewise(case: PerfCase) -> bool:
+    return case.plan.server.cudagraph_mode == "PIECEWISE"
 
 
 def _multi_rank(case: PerfCase) -> bool:

@@ -34,19 +34,20 @@ def performance(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, sett
     rows = [predict(c) for c in levels]
     if shape["request_rate"]:
         rows.append(predict(None, shape["request_rate"]))
+    caveats = _caveats(plan, shape, levels, piecewise_us=factors.piecewise_layer_us)
     out: dict[str, Any] = {"factors": factors.model_dump(), "factors_source": source,
-                           "levels": [r.model_dump() for r in rows],
-                           "caveats": _caveats(plan, shape, levels)}  # fmt: skip
+                           "levels": [r.model_dump() for r in rows], "caveats": caveats}  # fmt: skip
     if shape["slo_ttft_ms"] or shape["slo_tpot_ms"]:
         out["slo_concurrency"] = slo_concurrency(predict, ttft_ms=shape["slo_ttft_ms"], tpot_ms=shape["slo_tpot_ms"],
                                                  limit=plan.server.max_num_seqs)  # fmt: skip
     return out
 
 
-def _caveats(plan: Plan, shape: dict[str, Any], concurrencies: list[int]) -> list[str]:
-    """What the prediction cannot know about the machine it will run on, and where the replay is known wrong."""
+def _caveats(plan: Plan, shape: dict[str, Any], concurrencies: list[int], *, piecewise_us: float) -> list[str]:
+    """What the prediction cannot know about the machine it will run on, and where the replay is known wrong;
+    `piecewise_us`: the factors' host time a layer of a PIECEWISE step (0: no PIECEWISE level fitted it)."""
     graph = plan.server.largest_capture
-    caveats = _graph_caveats(plan.server.cudagraph_mode, graph, shape)
+    caveats = _graph_caveats(plan.server.cudagraph_mode, graph, shape, piecewise_us=piecewise_us)
     waves = [
         c
         for c in concurrencies
@@ -67,16 +68,29 @@ def _caveats(plan: Plan, shape: dict[str, Any], concurrencies: list[int]) -> lis
     return caveats
 
 
-def _graph_caveats(mode: str, graph: int, shape: dict[str, Any]) -> list[str]:
+def _graph_caveats(mode: str, graph: int, shape: dict[str, Any], *, piecewise_us: float) -> list[str]:
     """Where the steps' CUDA graphs (the largest `graph` tokens, under cudagraph_mode `mode`) leave the host
     launching kernels the model does not price, or prices by machine."""
     caveats = []
-    if mode in ("PIECEWISE", "FULL_DECODE_ONLY"):
-        launched = "every step's attention" if mode == "PIECEWISE" else "every kernel of a step with a prompt in it"
+    if mode == "PIECEWISE" and piecewise_us:
         caveats.append(
-            f"cudagraph_mode {mode}: the host launches {launched}, which the model prices as a full CUDA graph's "
-            "replay (vLLM's default, FULL_AND_PIECEWISE, does so for decode steps); no run has measured this mode's "
-            "speed: a lone 128-token prompt's piecewise step took 14-17 ms where a full-graph decode step took 7-8 "
+            f"cudagraph_mode PIECEWISE: the host launches every step's attention, so a step is priced at least "
+            f"the host's {piecewise_us:.0f} us a layer, fitted on this card's PIECEWISE levels "
+            "(results/gpu_piecewise_blind); a step with a prompt beside decodes is priced as captured, where one "
+            "took 19-21 ms on an H200 against a price of ~12 (results/perf_model/piecewise-blind-timeline.txt)"
+        )
+    elif mode == "PIECEWISE":
+        caveats.append(
+            "cudagraph_mode PIECEWISE: the host launches every step's attention, and these factors were fitted on no "
+            "PIECEWISE level, so every step is priced as a full CUDA graph's replay: on one H200 lone decode steps "
+            "took 10.8 ms against 7.3, TPOT 29-38% above such a prediction at c1 and 8 req/s "
+            "(results/perf_model/README.md, 'The fifteenth check')"
+        )
+    if mode == "FULL_DECODE_ONLY":
+        caveats.append(
+            "cudagraph_mode FULL_DECODE_ONLY: the host launches every kernel of a step with a prompt in it, which "
+            "the model prices as a full CUDA graph's replay; no run has measured this mode's speed: a lone "
+            "128-token prompt's piecewise step took 14-17 ms where a full-graph decode step took 7-8 "
             "(results/gpu_prompt_curve, vLLM's prefill histogram)"
         )
     if shape["input_tokens"] > graph:

@@ -179,11 +179,25 @@ def test_an_open_loop_of_prompts_under_the_largest_cuda_graph_warns_of_piecewise
 @pytest.mark.parametrize(("mode", "warned"), [("PIECEWISE", True), ("FULL_DECODE_ONLY", True),
                                               ("FULL_AND_PIECEWISE", False)])  # fmt: skip
 def test_a_cudagraph_mode_the_model_has_not_measured_says_so(mode, warned):
-    result = run("minimax-m2", "--gpu", "h200", "--tp", "4", "--vllm-version", "0.26.0", "--performance",
+    result = run("minimax-m2", "--gpu", "h100", "--tp", "4", "--vllm-version", "0.26.0", "--performance",
                  "--concurrency", "1", "--compilation-config", f'{{"cudagraph_mode": "{mode}"}}', "--json")  # fmt: skip
     assert result.exit_code == 0, result.output
     notes = json.loads(result.output)["performance"]["caveats"]
     assert any(n.startswith(f"cudagraph_mode {mode}") for n in notes) == warned
+
+
+def test_piecewise_graphs_on_a_card_fitted_on_them_are_priced_with_the_hosts_floor():
+    def predict(mode):
+        graphs = f'{{"cudagraph_mode": "{mode}"}}'
+        result = run("minimax-m2", "--gpu", "h200", "--tp", "4", "--vllm-version", "0.26.0", "--performance",
+                     "--concurrency", "1", "--compilation-config", graphs, "--json")  # fmt: skip
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)["performance"]
+
+    piecewise, default = predict("PIECEWISE"), predict("FULL_AND_PIECEWISE")
+    assert piecewise["factors"]["piecewise_layer_us"] > 0  # the H200's PIECEWISE levels fitted it
+    assert piecewise["levels"][0]["mean_tpot_ms"] > default["levels"][0]["mean_tpot_ms"]
+    assert any("priced at least the host's" in n for n in piecewise["caveats"])
 
 
 @pytest.mark.parametrize(("concurrency", "input_tokens", "from_c"), [

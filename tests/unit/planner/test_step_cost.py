@@ -77,6 +77,21 @@ def test_a_step_no_cuda_graph_covers_adds_its_launches():
     assert step_seconds(model, gpu, graphed, eager) == step_seconds(model, gpu, graphed, FACTORS)
 
 
+def test_under_piecewise_graphs_a_captured_step_takes_at_least_the_hosts_time():
+    minimax, gpu = load_model("minimax-m2"), resolve_gpu("h200")
+    default = step_model(minimax, Layout(), graph_tokens=512)
+    piecewise = step_model(minimax, Layout(), graph_tokens=512, piecewise=True)
+    host = FACTORS.model_copy(update={"piecewise_layer_us": 500.0})  # 31 ms over 62 layers: longer than a small step
+    lone, prompt = StepShape(decode_contexts=(1024,)), StepShape(prefills=((65_536, 0),))
+    assert step_seconds(default, gpu, lone, host) == step_seconds(default, gpu, lone, FACTORS)  # FULL_AND_PIECEWISE
+    assert step_seconds(piecewise, gpu, lone, FACTORS) == step_seconds(default, gpu, lone, FACTORS)  # not fitted: 0
+    assert step_seconds(piecewise, gpu, lone, host) == pytest.approx(piecewise.layers * 500e-6)
+    # a floor, not an addition: a step the GPU takes longer over, or that no graph covers, keeps its price
+    for step in (StepShape(decode_contexts=(1024,) * 512), prompt):
+        assert step_seconds(default, gpu, step, FACTORS) > piecewise.layers * 500e-6
+        assert step_seconds(piecewise, gpu, step, host) == step_seconds(default, gpu, step, FACTORS)
+
+
 def test_each_request_in_a_step_costs_its_overhead():
     model, gpu = step_model(load_model("minimax-m2"), Layout()), resolve_gpu("h100")
     per_request = FACTORS.model_copy(update={"sequence_overhead_us": 50.0})
