@@ -3,6 +3,7 @@
 issue 21's targets and its errors (predicted / measured - 1), smallest to largest.
 
 Domains (a level falls in the first that fits):
+- PIECEWISE graphs: a server under cudagraph_mode PIECEWISE (the host launches every step's attention);
 - open loop: arrivals at a rate (no concurrency cap);
 - lone requests: a closed loop at concurrency 1;
 - whole waves: planner/whole_waves.py - a closed loop whose prompts each stay under the largest CUDA
@@ -28,18 +29,20 @@ from planner.serving_sim import LoadShape  # noqa: E402
 from planner.whole_waves import whole_waves  # noqa: E402
 from reports.perf_fit import METRICS, TARGETS  # noqa: E402
 
-DOMAINS: tuple[tuple[str, Callable[[LoadShape, int], bool]], ...] = (
-    ("open loop", lambda load, graph: load.concurrency is None),
-    ("lone requests (c1)", lambda load, graph: load.concurrency == 1),
-    ("whole waves", lambda load, graph: whole_waves(load, graph_tokens=graph)),
-    ("other closed loops", lambda load, graph: True),
+DOMAINS: tuple[tuple[str, Callable[[LoadShape, dict], bool]], ...] = (
+    # checks made before the mode was recorded had none under PIECEWISE
+    ("PIECEWISE graphs", lambda load, level: level.get("cudagraph_mode") == "PIECEWISE"),
+    ("open loop", lambda load, level: load.concurrency is None),
+    ("lone requests (c1)", lambda load, level: load.concurrency == 1),
+    ("whole waves", lambda load, level: whole_waves(load, graph_tokens=level["graph_tokens"])),
+    ("other closed loops", lambda load, level: True),
 )
 
 
 def domain_of(level: dict) -> str:
-    """A check row's domain: its load as replayed and its server's largest CUDA graph."""
+    """A check row's domain: its server's CUDA graphs, and its load as replayed."""
     load = LoadShape.model_validate(level["load"])
-    return next(name for name, fits in DOMAINS if fits(load, level["graph_tokens"]))
+    return next(name for name, fits in DOMAINS if fits(load, level))
 
 
 def by_domain(levels: list[dict]) -> list[dict]:

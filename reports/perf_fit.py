@@ -76,6 +76,7 @@ class PerfResidual(BaseModel):
     gpu: str
     load: LoadShape  # the level as replayed: which load domain a miss falls in (benchmarks/perf_domains.py)
     graph_tokens: int  # the largest CUDA graph its server captures, as planned (planner/whole_waves.py)
+    cudagraph_mode: str  # how its server replays them (PIECEWISE: a load domain of its own)
     measured: dict[str, float]
     predicted: dict[str, float]
     errors: dict[str, float]  # (predicted - measured) / measured per metric
@@ -220,6 +221,7 @@ def perf_residuals(cases: list[PerfCase], factors: PerfFactors) -> list[PerfResi
         p = case.point
         rows.append(PerfResidual(run=p.run, deployment=p.deployment, level=p.level, gpu=case.gpu.name, load=p.load,
                                  graph_tokens=case.plan.server.largest_capture,
+                                 cudagraph_mode=case.plan.server.cudagraph_mode,
                                  measured=p.measured, predicted={m: predicted[m] for m in p.measured},
                                  errors={m: predicted[m] / v - 1 for m, v in p.measured.items() if v}))  # fmt: skip
     return rows
