@@ -75,9 +75,10 @@ def _graph_caveats(mode: str, graph: int, shape: dict[str, Any], *, piecewise_us
     if mode == "PIECEWISE" and piecewise_us:
         caveats.append(
             f"cudagraph_mode PIECEWISE: the host launches every step's attention, so a step is priced at least "
-            f"the host's {piecewise_us:.0f} us a layer, fitted on this card's PIECEWISE levels "
-            "(results/gpu_piecewise_blind); a step with a prompt beside decodes is priced as captured, where one "
-            "took 19-21 ms on an H200 against a price of ~12 (results/perf_model/piecewise-blind-timeline.txt)"
+            f"the host's {piecewise_us:.0f} us a layer, fitted on this card's PIECEWISE levels at TP1 "
+            "(results/gpu_piecewise_blind), which is the host's and differs between machines: one card's floor put "
+            "the other's TPOT 1-21% low; a step with a prompt beside decodes is priced as captured, where one took "
+            "18-21 ms on an H200 against a price of ~12 (results/perf_model/README.md, 'Fifteenth check')"
         )
     elif mode == "PIECEWISE":
         caveats.append(
