@@ -1,6 +1,6 @@
-"""The shipped performance factors are what the committed H100 levels make (bench calibrate --perf), and the
-GPUs without levels of their own take their family's, saying whether collectives were ever measured; a run's
-open loop is replayed at the offsets bench sent it at, and one cut by a duration not at all."""
+"""The shipped performance factors are what the committed H100 levels make (bench calibrate --perf; PIECEWISE
+levels included), and the GPUs without levels of their own take their family's, saying whether collectives were
+ever measured; a run's open loop is replayed at the offsets bench sent it at, and one cut by a duration not at all."""
 
 from __future__ import annotations
 
@@ -24,13 +24,15 @@ from tests.paths import REPO
 SHIPPED = CALIBRATIONS_DIR / "vllm-0.26.0.json"
 H100_RUNS = [REPO / "results" / folder / run for folder, run in (
     ("gpu_perf_h100", "20261126-034427-gpu_perf"), ("gpu_perf_h100", "20261126-035906-gpu_perf"),
-    ("gpu_single", "20261125-034533-gpu_single"), ("gpu_single", "20261125-035238-gpu_single"))]  # fmt: skip
+    ("gpu_single", "20261125-034533-gpu_single"), ("gpu_single", "20261125-035238-gpu_single"),
+    ("gpu_piecewise_blind", "20261127-063925-gpu_piecewise_blind"))]  # fmt: skip
 
 
 def test_shipped_h100_factors_are_the_fit_of_the_committed_h100_levels():
     (h100,) = [p for p in load_calibration(SHIPPED).performance if p.gpu == "h100"]
     (rebuilt,) = calibrate_performance(perf_cases(open_runs(H100_RUNS), steps=True))
-    assert rebuilt.points == h100.points and len(h100.points) == 26
+    assert rebuilt.points == h100.points and len(h100.points) == 31  # 26 under the default graphs, 5 PIECEWISE
+    assert h100.factors.piecewise_layer_us > 0
     assert rebuilt.multi_gpu_levels == h100.multi_gpu_levels == 0
     for name, value in rebuilt.factors.model_dump().items():
         assert getattr(h100.factors, name) == pytest.approx(value, rel=1e-6)
