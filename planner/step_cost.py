@@ -17,7 +17,8 @@ prefills chunks of waiting prompts, up to max_num_batched_tokens tokens in all. 
            captured step replays a graph per piece and the host launches each layer's attention between them,
            so a step takes at least layers x the host's time a layer, whatever the GPU's: max(time, floor).
            A lone decode step took 10.8 ms on one H200 where a full graph's took 7.3; at batch 16 9.8 ms
-           against 9.2, at 64 12.4 against 12.1 (results/perf_model/piecewise-blind-timeline.txt). Fitted on
+           against 9.2, at 64 12.4 against 12.1 (one H100: 12.2 against 8.3, 17.0 against 10.5, 14.6 against
+           13.6; results/perf_model/piecewise-blind-timeline.txt): the host's time, not the card's. Fitted on
            PIECEWISE levels alone, the other factors held (reports/perf_fit.py); 0 where none was measured.
            Under the default FULL_AND_PIECEWISE a step with a prompt replays piecewise too, not priced so.
   launch = layers x eager launch time per layer, for a step with more tokens than vLLM's largest CUDA graph

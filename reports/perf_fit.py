@@ -1,5 +1,6 @@
 """Fitting the performance model's factors (planner/step_cost.py PerfFactors) on measured levels, and
-judging predictions against levels the fit never saw.
+judging predictions against levels the fit never saw. Levels served under cudagraph_mode PIECEWISE fit only
+the floor of their steps (piecewise_layer_us), after the others are fitted on the rest and held.
 
 A case is one level of a GPU deployment with fixed prompt and output lengths, closed loop (concurrency)
 or open loop (a request rate): its model is the run folder's copy, its layout and server settings the

@@ -83,9 +83,9 @@ def _graph_caveats(mode: str, graph: int, shape: dict[str, Any], *, piecewise_us
     elif mode == "PIECEWISE":
         caveats.append(
             "cudagraph_mode PIECEWISE: the host launches every step's attention, and these factors were fitted on no "
-            "PIECEWISE level, so every step is priced as a full CUDA graph's replay: on one H200 lone decode steps "
-            "took 10.8 ms against 7.3, TPOT 29-38% above such a prediction at c1 and 8 req/s "
-            "(results/perf_model/README.md, 'The fifteenth check')"
+            "PIECEWISE level, so every step is priced as a full CUDA graph's replay: lone decode steps took 10.8 ms "
+            "against 7.3 on one H200, where such a prediction came out 29-38% low on TPOT at c1 and 8 req/s, and "
+            "16-35% low on one H100 (results/perf_model/README.md, 'Fifteenth check')"
         )
     if mode == "FULL_DECODE_ONLY":
         caveats.append(
