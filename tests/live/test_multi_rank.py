@@ -87,14 +87,16 @@ def test_a_deadline_ends_a_tp2_deployment_and_takes_every_rank_down(tmp_path):
                 "env": {"BENCH_TEST_MARK": mark.split("=")[1]},
             }
         ],
-        "workload": {"input_tokens": 64, "output_tokens": 64},
-        "load": {"warmup_requests": 0, "requests": 10_000, "deadline_s": 15, "levels": [{"concurrency": 1}]},
+        # a TP2 CPU server's first request took 10.8 s to its first token on a 2-core host: short answers and a
+        # deadline well past that, so the level completes some before the deadline ends it
+        "workload": {"input_tokens": 64, "output_tokens": 8},
+        "load": {"warmup_requests": 0, "requests": 10_000, "deadline_s": 25, "levels": [{"concurrency": 1}]},
     }
     path = tmp_path / "deadline.yaml"
     path.write_text(yaml.safe_dump(scenario, sort_keys=False))
     done = subprocess.run([sys.executable, "-m", "bench.cli", "run", str(path), "--out", str(tmp_path / "runs"),
                            "--json"], cwd=REPO, capture_output=True, text=True, timeout=600)  # fmt: skip
     (tp2,) = RunRecord.model_validate(json.loads(done.stdout)).deployments
-    assert tp2.status == "incomplete" and tp2.error is not None and "deadline of 15 s reached" in tp2.error
+    assert tp2.status == "incomplete" and tp2.error is not None and "deadline of 25 s reached" in tp2.error
     assert tp2.levels and tp2.levels[0].metrics["completed"] > 0  # it served until the deadline
     assert _marked(mark) == [], "vLLM processes survived the deadline"
