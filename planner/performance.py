@@ -70,7 +70,7 @@ def engine_model(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, *, 
     graph_tokens = plan.server.largest_capture
     sm = step_model(model, layout, kv_cache_dtype=plan.kv_cache_dtype, graph_tokens=graph_tokens,
                     dummy_weights=plan.server.dummy_weights,
-                    piecewise=plan.server.cudagraph_mode == "PIECEWISE")  # fmt: skip
+                    piecewise=plan.server.piecewise_only)  # fmt: skip
     limits = BatchLimits(
         max_num_batched_tokens=plan.server.max_num_batched_tokens,
         max_num_seqs=plan.server.max_num_seqs,

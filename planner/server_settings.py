@@ -91,6 +91,11 @@ class ResolvedSettings(BaseModel):
         """The largest step a CUDA graph replays, in tokens; 0: no CUDA graphs."""
         return max(self.capture_sizes, default=0)
 
+    @property
+    def piecewise_only(self) -> bool:
+        """cudagraph_mode PIECEWISE: every captured step replays piecewise graphs, the host launching attention."""
+        return self.cudagraph_mode == "PIECEWISE"
+
 
 def version_tuple(version: str | None) -> tuple[int, ...] | None:
     if not version:

@@ -161,11 +161,11 @@ def predict_case(case: PerfCase, factors: PerfFactors) -> LevelPrediction:
 def fit_factors(cases: list[PerfCase]) -> PerfFactors:
     """Every factor the cases can say something about: the default-graph levels first, then the floor of
     PIECEWISE-replayed steps on the PIECEWISE levels with the rest held."""
-    default = [c for c in cases if not _piecewise(c)]
+    default = [c for c in cases if not c.plan.server.piecewise_only]
     multi_rank = any(_multi_rank(c) for c in default)
     free = [b[0] for b in BOUNDS if b[0] not in PIECEWISE_ONLY and (multi_rank or b[0] not in MULTI_RANK_ONLY)]
     factors = _fit(default, free, PerfFactors()) if default else PerfFactors()
-    piecewise = [c for c in cases if _piecewise(c)]
+    piecewise = [c for c in cases if c.plan.server.piecewise_only]
     return _fit(piecewise, list(PIECEWISE_ONLY), factors) if piecewise else factors
 
 
@@ -201,10 +201,6 @@ def calibrate_performance(cases: list[PerfCase]) -> list[PerfCalibration]:
                                    factors=fit_factors(mine), points=[c.point for c in mine],
                                    multi_gpu_levels=multi))  # fmt: skip
     return out
-
-
-def _piecewise(case: PerfCase) -> bool:
-    return case.plan.server.cudagraph_mode == "PIECEWISE"
 
 
 def _multi_rank(case: PerfCase) -> bool:
