@@ -1,51 +1,15 @@
-"""MLA, sliding-window, chunked-local and state-layer (GDN, Mamba2) models served by the real CPU vLLM:
-the planner's KV capacity (blocks, block size, the KV size vLLM publishes) equals the server's own
-report, to the block. The same shapes are checked against vLLM's KV-cache functions without a server
-in tests/unit/planner/test_kv_groups_vs_vllm.py and test_state_layers_vs_vllm.py.
-"""
+"""The KV capacity of two attention kinds against the real CPU server's report, in CI (tests/live/attention_probe.py
+says which and why; the other three kinds run in tests/optional)."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
-from bench.run.deployment import probe_deployment
-from bench.scenario.deployment import DeploymentSpec, SynthModel
-from bench.server.cpu_host import this_host
-from tests.live.fast_start import EAGER
+from tests.live.attention_probe import IN_CI, check_capacity_equals_the_servers_report
 
 pytestmark = pytest.mark.server
 
-KINDS = {
-    # DeepSeek-V3's MLA (latent 512 + rope 64 per token and layer), 4 layers, 8 experts
-    "mla": SynthModel(like="deepseek-v3", sizes={"layers": 4}),
-    # Gemma-3's 5:1 pattern over 12 layers (10 sliding at 1024 tokens, 2 full): a request of 8K keeps
-    # 64 blocks in the full group and 25 in each of the five sliding groups (2048 tokens in flight)
-    "sliding": SynthModel(like="gemma-3-27b", sizes={"layers": 12}),
-    # Qwen3-Next's Gated DeltaNet, 6 of 8 layers: vLLM raises the block until one attention page holds a
-    # layer's state (4,224 tokens here: a float32 state on AVX-512 BF16 hosts) and pads the state to it
-    "gdn": SynthModel(like="qwen3-next-80b-a3b", sizes={"layers": 8}),
-    # Llama 4's chunked local attention (8192-token chunks on 3 of 4 layers): at 16K a request keeps 80
-    # blocks in each chunked layer and 128 in the full one
-    "chunked": SynthModel(like="llama-4-scout", sizes={"layers": 4}),
-    # Nemotron-H's Mamba2 (M-M-M-M*: 4 Mamba2, 1 attention, 3 MLP-only layers): a float32 SSM state, and 3
-    # state blocks a request with prefix caching (MambaMixer2's prefill checkpoint)
-    "mamba2": SynthModel(like="nemotron-h-8b", sizes={"layers": 8}),
-}
-MAX_LEN = {"chunked": 16384}  # past the chunk + tokens in flight, where chunked and full differ
 
-
-@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("kind", IN_CI)
 def test_capacity_equals_the_servers_report(tmp_path, kind):
-    spec = DeploymentSpec(name=kind, model=KINDS[kind], max_model_len=MAX_LEN.get(kind, 8192), cpu_kvcache_space_gib=1,
-                          startup_timeout_s=300, extra_args=EAGER)  # fmt: skip
-    record = asyncio.run(probe_deployment(spec, tmp_path))
-    assert record.status == "ok", record.error
-    capacity = record.capacity
-    assert capacity.reported_source == "metrics"
-    assert capacity.predicted_blocks == capacity.reported_blocks
-    assert record.predicted["block_size"] == capacity.block_size
-    if kind == "mla":  # vLLM's CPU MLA kernel takes 16-token blocks (AMX hosts the default 128)
-        assert capacity.block_size == (128 if this_host().amx else 16)
-    assert capacity.predicted_tokens == capacity.reported_tokens and capacity.difference_tokens == 0
+    check_capacity_equals_the_servers_report(kind, tmp_path)

@@ -1,5 +1,5 @@
-"""SIGTERM to `bench run` while its own vLLM is serving a level: nothing of ours survives (one rank,
-or two TP ranks each with its own worker process), the folder is readable and `bench report` calls
+"""SIGTERM to `bench run` while its own vLLM is serving a level: nothing of ours survives (one rank
+here; two TP ranks, each its own worker process, in tests/optional), the folder is readable and `bench report` calls
 it partial (real CPU vLLM)."""
 
 from __future__ import annotations
@@ -24,8 +24,12 @@ from tests.paths import REPO
 pytestmark = pytest.mark.server
 
 
-@pytest.mark.parametrize("tp", [1, 2])
-def test_sigterm_mid_level_with_a_launched_server(tmp_path, tp):
+def test_sigterm_mid_level_with_a_launched_server(tmp_path):
+    check_sigterm_mid_level(tmp_path, tp=1)  # TP2, each rank its own worker: tests/optional
+
+
+def check_sigterm_mid_level(tmp_path: Path, *, tp: int) -> None:
+    """SIGTERM to `bench run` while its own server of `tp` ranks serves: nothing survives, the run reads as partial."""
     path = tmp_path / "s.yaml"
     path.write_text(
         yaml.safe_dump(
