@@ -17,9 +17,15 @@ of those steps shows in the first request's stream as one long inter-token gap. 
 request's TTFT, the sum of the long gaps in its stream (the second prompt's chunk steps, the same
 length), and the difference - time a lone prompt spends outside its chunk steps, which the step model
 does not have. Levels: closed loop at concurrency 2, prompts of at least MIN_PROMPT tokens.
+With --arrivals: open loops (a request rate), where each arrival's prompt joins a running batch. Per level,
+the median over its requests of the longest step between a request's send and its first token (the step that
+prefills its prompt beside the batch's decodes), beside the level's median step and median batch, and the
+step model's price (shipped factors of that GPU) of that batch's decode step and of the same step holding one
+prompt.
 With --window LEVEL FROM_MS TO_MS: one run's level as a timeline - each send, and each step's end with the
 first tokens and other tokens it put out and its time since the step before.
-Run: .venv/bin/python benchmarks/step_timeline.py [--lone | --window LEVEL FROM_MS TO_MS] RUN_DIR... [--out FILE]
+Run: .venv/bin/python benchmarks/step_timeline.py [--lone | --arrivals | --window LEVEL FROM_MS TO_MS] RUN_DIR...
+[--out FILE]
 """
 
 from __future__ import annotations
@@ -35,11 +41,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from planner.calibration import shipped_calibration  # noqa: E402
 from planner.performance import engine_model  # noqa: E402
-from reports.engine_steps import level_row, step_groups, step_samples, token_events  # noqa: E402
+from planner.step_cost import StepShape  # noqa: E402
+from reports.engine_steps import arrival_steps, level_row, step_groups, step_samples, token_events  # noqa: E402
 from reports.perf_fit import PerfCase, perf_cases  # noqa: E402
 from reports.run_data import RunData, layout_of, open_runs  # noqa: E402
 from runfolder.requests import RequestRecord  # noqa: E402
 
+MIN_ARRIVALS = 5  # --arrivals: requests whose prompt step was found, at least
 # --lone
 MIN_PROMPT = 8192  # one full chunk of vLLM's default token budget on these GPUs at least
 CHUNK_GAP = 8.0  # a chunk step (165-800 ms) is this many times the stream's median gap (decode steps 5-20 ms)
@@ -138,6 +146,35 @@ def lone_report(folders: list[Path]) -> str:
     return "\n".join(lines)
 
 
+def arrivals_report(folders: list[Path]) -> str:
+    lines = ["run             gpu   layout level        prompt batch  step  arrival step   model: step  arrival step"]
+    for run in open_runs(folders):
+        cases = {(c.point.deployment, c.point.level): c for c in perf_cases([run])}
+        for d in run.record.deployments:
+            for level in d.levels:
+                case = cases.get((d.name, level.name))
+                mine = [r for r in run.requests(d) if r.level == level.name and not r.warmup]
+                found = arrival_steps(mine) if case and case.point.load.request_rate else []
+                if case and len(found) >= MIN_ARRIVALS:
+                    lines.append(_arrival_line(case, run.record.run_id, mine, found))
+    return "\n".join(lines)
+
+
+def _arrival_line(case: PerfCase, run_id: str, mine: list[RequestRecord], found: list[tuple[float, int]]) -> str:
+    ends = [g[-1][0] for g in step_groups(token_events(mine))]
+    step = float(np.median(np.diff(ends)))
+    arrival, batch = float(np.median([s for s, _ in found])), round(float(np.median([n for _, n in found])))
+    factors, _ = shipped_calibration(case.plan.server.vllm_version)[0].performance_factors(case.gpu)
+    price = engine_model(case.model, case.gpu, case.layout, case.plan, factors=factors).step_seconds
+    load = case.point.load
+    decodes = (round(load.input_tokens + load.output_tokens / 2),) * max(1, batch)
+    decode, joined = price(StepShape(decode_contexts=decodes)), price(
+        StepShape(decode_contexts=decodes, prefills=((load.input_tokens, 0),)))  # fmt: skip
+    where = f"{run_id[:15]} {case.gpu.name:5s} {case.layout.label():6s} {case.point.level:12s}"
+    return (f"{where} {load.input_tokens:6d} {batch:5d} {1e3 * step:5.1f} {1e3 * arrival:8.1f} ms    "
+            f"{1e3 * decode:9.1f} {1e3 * joined:9.1f} ms")  # fmt: skip
+
+
 def window(folder: Path, level: str, start_ms: float, end_ms: float) -> str:
     """With --window: one level's sends and engine steps between two times (ms after its first measured send)."""
     lines = [f"{folder.name} {level}: ms after the first send; a step's tokens come out together"]
@@ -166,6 +203,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--lone", action="store_true", help="a long prompt alone vs beside a decode")
+    parser.add_argument("--arrivals", action="store_true", help="open loops: each arrival's prompt step")
     parser.add_argument("--window", nargs=3, metavar=("LEVEL", "FROM_MS", "TO_MS"),
                         help="one run's level: its sends and steps between two times")  # fmt: skip
     parser.add_argument("--out", type=Path)
@@ -173,6 +211,8 @@ def main() -> None:
     if args.window:
         level, start, end = args.window
         text = window(args.runs[0], level, float(start), float(end))
+    elif args.arrivals:
+        text = arrivals_report(args.runs)
     else:
         text = lone_report(args.runs) if args.lone else report(args.runs)
     print(text)

@@ -105,3 +105,18 @@ def measured_steps(requests: list[RequestRecord], load: LoadShape, *, token_budg
     """A level's typical steps, measured from its requests' tokens (none where it ran too few steps)."""
     row = level_row(requests)
     return step_samples(row, load, token_budget=token_budget) if row else ()
+
+
+def arrival_steps(requests: list[RequestRecord]) -> list[tuple[float, int]]:
+    """(seconds, tokens out) of each request's longest step between its send and its first token: in an open loop,
+    the step that prefilled its prompt beside the running batch's decodes (the steps of steps())."""
+    groups = step_groups(token_events(requests))
+    ends = [g[-1][0] for g in groups]
+    found = []
+    for r in requests:
+        if r.ok and r.ttft_s is not None:
+            first = r.sent_s + r.ttft_s
+            inside = [(end - before, len(g)) for before, end, g in zip(ends, ends[1:], groups[1:], strict=False)
+                      if r.sent_s < end <= first]  # fmt: skip
+            found += [max(inside)] if inside else []
+    return found

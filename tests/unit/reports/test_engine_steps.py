@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from planner.serving_sim import LoadShape
-from reports.engine_steps import level_row, measured_steps, step_samples
+from reports.engine_steps import arrival_steps, level_row, measured_steps, step_samples
 from reports.perf_fit import perf_cases
 from reports.run_data import open_runs
 from runfolder.requests import RequestRecord
@@ -65,3 +65,13 @@ def test_a_committed_gpu_level_carries_its_measured_steps_into_the_fit():
     assert decode.kind == "decode" and len(decode.shape.decode_contexts) == 64
     assert prompt.kind == "prompt" and prompt.shape.tokens == case.plan.server.max_num_batched_tokens
     assert 0.005 < decode.seconds < prompt.seconds
+
+
+def test_an_arrivals_prompt_step_is_the_longest_step_before_its_first_token():
+    # two requests decode in lockstep every 9 ms; a third, sent at 0.5 s, joins: the step that prefills it
+    # takes 20 ms (the others' tokens at 0.515 + 0.020), and its first token comes with the step after
+    running = [_request(i, sent=0.0, ttft=0.011, itl=[0.009] * 55 + [0.020] + [0.009] * 20) for i in range(2)]
+    ends = [0.011 + 0.009 * k for k in range(56)]  # the running requests' tokens until the long step
+    joined = _request(2, sent=0.5, ttft=ends[-1] + 0.020 + 0.009 - 0.5, itl=[0.009] * 19, prompt=256)
+    (found,) = arrival_steps([*running, joined])  # only the joining request's send falls inside the run
+    assert found[0] == pytest.approx(0.020) and found[1] == 2  # the prompt step put out the two decodes' tokens
