@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Here (with PyPI): build everything the GPU machine needs into .gpu/ (git-ignored):
-#   .gpu/parts/part-0N, SHA256SUMS  vLLM 0.26.0's wheelhouse (../shared/tools/gpu-wheels) re-cut into 8 MiB (a call carries the tree with one part: 64 MiB in all; docs/gpu.md says when to cut smaller)
+#   .gpu/parts/part-0N, SHA256SUMS  vLLM 0.26.0's wheelhouse (../shared/tools/gpu-wheels) re-cut into 6 MiB (a call carries the tree with one part: 64 MiB in all; docs/gpu.md says when to cut smaller)
 #                                   parts: a call carries the checkout too (~5 MB), and 64 MiB in all
 #   .gpu/ray/chunk-0N               Ray and the dependencies the GPU image lacks, in 27 MiB chunks
 #   .gpu/install.sh                 a copy of its installer (../shared does not travel to the device)
@@ -12,7 +12,7 @@ tools=../shared/tools/gpu-wheels
 mkdir -p .gpu/harness
 if [ ! -f .gpu/parts/SHA256SUMS ]; then
     bash "$tools/stage.sh" .gpu/staged
-    mkdir -p .gpu/parts && cat .gpu/staged/part-* | split -b 8M -d - .gpu/parts/part-
+    mkdir -p .gpu/parts && cat .gpu/staged/part-* | split -b 6M -d - .gpu/parts/part-
     (cd .gpu/parts && sha256sum part-* > SHA256SUMS) && rm -rf .gpu/staged
 fi
 cp "$tools/install.sh" .gpu/install.sh
