@@ -51,7 +51,7 @@ def test_ep_has_its_experts_per_rank_and_fails_fast_with_vllms_reason(tmp_path):
                 "extra_args": EAGER,
                 "env": {"BENCH_TEST_MARK": mark.split("=")[1]},
             }
-        ],  # fmt: skip
+        ],
         "workload": {"input_tokens": 64, "output_tokens": 8},
         "load": {"warmup_requests": 1, "requests": 4, "levels": [{"concurrency": 2}, {"concurrency": 4}]},
     }
