@@ -4,7 +4,8 @@ A step (vLLM's scheduler runs one per forward pass) decodes one token for each r
 prefills chunks of waiting prompts, up to max_num_batched_tokens tokens in all. Per rank:
 
   bytes = always-read weights (attention, dense MLPs, shared experts, routers, norms, LM head)
-          + MoE layers x touched experts x one expert's slice
+          + MoE layers x touched experts x one expert's slice (TP: a slice of each; EP: whole experts, as
+            many as the busiest rank holds of those touched - planner/expert_load.py)
           + KV each decoding request reads (its context x KV bytes per token on this rank)
   touched experts (T tokens, top-k of E) = E (1 - (1 - k / E)^T), the expected distinct experts when each
           token draws k of E equally likely ones; k for every T where the router is fixed (`fixed_routing`)
@@ -12,7 +13,7 @@ prefills chunks of waiting prompts, up to max_num_batched_tokens tokens in all. 
           + attention: 4 x query heads x head dim per (token, earlier token) pair per layer (bf16 peak)
   time = max(bytes / (bandwidth x e_bw), gemm FLOPs / (peak x e_gemm) + attention FLOPs / (peak x e_attn))
          + launch + layers x per-layer overhead + requests in the step x per-request overhead
-         + TP all-reduce / EP all-to-all: bytes / link bandwidth + collectives x collective latency
+         + TP all-reduce / EP all-to-all (DP > 1 only): bytes / link bandwidth + collectives x collective latency
   piecewise floor: under cudagraph_mode PIECEWISE (the MiniMax guide's fix for an illegal memory access) a
            captured step replays a graph per piece and the host launches each layer's attention between them,
            so a step takes at least layers x the host's time a layer, whatever the GPU's: max(time, floor).
@@ -63,6 +64,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from planner.gpus import GpuSpec
+from planner.expert_load import busiest_rank_experts
 from planner.kv_cache import kv_bytes_per_token_per_gpu, state_bytes_per_layer
 from planner.layout import Layout
 from planner.model_spec import ModelSpec
@@ -140,6 +142,7 @@ class StepModel(BaseModel):
     hidden: int
     tp: int
     ep_size: int
+    all_to_all: bool  # EP across DP engines: tokens dispatched to and combined from other ranks each MoE layer
     fp8_weights: bool
     graph_tokens: int  # the largest step a CUDA graph replays (vLLM's largest capture size); 0: eager
     piecewise: bool = False  # cudagraph_mode PIECEWISE: every captured step replays piecewise graphs (its floor)
@@ -163,18 +166,24 @@ def step_model(model: ModelSpec, layout: Layout, *, kv_cache_dtype: str = "auto"
     per_pair = 4 * heads * model.head_dim
     if model.attention.mla is not None:
         per_pair = 2 * heads * (2 * model.attention.mla.kv_lora_rank + model.attention.mla.qk_rope_head_dim)
-    routed = moe.top_k / layout.ep_size if moe else 0  # a token's experts are spread over the EP ranks
+    # a token's experts on the busiest rank: spread over the EP ranks, or (one top-k for every token) as many
+    # as the busiest rank holds of them (planner/expert_load.py)
+    routed = moe.top_k / layout.ep_size if moe else 0
+    fixed = bool(dummy_weights and moe and moe.router_bias)
+    if moe and fixed and layout.ep_size > 1:
+        routed = busiest_rank_experts(moe.top_k, experts=moe.num_experts, ranks=layout.ep_size)
     lm_head = weights_per_rank(unpacked_model, layout, layout.pp - 1).lm_head // 2
     return StepModel(
         always_bytes=held - moe_layers * local * expert, expert_bytes=expert, moe_layers=moe_layers,
         local_experts=local, experts=moe.num_experts if moe else 0, top_k=moe.top_k if moe else 0,
-        fixed_routing=bool(dummy_weights and moe and moe.router_bias),
+        fixed_routing=fixed,
         gemm_params=float(held_params - moe_layers * (local - routed) * expert_params - lm_head),
         lm_head_params=float(lm_head),
         attention_flops_per_pair=float(per_pair * model.attention.token_layers(model.num_layers)),
         kv_bytes_per_token=kv_bytes_per_token_per_gpu(model, layout.tp, range(model.num_layers), kv_cache_dtype),
         state_bytes_per_request=model.attention.state_layers * state_bytes_per_layer(model, layout.tp, ssm_bytes=None),
         layers=model.num_layers, hidden=model.hidden_size, tp=layout.tp, ep_size=layout.ep_size,
+        all_to_all=layout.ep and layout.dp > 1,
         fp8_weights=bool(model.quant and model.quant.method == "fp8"), graph_tokens=graph_tokens, piecewise=piecewise,
     )  # fmt: skip
 
@@ -213,7 +222,8 @@ def step_pricer(sm: StepModel, gpu: GpuSpec, factors: PerfFactors) -> Callable[[
         if tokens == 0:
             return 0.0
         touched = touched_experts(tokens, experts=sm.experts, top_k=sm.top_k, fixed=sm.fixed_routing)
-        local_touched = min(float(sm.local_experts), touched * sm.local_experts / max(1, sm.experts))
+        local_touched = min(float(sm.local_experts), busiest_rank_experts(touched, experts=sm.experts,
+                                                                          ranks=sm.ep_size))
         kv = context * sm.kv_bytes_per_token + decodes * sm.state_bytes_per_request
         weights = sm.always_bytes + sm.moe_layers * local_touched * sm.expert_bytes
         memory = weights / weight_rate + kv / kv_rate
@@ -231,12 +241,14 @@ def step_pricer(sm: StepModel, gpu: GpuSpec, factors: PerfFactors) -> Callable[[
 
 
 def _comm(sm: StepModel, tokens: int, link: float | None, collective_us: float) -> float:
-    """TP: two all-reduces of the hidden state per layer (ring: 2 (tp - 1) / tp of it each way); EP: each
-    token's top-k copies dispatched and combined across ranks. Each collective also waits its latency; a
-    GPU without a catalogued link speed pays the latency alone."""
+    """TP: two all-reduces of the hidden state per layer (ring: 2 (tp - 1) / tp of it each way). EP across DP
+    engines: each token's top-k copies dispatched and combined across ranks; EP within one engine adds
+    nothing - its MoE output is all-reduced over the TP group as TP's is (vLLM runs all-to-all kernels only
+    with DP > 1). Each collective also waits its latency; a GPU without a catalogued link speed pays the
+    latency alone."""
     collectives = 2 * sm.layers if sm.tp > 1 else 0
     per_token = 2 * sm.layers * 2 * (sm.tp - 1) / sm.tp * sm.hidden * ACTIVATION_BYTES
-    if sm.ep_size > 1:
+    if sm.all_to_all:
         per_token += 2 * sm.moe_layers * sm.top_k * (sm.ep_size - 1) / sm.ep_size * sm.hidden * ACTIVATION_BYTES
         collectives += 2 * sm.moe_layers
     return (per_token * tokens / link if link else 0.0) + collectives * collective_us * 1e-6

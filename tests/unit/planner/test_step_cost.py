@@ -108,3 +108,24 @@ def test_collective_latency_counts_two_all_reduces_a_layer_under_tp_only(minimax
     assert extra == pytest.approx(2 * minimax_tp4.layers * 10e-6)
     one_gpu = step_model(load_model("minimax-m2"), Layout())
     assert step_seconds(one_gpu, gpu, step, waiting) == step_seconds(one_gpu, gpu, step, FACTORS)
+
+
+def test_expert_parallel_within_one_engine_adds_no_collective_and_across_engines_does():
+    # vLLM all-reduces an EP layer's MoE output over the TP group as under TP; all-to-all kernels need DP > 1
+    gpu, waiting = resolve_gpu("h100"), FACTORS.model_copy(update={"collective_us": 10.0})
+    minimax, step = load_model("minimax-m2"), StepShape(decode_contexts=(1024,))
+    for layout, extra_collectives in ((Layout(tp=8, ep=True), 2 * 62), (Layout(tp=4, dp=2, ep=True), 4 * 62)):
+        sm = step_model(minimax, layout)
+        extra = step_seconds(sm, gpu, step, waiting) - step_seconds(sm, gpu, step, FACTORS)
+        assert extra == pytest.approx(extra_collectives * 10e-6)
+
+
+def test_under_expert_parallel_the_busiest_rank_sets_a_fixed_router_s_layer():
+    # dummy weights route every token of a layer to one top-k: under TP8 each rank reads an eighth of the 8
+    # experts, under EP8 the rank holding most of them reads them whole (2.56 of 8 on average, not 1)
+    minimax, gpu = load_model("minimax-m2"), resolve_gpu("h200")
+    tp, ep = (step_model(minimax, Layout(tp=8, ep=e), dummy_weights=True) for e in (False, True))
+    assert tp.always_bytes == ep.always_bytes and ep.expert_bytes == pytest.approx(8 * tp.expert_bytes, rel=1e-3)
+    step = StepShape(decode_contexts=(1024,))  # memory-bound: the rest of the step is the same
+    slower = step_seconds(ep, gpu, step, FACTORS) - step_seconds(tp, gpu, step, FACTORS)
+    assert slower * 4.8e12 == pytest.approx(62 * (2.5637 * ep.expert_bytes - 8 * tp.expert_bytes), rel=1e-4)
