@@ -30,9 +30,9 @@ def busiest_rank_table(experts: int, ranks: int) -> tuple[float, ...]:
     totals = np.array([math.comb(experts, s) for s in range(experts + 1)], dtype=float)
     expected = np.zeros(experts + 1)
     for m in range(max(held)):  # P(max > m) summed over m: the expectation of a count
-        ways = np.ones(1)
+        ways: np.ndarray = np.ones(1)
         for n in held:
-            ways = np.convolve(ways, [math.comb(n, j) for j in range(min(m, n) + 1)])
+            ways = np.convolve(ways, [float(math.comb(n, j)) for j in range(min(m, n) + 1)])
         at_most = np.zeros(experts + 1)
         at_most[: len(ways)] = ways
         expected += 1.0 - at_most / totals

@@ -63,8 +63,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from planner.gpus import GpuSpec
 from planner.expert_load import busiest_rank_experts
+from planner.gpus import GpuSpec
 from planner.kv_cache import kv_bytes_per_token_per_gpu, state_bytes_per_layer
 from planner.layout import Layout
 from planner.model_spec import ModelSpec
@@ -222,8 +222,9 @@ def step_pricer(sm: StepModel, gpu: GpuSpec, factors: PerfFactors) -> Callable[[
         if tokens == 0:
             return 0.0
         touched = touched_experts(tokens, experts=sm.experts, top_k=sm.top_k, fixed=sm.fixed_routing)
-        local_touched = min(float(sm.local_experts), busiest_rank_experts(touched, experts=sm.experts,
-                                                                          ranks=sm.ep_size))
+        local_touched = min(
+            float(sm.local_experts), busiest_rank_experts(touched, experts=sm.experts, ranks=sm.ep_size)
+        )
         kv = context * sm.kv_bytes_per_token + decodes * sm.state_bytes_per_request
         weights = sm.always_bytes + sm.moe_layers * local_touched * sm.expert_bytes
         memory = weights / weight_rate + kv / kv_rate
