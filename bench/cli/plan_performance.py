@@ -56,6 +56,8 @@ def _caveats(plan: Plan, shape: dict[str, Any], concurrencies: list[int], *, pie
             graph_tokens=graph,
         )
     ]
+    if plan.ep:
+        caveats.append(_ep_caveat(plan))
     if waves:
         caveats.append(
             f"at c{waves[0]} and above, {shape['input_tokens']}-token prompts come and go in whole waves larger than "
@@ -66,6 +68,20 @@ def _caveats(plan: Plan, shape: dict[str, Any], concurrencies: list[int], *, pie
             "(results/perf_model/wave-rule-timelines.txt)"
         )
     return caveats
+
+
+def _ep_caveat(plan: Plan) -> str:
+    """What the EP price leaves out: vLLM's MoE kernel under EP, and (with DP) the all-to-all never measured."""
+    note = (
+        "expert parallel is priced with TP's MoE kernel: whole experts per rank, the busiest rank's share of a step's "
+        "experts, no all-to-all within one engine. vLLM 0.26.0 on Hopper picks FlashInfer's CUTLASS MoE under EP "
+        "(DeepGEMM where FlashInfer is missing), which the model does not have: at TP2 + EP on two H200s the Triton "
+        "kernel came within 15% of TPOT at 7 of 8 levels, DeepGEMM at 5 of 8, its decode steps 1.6-2.8 ms longer "
+        "(results/perf_model/README.md, 'Eighteenth check'); `--moe-backend triton` runs what is priced"
+    )
+    if plan.dp > 1:
+        note += "; across DP engines the all-to-all is priced (each token's top-k copies) but was never measured"
+    return note
 
 
 def _graph_caveats(mode: str, graph: int, shape: dict[str, Any], *, piecewise_us: float) -> list[str]:

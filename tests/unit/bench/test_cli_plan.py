@@ -260,3 +260,15 @@ def test_a_trace_plan_on_a_gpu_without_a_speed_calibration_says_so_and_how_to_go
     assumed = run("minimax-m2", "--gpu", "l40s", "--trace", f"{TRACES}/agentic.jsonl", "--max-model-len", "8192",
                   "--assume-ttft-ms", "500", "--assume-tpot-ms", "30", "--json")  # fmt: skip
     assert assumed.exit_code == 0 and json.loads(assumed.output)["layouts"][0]["fits"]
+
+
+@pytest.mark.parametrize(("layout", "ep_note", "all_to_all"),
+                         [(("--tp", "4"), False, False), (("--tp", "8", "--ep"), True, False),
+                          (("--tp", "4", "--dp", "2", "--ep"), True, True)])  # fmt: skip
+def test_an_expert_parallel_plan_says_which_moe_kernel_it_prices(layout, ep_note, all_to_all):
+    result = run("minimax-m2", "--gpu", "h200", *layout, "--vllm-version", "0.26.0", "--performance",
+                 "--concurrency", "1", "--input-tokens", "256", "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    notes = json.loads(result.output)["performance"]["caveats"]
+    assert any("priced with TP's MoE kernel" in n for n in notes) == ep_note
+    assert any("all-to-all is priced" in n for n in notes) == all_to_all
