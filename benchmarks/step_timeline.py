@@ -42,7 +42,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from planner.calibration import shipped_calibration  # noqa: E402
 from planner.performance import engine_model  # noqa: E402
 from planner.step_cost import StepShape  # noqa: E402
-from reports.engine_steps import arrival_steps, level_row, step_groups, step_samples, token_events  # noqa: E402
+from reports.engine_steps import (  # noqa: E402
+    ArrivalSummary,
+    arrival_summary,
+    level_row,
+    step_groups,
+    step_samples,
+    token_events,
+)
 from reports.perf_fit import PerfCase, perf_cases  # noqa: E402
 from reports.run_data import RunData, layout_of, open_runs  # noqa: E402
 from runfolder.requests import RequestRecord  # noqa: E402
@@ -154,24 +161,21 @@ def arrivals_report(folders: list[Path]) -> str:
             for level in d.levels:
                 case = cases.get((d.name, level.name))
                 mine = [r for r in run.requests(d) if r.level == level.name and not r.warmup]
-                found = arrival_steps(mine) if case and case.point.load.request_rate else []
-                if case and len(found) >= MIN_ARRIVALS:
-                    lines.append(_arrival_line(case, run.record.run_id, mine, found))
+                found = arrival_summary(mine) if case and case.point.load.request_rate else None
+                if case and found and found.arrivals >= MIN_ARRIVALS:
+                    lines.append(_arrival_line(case, run.record.run_id, found))
     return "\n".join(lines)
 
 
-def _arrival_line(case: PerfCase, run_id: str, mine: list[RequestRecord], found: list[tuple[float, int]]) -> str:
-    ends = [g[-1][0] for g in step_groups(token_events(mine))]
-    step = float(np.median(np.diff(ends)))
-    arrival, batch = float(np.median([s for s, _ in found])), round(float(np.median([n for _, n in found])))
+def _arrival_line(case: PerfCase, run_id: str, found: ArrivalSummary) -> str:
     factors, _ = shipped_calibration(case.plan.server.vllm_version)[0].performance_factors(case.gpu)
     price = engine_model(case.model, case.gpu, case.layout, case.plan, factors=factors).step_seconds
-    load = case.point.load
-    decodes = (round(load.input_tokens + load.output_tokens / 2),) * max(1, batch)
+    prompt = case.point.load.input_tokens
+    decodes = (round(found.context),) * max(1, found.batch)
     decode, joined = price(StepShape(decode_contexts=decodes)), price(
-        StepShape(decode_contexts=decodes, prefills=((load.input_tokens, 0),)))  # fmt: skip
+        StepShape(decode_contexts=decodes, prefills=((prompt, 0),)))  # fmt: skip
     where = f"{run_id[:15]} {case.gpu.name:5s} {case.layout.label():6s} {case.point.level:12s}"
-    return (f"{where} {load.input_tokens:6d} {batch:5d} {1e3 * step:5.1f} {1e3 * arrival:8.1f} ms    "
+    return (f"{where} {prompt:6d} {found.batch:5d} {1e3 * found.step_s:5.1f} {1e3 * found.arrival_s:8.1f} ms    "
             f"{1e3 * decode:9.1f} {1e3 * joined:9.1f} ms")  # fmt: skip
 
 

@@ -10,13 +10,15 @@ drain left out):
   at the level's mean context (prompt + half the output);
 - prompt steps: the median duration of the level's first-wave steps that finished prompts at once (a
   closed loop's first wave prefills concurrency x prompt tokens in full token-budget steps), kept as a sample
-  only where that wave fills the budget at least twice (full steps of whole prompts, not a lone remainder).
+  only where that wave fills the budget at least twice (full steps of whole prompts, not a lone remainder);
+- arrival steps (open loops, arrival_summary): each request's longest step between its send and its first
+  token - the step that prefilled its prompt beside the running decodes.
 """
 
 from __future__ import annotations
 
 import statistics
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
@@ -80,10 +82,15 @@ def level_row(requests: list[RequestRecord]) -> dict[str, Any] | None:
     middle = found[len(found) // 5 : 4 * len(found) // 5]
     decode = [(d, n) for d, n, firsts in middle if firsts == 0]
     wave = [d for d, _, firsts in found[: len(found) // 5] if firsts >= 2 and d > PROMPT_STEP_S]
-    context = statistics.fmean(r.expected_input_tokens + r.expected_output_tokens / 2 for r in requests)
+    context = mean_context(requests)
     return {"decode_ms": 1e3 * statistics.median(d for d, _ in decode) if decode else None,
             "batch": statistics.median(n for _, n in decode) if decode else None, "context": context,
             "prompt_step_ms": 1e3 * statistics.median(wave) if wave else None, "prompt_steps": len(wave)}  # fmt: skip
+
+
+def mean_context(requests: list[RequestRecord]) -> float:
+    """A level's mean context over its decode steps: prompt + half the output, averaged over its requests."""
+    return statistics.fmean(r.expected_input_tokens + r.expected_output_tokens / 2 for r in requests)
 
 
 def step_samples(row: dict[str, Any], load: LoadShape, *, token_budget: int) -> tuple[StepSample, ...]:
@@ -107,10 +114,36 @@ def measured_steps(requests: list[RequestRecord], load: LoadShape, *, token_budg
     return step_samples(row, load, token_budget=token_budget) if row else ()
 
 
-def arrival_steps(requests: list[RequestRecord]) -> list[tuple[float, int]]:
-    """(seconds, tokens out) of each request's longest step between its send and its first token: in an open loop,
-    the step that prefilled its prompt beside the running batch's decodes (the steps of steps())."""
+class ArrivalSummary(NamedTuple):
+    """An open loop's arrival steps against its steps at large."""
+
+    arrivals: int  # requests whose prompt step was found
+    arrival_s: float  # median over them of that step's duration
+    batch: int  # median tokens those steps put out (the decodes beside the prompt)
+    step_s: float  # the level's median step
+    context: float  # the level's mean context (mean_context)
+
+
+def arrival_summary(requests: list[RequestRecord]) -> ArrivalSummary | None:
+    """The level's arrival steps (arrival_steps), its median step and mean context, from one pass over its
+    steps; None where no arrival step was found."""
     groups = step_groups(token_events(requests))
+    found = arrival_steps(requests, groups=groups)
+    if not found or len(groups) < 2:
+        return None
+    ends = [g[-1][0] for g in groups]
+    return ArrivalSummary(arrivals=len(found), arrival_s=statistics.median(s for s, _ in found),
+                          batch=round(statistics.median(n for _, n in found)),
+                          step_s=statistics.median(b - a for a, b in zip(ends, ends[1:], strict=False)),
+                          context=mean_context(requests))  # fmt: skip
+
+
+def arrival_steps(requests: list[RequestRecord], *,
+                  groups: list[list[tuple[float, bool]]] | None = None) -> list[tuple[float, int]]:  # fmt: skip
+    """(seconds, tokens out) of each request's longest step between its send and its first token: in an open loop,
+    the step that prefilled its prompt beside the running batch's decodes (the steps of steps()); `groups`: the
+    requests' step_groups, where the caller has them already."""
+    groups = step_groups(token_events(requests)) if groups is None else groups
     ends = [g[-1][0] for g in groups]
     found = []
     for r in requests:

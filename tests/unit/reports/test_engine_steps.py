@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from planner.serving_sim import LoadShape
-from reports.engine_steps import arrival_steps, level_row, measured_steps, step_samples
+from reports.engine_steps import arrival_steps, arrival_summary, level_row, measured_steps, step_samples
 from reports.perf_fit import perf_cases
 from reports.run_data import open_runs
 from runfolder.requests import RequestRecord
@@ -75,3 +75,6 @@ def test_an_arrivals_prompt_step_is_the_longest_step_before_its_first_token():
     joined = _request(2, sent=0.5, ttft=ends[-1] + 0.020 + 0.009 - 0.5, itl=[0.009] * 19, prompt=256)
     (found,) = arrival_steps([*running, joined])  # only the joining request's send falls inside the run
     assert found[0] == pytest.approx(0.020) and found[1] == 2  # the prompt step put out the two decodes' tokens
+    summary = arrival_summary([*running, joined])
+    assert summary is not None and (summary.arrivals, summary.batch) == (1, 2)
+    assert summary.arrival_s == pytest.approx(0.020) and summary.step_s == pytest.approx(0.009)
