@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,8 +17,7 @@ from typer.testing import CliRunner
 from bench.cli import app
 from runfolder.schema import load_run
 from tests.live.fast_start import EAGER
-from tests.live.process_sessions import children_of, session_members
-from tests.paths import REPO
+from tests.live.process_sessions import children_of, session_members, start_bench_run
 
 
 def check_sigterm_mid_level(tmp_path: Path, *, tp: int) -> None:
@@ -43,15 +41,7 @@ def check_sigterm_mid_level(tmp_path: Path, *, tp: int) -> None:
             }
         )
     )
-    bench = subprocess.Popen(
-        [sys.executable, "-m", "bench.cli", "run", str(path), "--out", str(tmp_path / "runs")],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        # as a background job of a non-interactive shell starts it (CI, nohup): SIGINT ignored
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
-    )
+    bench = start_bench_run(path, tmp_path / "runs", ignore_sigint=True)
     leader = _sigterm_mid_level(bench, tmp_path)
     try:
         _, stderr = bench.communicate(timeout=90)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,7 +13,7 @@ from typer.testing import CliRunner
 
 from bench.cli import app
 from runfolder.schema import load_run
-from tests.paths import REPO
+from tests.live.process_sessions import start_bench_run
 
 pytestmark = pytest.mark.server
 
@@ -98,13 +96,7 @@ def test_interrupt_mid_level_keeps_what_was_measured(cpu_server, tmp_path, signu
     path = scenario_file(
         tmp_path, cpu_server, {"input_tokens": 64, "output_tokens": 64}, [{"concurrency": 1}], requests=500
     )
-    bench = subprocess.Popen(
-        [sys.executable, "-m", "bench.cli", "run", str(path), "--out", str(tmp_path / "runs")],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    bench = start_bench_run(path, tmp_path / "runs")
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         files = list((tmp_path / "runs").glob("*/deployments/live/requests.jsonl"))
