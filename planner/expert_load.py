@@ -25,18 +25,24 @@ import numpy as np
 
 @cache
 def busiest_rank_table(experts: int, ranks: int) -> tuple[float, ...]:
-    """E[experts on the busiest rank] for s = 0 .. experts chosen at random (index s)."""
+    """E[experts on the busiest rank] for s = 0 .. experts chosen at random (index s). The counts of ways
+    pass 1e308 past ~1,000 experts, so the products are kept as logarithms."""
     held = [experts // ranks + (1 if r < experts % ranks else 0) for r in range(ranks)]
-    totals = np.array([math.comb(experts, s) for s in range(experts + 1)], dtype=float)
+    log_totals = np.array([_log_comb(experts, s) for s in range(experts + 1)])
     expected = np.zeros(experts + 1)
     for m in range(max(held)):  # P(max > m) summed over m: the expectation of a count
-        ways: np.ndarray = np.ones(1)
-        for n in held:
-            ways = np.convolve(ways, [float(math.comb(n, j)) for j in range(min(m, n) + 1)])
-        at_most = np.zeros(experts + 1)
-        at_most[: len(ways)] = ways
-        expected += 1.0 - at_most / totals
+        log_ways = np.full(experts + 1, -np.inf)
+        log_ways[0] = 0.0
+        for n in held:  # times sum_{j <= m} C(n, j) x^j: the ways with at most m of this rank's experts
+            terms = [np.concatenate((np.full(j, -np.inf), log_ways[: experts + 1 - j])) + _log_comb(n, j)
+                     for j in range(min(m, n) + 1)]  # fmt: skip
+            log_ways = np.logaddexp.reduce(terms, axis=0)
+        expected += 1.0 - np.exp(log_ways - log_totals)
     return tuple(float(v) for v in expected)
+
+
+def _log_comb(n: int, k: int) -> float:
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
 
 
 def busiest_rank_experts(chosen: float, *, experts: int, ranks: int) -> float:

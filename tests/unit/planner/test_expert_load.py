@@ -34,3 +34,10 @@ def test_edges_and_fractional_counts():
     assert busiest_rank_experts(32, experts=32, ranks=2) == 16  # all chosen: each rank's own
     low, high = (busiest_rank_experts(c, experts=32, ranks=2) for c in (8, 9))
     assert low < busiest_rank_experts(8.5, experts=32, ranks=2) < high
+
+
+def test_more_experts_than_float_counts_can_hold():
+    # C(1200, 600) passes 1e308: the table is kept in logarithms
+    assert busiest_rank_experts(1, experts=1200, ranks=16) == pytest.approx(1.0)
+    assert busiest_rank_experts(1200, experts=1200, ranks=16) == pytest.approx(75.0)
+    assert 1.0 < busiest_rank_experts(8, experts=1200, ranks=16) < 8.0
