@@ -6,7 +6,7 @@ replay (planner/serving_sim.py), with calibrated factors. Keys name the metric a
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict
@@ -43,19 +43,42 @@ class LevelPrediction(BaseModel):
 
 def predict_level(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, *, load: LoadShape,
                   factors: PerfFactors) -> LevelPrediction:  # fmt: skip
+    """The level replayed on each of the layout's DP engines with its share of the load (engine_shares), the
+    requests of all pooled as the client sees them."""
     engine = engine_model(model, gpu, layout, plan, factors=factors)
-    done, short = simulate(
-        open_loop_offsets(load),
-        requests=load.requests,
-        concurrency=load.concurrency,
-        prompt=load.input_tokens,
-        output=load.output_tokens,
-        limits=engine.limits,
-        step_seconds=engine.step_seconds,
-        cached=load.cached_tokens,
-        frontend=engine.frontend,
-    )
+    done: list[SimulatedRequest] = []
+    short = False
+    for arrivals, requests, concurrency in engine_shares(load, layout.dp):
+        served, lacked = simulate(
+            arrivals,
+            requests=requests,
+            concurrency=concurrency,
+            prompt=load.input_tokens,
+            output=load.output_tokens,
+            limits=engine.limits,
+            step_seconds=engine.step_seconds,
+            cached=load.cached_tokens,
+            frontend=engine.frontend,
+        )
+        done, short = done + served, short or lacked
     return _summary(done, load, short)
+
+
+def engine_shares(load: LoadShape, engines: int) -> list[tuple[Sequence[float] | None, int, int | None]]:
+    """(arrivals, requests, concurrency) of each DP engine that gets any: vLLM's front end sends each request
+    to the least loaded engine, so a closed loop's places split evenly (the first concurrency % engines
+    engines one more) and an open loop's arrivals go round in turn. Each engine is replayed on its own; a MoE
+    model's engines run their MoE layers together in vLLM (experts spread over every TP x DP rank), which the
+    replay does not price (bench plan says so)."""
+    offsets = open_loop_offsets(load)
+    if offsets is not None:
+        return [(offsets[i::engines], len(offsets[i::engines]), None) for i in range(min(engines, len(offsets)))]
+    concurrency = load.concurrency or 1
+    shares: list[tuple[Sequence[float] | None, int, int | None]] = []
+    for i in range(min(engines, concurrency)):
+        places = concurrency // engines + (1 if i < concurrency % engines else 0)
+        shares.append((None, max(1, round(load.requests * places / concurrency)), places))
+    return shares
 
 
 class EngineModel(NamedTuple):

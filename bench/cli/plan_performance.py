@@ -58,6 +58,13 @@ def _caveats(plan: Plan, shape: dict[str, Any], concurrencies: list[int], *, pie
     ]
     if plan.ep:
         caveats.append(_ep_caveat(plan))
+    if plan.dp > 1 and plan.experts_per_gpu is not None:
+        caveats.append(
+            f"each of the {plan.dp} DP engines is replayed with its share of the load, alone; vLLM runs their MoE "
+            "layers together (experts spread over every TP x DP rank, each engine's tokens gathered by the others), "
+            "so each rank's expert work and the exchange between engines are priced for its own engine's tokens "
+            "only - optimistic, and never measured"
+        )
     if waves:
         caveats.append(
             f"at c{waves[0]} and above, {shape['input_tokens']}-token prompts come and go in whole waves larger than "
@@ -71,7 +78,7 @@ def _caveats(plan: Plan, shape: dict[str, Any], concurrencies: list[int], *, pie
 
 
 def _ep_caveat(plan: Plan) -> str:
-    """What the EP price leaves out: vLLM's MoE kernel under EP, and (with DP) the all-to-all never measured."""
+    """What the EP price leaves out: vLLM's MoE kernel under EP."""
     note = (
         "expert parallel is priced with TP's MoE kernel: whole experts per rank, the busiest rank's share of a step's "
         "experts, no all-to-all within one engine. vLLM 0.26.0 on Hopper picks FlashInfer's CUTLASS MoE under EP "
@@ -79,8 +86,6 @@ def _ep_caveat(plan: Plan) -> str:
         "kernel came within 15% of TPOT at 7 of 8 levels, DeepGEMM at 5 of 8, its decode steps 1.6-2.8 ms longer "
         "(results/perf_model/README.md, 'Eighteenth check'); `--moe-backend triton` runs what is priced"
     )
-    if plan.dp > 1:
-        note += "; across DP engines the all-to-all is priced (each token's top-k copies) but was never measured"
     return note
 
 

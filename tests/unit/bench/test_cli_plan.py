@@ -262,13 +262,26 @@ def test_a_trace_plan_on_a_gpu_without_a_speed_calibration_says_so_and_how_to_go
     assert assumed.exit_code == 0 and json.loads(assumed.output)["layouts"][0]["fits"]
 
 
-@pytest.mark.parametrize(("layout", "ep_note", "all_to_all"),
+@pytest.mark.parametrize(("layout", "ep_note", "engines_note"),
                          [(("--tp", "4"), False, False), (("--tp", "8", "--ep"), True, False),
                           (("--tp", "4", "--dp", "2", "--ep"), True, True)])  # fmt: skip
-def test_an_expert_parallel_plan_says_which_moe_kernel_it_prices(layout, ep_note, all_to_all):
+def test_an_expert_parallel_plan_says_which_moe_kernel_it_prices(layout, ep_note, engines_note):
     result = run("minimax-m2", "--gpu", "h200", *layout, "--vllm-version", "0.26.0", "--performance",
                  "--concurrency", "1", "--input-tokens", "256", "--json")  # fmt: skip
     assert result.exit_code == 0, result.output
     notes = json.loads(result.output)["performance"]["caveats"]
     assert any("priced with TP's MoE kernel" in n for n in notes) == ep_note
-    assert any("all-to-all is priced" in n for n in notes) == all_to_all
+    assert any("MoE layers together" in n for n in notes) == engines_note
+
+
+def test_dp_engines_each_take_their_share_of_the_load():
+    # a dense model's DP engines share nothing: two engines at c32 decode as one at c16, and make twice its tokens
+    def levels(gpus: int) -> list[dict]:
+        result = run("qwen3-32b", "--gpu", "h200", "--gpus", str(gpus), "--dp", str(gpus), "--vllm-version", "0.26.0",
+                     "--performance", "--concurrency", "16,32", "--json")  # fmt: skip
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)["performance"]["levels"]
+
+    (one_c16, _), (_, two_c32) = levels(1), levels(2)
+    assert two_c32["mean_tpot_ms"] == pytest.approx(one_c16["mean_tpot_ms"])
+    assert two_c32["output_throughput"] == pytest.approx(2 * one_c16["output_throughput"], rel=0.01)
