@@ -16,6 +16,14 @@ from planner.whole_waves import whole_waves
 
 DEFAULT_CONCURRENCY = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 WAVES = 4  # requests per level = WAVES x concurrency: steady state, not the first wave alone
+# what the EP price leaves out: vLLM's MoE kernel under EP
+EP_CAVEAT = (
+    "expert parallel is priced with TP's MoE kernel: whole experts per rank, the busiest rank's share of a step's "
+    "experts, no all-to-all within one engine. vLLM 0.26.0 on Hopper picks FlashInfer's CUTLASS MoE under EP "
+    "(DeepGEMM where FlashInfer is missing), which the model does not have: at TP2 + EP on two H200s the Triton "
+    "kernel came within 15% of TPOT at 7 of 8 levels, DeepGEMM at 5 of 8, its decode steps 1.6-2.8 ms longer "
+    "(results/perf_model/README.md, 'Eighteenth check'); `--moe-backend triton` runs what is priced"
+)
 
 
 def performance(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, settings: PlanSettings, *,
@@ -57,7 +65,7 @@ def _caveats(plan: Plan, shape: dict[str, Any], concurrencies: list[int], *, pie
         )
     ]
     if plan.ep:
-        caveats.append(_ep_caveat(plan))
+        caveats.append(EP_CAVEAT)
     if plan.dp > 1 and plan.experts_per_gpu is not None:
         caveats.append(
             f"each of the {plan.dp} DP engines is replayed with its share of the load, alone; vLLM runs their MoE "
@@ -75,18 +83,6 @@ def _caveats(plan: Plan, shape: dict[str, Any], concurrencies: list[int], *, pie
             "(results/perf_model/wave-rule-timelines.txt)"
         )
     return caveats
-
-
-def _ep_caveat(plan: Plan) -> str:
-    """What the EP price leaves out: vLLM's MoE kernel under EP."""
-    note = (
-        "expert parallel is priced with TP's MoE kernel: whole experts per rank, the busiest rank's share of a step's "
-        "experts, no all-to-all within one engine. vLLM 0.26.0 on Hopper picks FlashInfer's CUTLASS MoE under EP "
-        "(DeepGEMM where FlashInfer is missing), which the model does not have: at TP2 + EP on two H200s the Triton "
-        "kernel came within 15% of TPOT at 7 of 8 levels, DeepGEMM at 5 of 8, its decode steps 1.6-2.8 ms longer "
-        "(results/perf_model/README.md, 'Eighteenth check'); `--moe-backend triton` runs what is priced"
-    )
-    return note
 
 
 def _graph_caveats(mode: str, graph: int, shape: dict[str, Any], *, piecewise_us: float) -> list[str]:
