@@ -13,11 +13,14 @@ from pydantic import BaseModel, ConfigDict
 
 from planner.arrivals import schedule
 from planner.capacity import Plan
+from planner.engine_loop import BatchLimits
 from planner.gpus import GpuSpec
 from planner.layout import Layout
 from planner.model_spec import ModelSpec
-from planner.serving_sim import BatchLimits, Frontend, LoadShape, SimulatedRequest, simulate
-from planner.step_cost import PerfFactors, StepShape, step_model, step_pricer
+from planner.replay_clients import Frontend
+from planner.replay_requests import SimulatedRequest
+from planner.serving_sim import EngineShare, LoadShape, simulate, simulate_coupled
+from planner.step_cost import PerfFactors, StepShape, coupled_pricer, step_model, step_pricer
 
 
 class LevelPrediction(BaseModel):
@@ -44,8 +47,15 @@ class LevelPrediction(BaseModel):
 def predict_level(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, *, load: LoadShape,
                   factors: PerfFactors) -> LevelPrediction:  # fmt: skip
     """The level replayed on each of the layout's DP engines with its share of the load (engine_shares), the
-    requests of all pooled as the client sees them."""
+    requests of all pooled as the client sees them: a MoE model's engines stepping together (their MoE
+    layers gather each other's tokens: planner/engine_loop.py), a dense model's each on its own."""
     engine = engine_model(model, gpu, layout, plan, factors=factors)
+    if model.moe is not None and layout.dp > 1:
+        served, short = simulate_coupled(engine_shares(load, layout.dp), prompt=load.input_tokens,
+                                         output=load.output_tokens, limits=engine.limits,
+                                         step_seconds=engine.coupled_seconds, cached=load.cached_tokens,
+                                         frontend=engine.frontend)  # fmt: skip
+        return _summary(served, load, short)
     done: list[SimulatedRequest] = []
     short = False
     for arrivals, requests, concurrency in engine_shares(load, layout.dp):
@@ -64,17 +74,15 @@ def predict_level(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, *,
     return _summary(done, load, short)
 
 
-def engine_shares(load: LoadShape, engines: int) -> list[tuple[Sequence[float] | None, int, int | None]]:
+def engine_shares(load: LoadShape, engines: int) -> list[EngineShare]:
     """(arrivals, requests, concurrency) of each DP engine that gets any: vLLM's front end sends each request
     to the least loaded engine, so a closed loop's places split evenly (the first concurrency % engines
-    engines one more) and an open loop's arrivals go round in turn. Each engine is replayed on its own; a MoE
-    model's engines run their MoE layers together in vLLM (experts spread over every TP x DP rank), which the
-    replay does not price (bench plan says so)."""
+    engines one more) and an open loop's arrivals go round in turn."""
     offsets = open_loop_offsets(load)
     if offsets is not None:
         return [(offsets[i::engines], len(offsets[i::engines]), None) for i in range(min(engines, len(offsets)))]
     concurrency = load.concurrency or 1
-    shares: list[tuple[Sequence[float] | None, int, int | None]] = []
+    shares: list[EngineShare] = []
     for i in range(min(engines, concurrency)):
         places = concurrency // engines + (1 if i < concurrency % engines else 0)
         shares.append((None, max(1, round(load.requests * places / concurrency)), places))
@@ -82,11 +90,13 @@ def engine_shares(load: LoadShape, engines: int) -> list[tuple[Sequence[float] |
 
 
 class EngineModel(NamedTuple):
-    """One engine as the batching replay sees it: its batch limits and each step's duration."""
+    """One engine as the batching replay sees it: its batch limits and each step's duration (alone, and
+    beside a MoE model's other DP engines, every engine's shape given)."""
 
     limits: BatchLimits
     step_seconds: Callable[[StepShape], float]
     frontend: Frontend
+    coupled_seconds: Callable[[Sequence[StepShape]], float]
 
 
 def engine_model(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, *, factors: PerfFactors) -> EngineModel:
@@ -102,7 +112,7 @@ def engine_model(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, *, 
         graph_tokens=graph_tokens,
     )
     frontend = Frontend(request=factors.frontend_request_us * 1e-6, token=factors.frontend_token_us * 1e-6)
-    return EngineModel(limits, step_pricer(sm, gpu, factors), frontend)
+    return EngineModel(limits, step_pricer(sm, gpu, factors), frontend, coupled_pricer(sm, gpu, factors))
 
 
 def open_loop_offsets(load: LoadShape) -> list[float] | None:

@@ -26,6 +26,23 @@ class TrackedRequest:
     token_times: list[float] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class SimulatedRequest:
+    arrival: float
+    ttft: float
+    e2el: float
+    output: int
+    itl: tuple[float, ...]
+    index: int = 0  # its place in what was replayed (replay()'s order)
+    admitted: float = 0.0  # seconds after arrival that it joined the running batch (its KV allocated)
+    frontend: float = 0.0  # seconds after arrival that the engine had it (the API server's part)
+
+    @property
+    def tpot_ms(self) -> float | None:
+        """(E2EL - TTFT) / (output - 1) in ms, as vllm bench serve computes it; None for one token."""
+        return (self.e2el - self.ttft) * 1e3 / (self.output - 1) if self.output > 1 else None
+
+
 def schedule(running: list[TrackedRequest], budget: int) -> tuple[StepShape, list[tuple[TrackedRequest, int]]]:
     """One step: a token for each running request whose prompt is done, then prompt chunks in arrival order
     within what is left of the token budget; returns the step's shape and the chunks it takes."""
@@ -72,3 +89,13 @@ def deliver_tokens(made: list[TrackedRequest], done: list[TrackedRequest], at: f
             done.append(request)
             finished.append(request)
     return finished
+
+
+def finished(request: TrackedRequest) -> SimulatedRequest:
+    """A request the client has all of, as the replay reports it."""
+    assert request.first_token is not None and request.finished is not None and request.admitted is not None
+    gaps = tuple(b - a for a, b in zip(request.token_times, request.token_times[1:], strict=False))
+    return SimulatedRequest(arrival=request.arrival, ttft=request.first_token - request.arrival,
+                            e2el=request.finished - request.arrival, output=request.output, itl=gaps,
+                            index=request.index, admitted=request.admitted - request.arrival,
+                            frontend=request.ready - request.arrival)  # fmt: skip

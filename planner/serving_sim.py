@@ -7,29 +7,26 @@ max_num_seqs requests at once. A request's first token comes out at the end of t
 its prompt, each later one at the end of a later step. Closed loop: `concurrency` requests at a time, the
 next sent when one finishes (vllm bench serve --max-concurrency); open loop: arrivals at given times.
 The numbers come out as vLLM's benchmark computes them from the client's timestamps (TPOT = (E2EL -
-TTFT) / (output - 1)). Async scheduling (vLLM's default on GPUs) decides a step while the one before it
-runs, so a request that arrives during a step waits for the step after next: in a closed loop at c48 the
-replacements of the first requests to finish then enter one step apart and keep the waves staggered, as
-the runs' own timelines show (benchmarks/step_timeline.py). It also reads a step's output only after
-launching the next, so a step that no CUDA graph covers, whose kernels the host launches one by one, holds
-back the tokens of the step before it until it ends (_late). Before the engine, vLLM's API server hands a
-request over a fixed time after it comes and tokenises prompts one at a time (Frontend; its time measured:
+TTFT) / (output - 1)). The engine loop itself (async scheduling, late output, DP engines in lockstep) is
+planner/engine_loop.py; before the engine, vLLM's API server hands a request over a fixed time after it
+comes and tokenises prompts one at a time (planner/replay_clients.py Frontend; its time measured:
 reports/perf_fit.py). Left out: the client and HTTP, preemption (a KV pool that cannot hold the batch is
 flagged instead), speculative decoding.
 """
 
 from __future__ import annotations
 
-import bisect
-import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from planner.decode_runs import decode_run_ends
-from planner.replay_requests import TrackedRequest, deliver_tokens, schedule, step_tokens
+from planner.engine_loop import BatchLimits, run_engines
+from planner.replay_clients import NO_FRONTEND, Clients, Frontend
+from planner.replay_requests import SimulatedRequest, TrackedRequest
 from planner.step_cost import StepShape
+
+EngineShare = tuple[Sequence[float] | None, int, int | None]  # one engine's (arrivals, requests, concurrency)
 
 
 class LoadShape(BaseModel):
@@ -47,33 +44,6 @@ class LoadShape(BaseModel):
 
 
 @dataclass(frozen=True)
-class SimulatedRequest:
-    arrival: float
-    ttft: float
-    e2el: float
-    output: int
-    itl: tuple[float, ...]
-    index: int = 0  # its place in what was replayed (replay()'s order)
-    admitted: float = 0.0  # seconds after arrival that it joined the running batch (its KV allocated)
-    frontend: float = 0.0  # seconds after arrival that the engine had it (the API server's part)
-
-    @property
-    def tpot_ms(self) -> float | None:
-        """(E2EL - TTFT) / (output - 1) in ms, as vllm bench serve computes it; None for one token."""
-        return (self.e2el - self.ttft) * 1e3 / (self.output - 1) if self.output > 1 else None
-
-
-@dataclass(frozen=True)
-class Frontend:
-    """vLLM's API server before the engine: a request is handed over no sooner than `request` seconds
-    after it comes (each on its own), and its prompt is tokenised in `token` seconds a token, one prompt at a
-    time: a burst of long prompts queues here, a burst of short ones reaches the engine together."""
-
-    request: float = 0.0
-    token: float = 0.0
-
-
-@dataclass(frozen=True)
 class Arrival:
     """One request of an open-loop replay: sent at `at`, or (`at` None) `think` seconds after request
     `after` (an index into the same replay) produced its last token: a conversation's next turn."""
@@ -86,15 +56,6 @@ class Arrival:
     think: float = 0.0
 
 
-@dataclass(frozen=True)
-class BatchLimits:
-    max_num_batched_tokens: int
-    max_num_seqs: int
-    kv_capacity_tokens: int  # the pool; a batch that needs more is flagged (vLLM would preempt)
-    async_scheduling: bool = False  # each step decided while the previous one runs
-    graph_tokens: int | None = None  # the largest step a CUDA graph replays; None: not modelled (no late output)
-
-
 def simulate(
     arrivals: Sequence[float] | None,
     *,
@@ -105,18 +66,34 @@ def simulate(
     limits: BatchLimits,
     step_seconds: Callable[[StepShape], float],
     cached: int = 0,
-    frontend: Frontend = Frontend(),
+    frontend: Frontend = NO_FRONTEND,
 ) -> tuple[list[SimulatedRequest], bool]:
     """(every request's timings, whether the KV pool ever ran short). `arrivals` None: closed loop.
     `cached`: prompt tokens each request finds in the prefix cache (vLLM computes at least the last one)."""
+    clients = _level_clients((arrivals, requests, concurrency), prompt=prompt, output=output, cached=cached,
+                             frontend=frontend)  # fmt: skip
+    return run_engines([clients], limits=limits, step_seconds=lambda shapes: step_seconds(shapes[0]))
+
+
+def simulate_coupled(shares: Sequence[EngineShare], *, prompt: int, output: int, limits: BatchLimits,
+                     step_seconds: Callable[[Sequence[StepShape]], float], cached: int = 0,
+                     frontend: Frontend = NO_FRONTEND) -> tuple[list[SimulatedRequest], bool]:  # fmt: skip
+    """simulate for a MoE model's DP engines, each with its share of the level and its own API server,
+    stepping together (planner/engine_loop.py): `step_seconds` prices every engine's shape at once."""
+    clients = [_level_clients(share, prompt=prompt, output=output, cached=cached, frontend=frontend)
+               for share in shares]  # fmt: skip
+    return run_engines(clients, limits=limits, step_seconds=step_seconds)
+
+
+def _level_clients(share: EngineShare, *, prompt: int, output: int, cached: int, frontend: Frontend) -> Clients:
+    arrivals, requests, concurrency = share
     start = min(cached, prompt - 1)
     pending = [
         TrackedRequest(arrival=a, prompt=prompt, output=output, prefilled=start) for a in (arrivals or [0.0] * requests)
     ]
     pending.sort(key=lambda r: r.arrival)
     slots = concurrency or requests if arrivals is None else None
-    clients = _Clients(pending, {}, slots, frontend, gaps=True)
-    return _run(clients, limits=limits, step_seconds=step_seconds)
+    return Clients(pending, {}, slots, frontend, gaps=True)
 
 
 def replay(
@@ -124,7 +101,7 @@ def replay(
     *,
     limits: BatchLimits,
     step_seconds: Callable[[StepShape], float],
-    frontend: Frontend = Frontend(),
+    frontend: Frontend = NO_FRONTEND,
 ) -> tuple[list[SimulatedRequest], bool]:
     """An open loop over requests of their own sizes (a trace), later turns sent after earlier answers;
     returns (timings in the order given, no inter-token gaps; whether the KV pool ever ran short)."""
@@ -136,114 +113,6 @@ def replay(
     ]
     followers = {a.after: (made[i], a.think) for i, a in enumerate(arrivals) if a.at is None and a.after is not None}
     pending = sorted((r for r, a in zip(made, arrivals, strict=True) if a.at is not None), key=lambda r: r.arrival)
-    clients = _Clients(pending, followers, None, frontend, gaps=False)
-    done, short = _run(clients, limits=limits, step_seconds=step_seconds, trace=True)
+    clients = Clients(pending, followers, None, frontend, gaps=False)
+    done, short = run_engines([clients], limits=limits, step_seconds=lambda shapes: step_seconds(shapes[0]), trace=True)
     return sorted(done, key=lambda r: r.index), short
-
-
-@dataclass
-class _Clients:
-    """Who sends what when: a closed loop's free places (`slots`; None: an open loop, requests at their
-    times), conversations' next turns (`followers`, by index: sent `think` seconds after that one's last
-    token), the API server in front of the engine; and what reached the client (`done`)."""
-
-    pending: list[TrackedRequest]
-    followers: dict[int, tuple[TrackedRequest, float]]
-    slots: int | None
-    frontend: Frontend
-    gaps: bool
-    waiting: list[TrackedRequest] = field(default_factory=list)
-    done: list[TrackedRequest] = field(default_factory=list)
-    frontend_free: float = 0.0
-    released: float = 0.0  # when a closed loop's places last freed
-
-    def send(self, now: float, *, running: bool) -> float:
-        """Requests due by `now` go to the API server; returns `now`, moved on if the engine idles till one."""
-        while self.pending and (self.slots if self.slots is not None
-                                else self.pending[0].arrival <= now or not (self.waiting or running)):  # fmt: skip
-            request = self.pending.pop(0)
-            if self.slots is not None:  # a closed loop sends the next request when a place frees
-                request.arrival = max(request.arrival, self.released)
-                self.slots -= 1
-            now = max(now, request.arrival)  # an idle engine waits for it
-            start = max(request.arrival + self.frontend.request, self.frontend_free)
-            request.ready = self.frontend_free = start + self.frontend.token * request.prompt
-            self.waiting.append(request)
-        return now
-
-    def deliver(self, made: list[TrackedRequest], at: float) -> None:
-        """`made`'s tokens reach the client at `at`; finished requests free their places, send next turns."""
-        finished = deliver_tokens(made, self.done, at, gaps=self.gaps)
-        if self.slots is not None and finished:
-            self.slots, self.released = self.slots + len(finished), at
-        for request in finished:
-            if request.index in self.followers:
-                follower, think = self.followers[request.index]
-                follower.arrival = at + think
-                bisect.insort(self.pending, follower, key=lambda r: r.arrival)
-
-    def next_arrival(self) -> float:
-        """When the engine next gets a request from the API server; inf: none will come."""
-        return min(self.waiting[0].ready if self.waiting else math.inf,
-                   self.pending[0].arrival if self.pending else math.inf)  # fmt: skip
-
-
-def _run(clients: _Clients, *, limits: BatchLimits, step_seconds: Callable[[StepShape], float],
-         trace: bool = False) -> tuple[list[SimulatedRequest], bool]:  # fmt: skip
-    """The engine loop; `trace`: hour-long - decode-only runs go in one go (planner/decode_runs.py)."""
-    waiting, running = clients.waiting, list[TrackedRequest]()
-    now, short = 0.0, False
-    decided = now  # when the next step's batch is chosen: the previous step's start under async scheduling
-    out: list[TrackedRequest] = []  # the last step's tokens, not yet handed back (see _late)
-    out_at = 0.0
-    while clients.pending or waiting or running or out:
-        now = clients.send(now, running=bool(running))
-        if waiting and not running and not out:  # ... until the API server hands it over
-            now = max(now, waiting[0].ready)
-        # an idle engine chooses at once (its empty step costs nothing and moves `decided` to now)
-        cutoff = decided if limits.async_scheduling and running else now
-        while waiting and waiting[0].ready <= cutoff and len(running) < limits.max_num_seqs:
-            waiting[0].admitted = now
-            running.append(waiting.pop(0))
-        ends = decode_run_ends(running, clients.next_arrival(), now, step_seconds,
-                               last_step=now - decided) if trace else []  # fmt: skip
-        shape, chunks = schedule(running, limits.max_num_batched_tokens)
-        if out and (ends or not running or not _late(shape, limits)):
-            clients.deliver(out, out_at)
-            out = []
-        if not running:
-            continue
-        if ends:
-            for request in running:
-                request.produced += len(ends)
-            now = ends[-1]
-            shape, chunks = schedule(running, limits.max_num_batched_tokens)
-        short |= sum(r.prefilled + r.produced for r in running) > limits.kv_capacity_tokens
-        decided = now
-        now += step_seconds(shape)
-        if out:
-            clients.deliver(out, now)
-        for request, taken in chunks:
-            request.prefilled += taken
-        out, out_at = step_tokens(running), now
-    return [_result(r) for r in clients.done], short
-
-
-def _late(shape: StepShape, limits: BatchLimits) -> bool:
-    """Whether the step before this one hands its tokens back only when this one ends: under async scheduling
-    the engine reads a step's output after launching the next, and a step no CUDA graph covers keeps the
-    host launching its kernels one by one for most of its time (results/perf_model/wave-c16-timeline-*.txt:
-    a wave's first tokens come out one uncaptured step after the step that computed them)."""
-    if not limits.async_scheduling or limits.graph_tokens is None:
-        return False
-    return shape.uncaptured(limits.graph_tokens)
-
-
-def _result(request: TrackedRequest) -> SimulatedRequest:
-    assert request.first_token is not None and request.finished is not None
-    gaps = tuple(b - a for a, b in zip(request.token_times, request.token_times[1:], strict=False))
-    assert request.admitted is not None
-    return SimulatedRequest(arrival=request.arrival, ttft=request.first_token - request.arrival,
-                            e2el=request.finished - request.arrival, output=request.output, itl=gaps,
-                            index=request.index, admitted=request.admitted - request.arrival,
-                            frontend=request.ready - request.arrival)  # fmt: skip

@@ -13,7 +13,9 @@ prefills chunks of waiting prompts, up to max_num_batched_tokens tokens in all. 
           + attention: 4 x query heads x head dim per (token, earlier token) pair per layer (bf16 peak)
   time = max(bytes / (bandwidth x e_bw), gemm FLOPs / (peak x e_gemm) + attention FLOPs / (peak x e_attn))
          + launch + layers x per-layer overhead + requests in the step x per-request overhead
-         + TP all-reduce / EP all-to-all (DP > 1 only): bytes / link bandwidth + collectives x collective latency
+         + TP all-reduce / a MoE model's DP gather (all-gather + reduce-scatter a MoE layer): bytes / link
+           bandwidth + collectives x collective latency; with DP a MoE layer runs every engine's tokens
+           (coupled_pricer: the engines step together)
   piecewise floor: under cudagraph_mode PIECEWISE (the MiniMax guide's fix for an illegal memory access) a
            captured step replays a graph per piece and the host launches each layer's attention between them,
            so a step takes at least layers x the host's time a layer, whatever the GPU's: max(time, floor).
@@ -58,7 +60,7 @@ levels and their engine steps as rebuilt from the tokens' timestamps (reports/pe
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -89,7 +91,7 @@ class PerfFactors(BaseModel):
     eager_layer_us: float = Field(0.0, ge=0)  # host time issuing one layer's kernels in a step no CUDA graph covers
     sequence_overhead_us: float = Field(0.0, ge=0)  # per request in a step: sampling, scheduling, output
     piecewise_layer_us: float = Field(0.0, ge=0)  # host time a layer of a PIECEWISE-replayed step: its floor
-    collective_us: float = Field(0.0, ge=0)  # latency of one cross-rank collective (TP all-reduce, EP exchange)
+    collective_us: float = Field(0.0, ge=0)  # latency of one cross-rank collective (TP all-reduce, DP gather)
     frontend_request_us: float = Field(0.0, ge=0)  # the API server's delay of each request (each on its own)
     frontend_token_us: float = Field(0.0, ge=0)  # ... and its time a prompt token (one prompt at a time)
 
@@ -134,6 +136,7 @@ class StepModel(BaseModel):
     top_k: int
     fixed_routing: bool  # every token gets the same top_k experts (dummy weights, a biased router)
     gemm_params: float  # linear parameters a token passes through on one rank (experts: its top-k; no LM head)
+    expert_gemm_params: float  # ... of which in routed experts: a MoE layer runs them for every engine's tokens
     lm_head_params: float  # the LM head's share on one rank: one row of logits per request in the step
     attention_flops_per_pair: float  # per (token, earlier token) pair, all layers, one rank
     kv_bytes_per_token: int
@@ -142,7 +145,7 @@ class StepModel(BaseModel):
     hidden: int
     tp: int
     ep_size: int
-    all_to_all: bool  # EP across DP engines: tokens dispatched to and combined from other ranks each MoE layer
+    moe_engines: int = 1  # DP engines whose MoE layers gather each other's tokens (a MoE model's DP size)
     fp8_weights: bool
     graph_tokens: int  # the largest step a CUDA graph replays (vLLM's largest capture size); 0: eager
     piecewise: bool = False  # cudagraph_mode PIECEWISE: every captured step replays piecewise graphs (its floor)
@@ -173,17 +176,18 @@ def step_model(model: ModelSpec, layout: Layout, *, kv_cache_dtype: str = "auto"
     if moe and fixed and layout.ep_size > 1:
         routed = busiest_rank_experts(moe.top_k, experts=moe.num_experts, ranks=layout.ep_size)
     lm_head = weights_per_rank(unpacked_model, layout, layout.pp - 1).lm_head // 2
+    routed_params = float(moe_layers * routed * expert_params)
     return StepModel(
         always_bytes=held - moe_layers * local * expert, expert_bytes=expert, moe_layers=moe_layers,
         local_experts=local, experts=moe.num_experts if moe else 0, top_k=moe.top_k if moe else 0,
         fixed_routing=fixed,
         gemm_params=float(held_params - moe_layers * (local - routed) * expert_params - lm_head),
-        lm_head_params=float(lm_head),
+        expert_gemm_params=routed_params, lm_head_params=float(lm_head),
         attention_flops_per_pair=float(per_pair * model.attention.token_layers(model.num_layers)),
         kv_bytes_per_token=kv_bytes_per_token_per_gpu(model, layout.tp, range(model.num_layers), kv_cache_dtype),
         state_bytes_per_request=model.attention.state_layers * state_bytes_per_layer(model, layout.tp, ssm_bytes=None),
         layers=model.num_layers, hidden=model.hidden_size, tp=layout.tp, ep_size=layout.ep_size,
-        all_to_all=layout.ep and layout.dp > 1,
+        moe_engines=layout.dp if moe else 1,
         fp8_weights=bool(model.quant and model.quant.method == "fp8"), graph_tokens=graph_tokens, piecewise=piecewise,
     )  # fmt: skip
 
@@ -208,20 +212,50 @@ def step_seconds(sm: StepModel, gpu: GpuSpec, step: StepShape, factors: PerfFact
 
 def step_pricer(sm: StepModel, gpu: GpuSpec, factors: PerfFactors) -> Callable[[StepShape], float]:
     """step_seconds with the deployment's and the GPU's constants worked out once: the batching replay
-    prices every step of an hour-long trace with it."""
+    prices every step of an hour-long trace with it. One engine alone: its MoE layers run its own tokens."""
+    price = _engine_pricer(sm, gpu, factors)
+    return lambda step: price(step, step.tokens, step.uncaptured(sm.graph_tokens))
+
+
+def coupled_pricer(sm: StepModel, gpu: GpuSpec, factors: PerfFactors) -> Callable[[Sequence[StepShape]], float]:
+    """One step of a MoE model's DP engines, every engine's shape given (empty: an idle engine): their MoE
+    layers gather all engines' tokens, so the step ends when the slowest engine's does. vLLM agrees the
+    graph mode across engines each step (the lowest: one engine's step uncaptured, every engine's eager)
+    and under graphs pads every engine to the most tokens any has (v1/worker/dp_utils.py); an idle engine
+    runs a one-token dummy batch. The all-reduce that agrees those counts (on the CPU under async
+    scheduling) is not priced."""
+    price = _engine_pricer(sm, gpu, factors)
+
+    def step(shapes: Sequence[StepShape]) -> float:
+        if len(shapes) == 1:
+            return price(shapes[0], shapes[0].tokens, shapes[0].uncaptured(sm.graph_tokens))
+        taking = [s if s.tokens else _DUMMY for s in shapes]
+        eager = any(s.uncaptured(sm.graph_tokens) for s in taking)
+        gathered = sum(s.tokens for s in taking) if eager else len(taking) * max(s.tokens for s in taking)
+        return max(price(s, gathered, eager) for s in taking)
+
+    return step
+
+
+_DUMMY = StepShape(decode_contexts=(1,))  # what an idle DP engine runs to join the others' MoE layers
+
+
+def _engine_pricer(sm: StepModel, gpu: GpuSpec, factors: PerfFactors) -> Callable[[StepShape, int, bool], float]:
+    """price(step, gathered, eager): one engine's step whose MoE layers run `gathered` tokens (its own, or
+    every DP engine's), its kernels launched by the host (`eager`) or replayed from a CUDA graph."""
     bandwidth, bf16, fp8, link = gpu.speeds()
     weight_rate, kv_rate = bandwidth * factors.bandwidth_efficiency, bandwidth * factors.kv_bandwidth_efficiency
     gemm_rate = (fp8 if sm.fp8_weights else bf16) * factors.gemm_efficiency
     attention_rate = bf16 * factors.attention_efficiency
-    eager = sm.layers * factors.eager_layer_us * 1e-6
+    launch = sm.layers * factors.eager_layer_us * 1e-6
     layers_us = sm.layers * factors.layer_overhead_us
     floor = sm.layers * factors.piecewise_layer_us * 1e-6 if sm.piecewise else 0.0
 
-    def price(step: StepShape) -> float:
+    def price(step: StepShape, gathered: int, eager: bool) -> float:
         decodes, context, tokens = len(step.decode_contexts), sum(step.decode_contexts), step.tokens
         if tokens == 0:
             return 0.0
-        touched = touched_experts(tokens, experts=sm.experts, top_k=sm.top_k, fixed=sm.fixed_routing)
+        touched = touched_experts(gathered, experts=sm.experts, top_k=sm.top_k, fixed=sm.fixed_routing)
         local_touched = min(
             float(sm.local_experts), busiest_rank_experts(touched, experts=sm.experts, ranks=sm.ep_size)
         )
@@ -230,26 +264,30 @@ def step_pricer(sm: StepModel, gpu: GpuSpec, factors: PerfFactors) -> Callable[[
         memory = weights / weight_rate + kv / kv_rate
         pairs = context + sum(n * c + n * (n + 1) / 2 for n, c in step.prefills)
         sampled = decodes + len(step.prefills)
-        compute = 2 * (sm.gemm_params * tokens + sm.lm_head_params * sampled) / gemm_rate
+        # the other engines' tokens pass this rank's experts too (+ 0.0 alone: the same sum as before)
+        others = sm.expert_gemm_params * (gathered - tokens)
+        compute = 2 * (sm.gemm_params * tokens + others + sm.lm_head_params * sampled) / gemm_rate
         compute += sm.attention_flops_per_pair * pairs / attention_rate
-        uncaptured = step.uncaptured(sm.graph_tokens)
         fixed = layers_us + sampled * factors.sequence_overhead_us
-        priced = max(memory, compute) + (eager if uncaptured else 0.0) + fixed * 1e-6
-        priced += _comm(sm, tokens, link, factors.collective_us)
-        return priced if uncaptured else max(priced, floor)
+        priced = max(memory, compute) + (launch if eager else 0.0) + fixed * 1e-6
+        priced += _comm(sm, tokens, gathered, link=link, collective_us=factors.collective_us)
+        return priced if eager else max(priced, floor)
 
     return price
 
 
-def _comm(sm: StepModel, tokens: int, link: float | None, collective_us: float) -> float:
-    """TP: two all-reduces of the hidden state per layer (ring: 2 (tp - 1) / tp of it each way). EP across DP
-    engines: each token's top-k copies dispatched and combined across ranks; EP within one engine adds
-    nothing - its MoE output is all-reduced over the TP group as TP's is (vLLM runs all-to-all kernels only
-    with DP > 1). Each collective also waits its latency; a GPU without a catalogued link speed pays the
-    latency alone."""
+def _comm(sm: StepModel, tokens: int, gathered: int, *, link: float | None, collective_us: float) -> float:
+    """TP: two all-reduces of the hidden state per layer (ring: 2 (tp - 1) / tp of it each way). DP engines
+    of a MoE model (EP or not): each MoE layer all-gathers every engine's tokens and reduce-scatters the
+    outputs back over the DP group (vLLM's default allgather_reducescatter backend; a ring moves (dp - 1) /
+    dp of the gathered hidden states each way). EP within one engine adds nothing - its MoE output is
+    all-reduced over the TP group as TP's is (vLLM runs all-to-all kernels only with DP > 1). Each
+    collective also waits its latency; a GPU without a catalogued link speed pays the latency alone. Left
+    out: the router logits gathered beside the hidden states (experts x 4 bytes a token), and under EP with
+    TP > 1 the gather's spread over every TP x DP rank (vLLM's sequence-parallel MoE)."""
     collectives = 2 * sm.layers if sm.tp > 1 else 0
-    per_token = 2 * sm.layers * 2 * (sm.tp - 1) / sm.tp * sm.hidden * ACTIVATION_BYTES
-    if sm.all_to_all:
-        per_token += 2 * sm.moe_layers * sm.top_k * (sm.ep_size - 1) / sm.ep_size * sm.hidden * ACTIVATION_BYTES
+    moved = 2 * sm.layers * 2 * (sm.tp - 1) / sm.tp * sm.hidden * ACTIVATION_BYTES * tokens
+    if sm.moe_engines > 1:
+        moved += 2 * sm.moe_layers * (sm.moe_engines - 1) / sm.moe_engines * gathered * sm.hidden * ACTIVATION_BYTES
         collectives += 2 * sm.moe_layers
-    return (per_token * tokens / link if link else 0.0) + collectives * collective_us * 1e-6
+    return (moved / link if link else 0.0) + collectives * collective_us * 1e-6

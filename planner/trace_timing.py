@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from planner.performance import EngineModel
-from planner.serving_sim import Arrival, SimulatedRequest, replay
+from planner.replay_requests import SimulatedRequest
+from planner.serving_sim import Arrival, replay
 from planner.trace_demand import Lifetime
 from traces import TraceRequest
 

@@ -68,10 +68,10 @@ def _caveats(plan: Plan, shape: dict[str, Any], concurrencies: list[int], *, pie
         caveats.append(EP_CAVEAT)
     if plan.dp > 1 and plan.experts_per_gpu is not None:
         caveats.append(
-            f"each of the {plan.dp} DP engines is replayed with its share of the load, alone; vLLM runs their MoE "
-            "layers together (experts spread over every TP x DP rank, each engine's tokens gathered by the others), "
-            "so each rank's expert work and the exchange between engines are priced for its own engine's tokens "
-            "only - optimistic, and never measured"
+            f"the {plan.dp} DP engines are replayed stepping together, each with its share of the load: vLLM's MoE "
+            "layers gather every engine's tokens (all-gather and reduce-scatter over the DP group), so a step lasts "
+            "as long as the slowest engine's and a prompt on one engine makes the others' steps eager; the CPU "
+            "all-reduce that agrees the engines' token counts each step is not priced"
         )
     if waves:
         caveats.append(

@@ -271,7 +271,7 @@ def test_an_expert_parallel_plan_says_which_moe_kernel_it_prices(layout, ep_note
     assert result.exit_code == 0, result.output
     notes = json.loads(result.output)["performance"]["caveats"]
     assert any("priced with TP's MoE kernel" in n for n in notes) == ep_note
-    assert any("MoE layers together" in n for n in notes) == engines_note
+    assert any("stepping together" in n for n in notes) == engines_note
 
 
 def test_dp_engines_each_take_their_share_of_the_load():
@@ -285,3 +285,19 @@ def test_dp_engines_each_take_their_share_of_the_load():
     (one_c16, _), (_, two_c32) = levels(1), levels(2)
     assert two_c32["mean_tpot_ms"] == pytest.approx(one_c16["mean_tpot_ms"])
     assert two_c32["output_throughput"] == pytest.approx(2 * one_c16["output_throughput"], rel=0.01)
+
+
+def test_a_moe_model_s_dp_engines_gather_each_other_s_tokens():
+    # TP2 DP2 spreads each expert over 4 GPUs, TP2 over 2: alone, an engine of the first would read half the
+    # expert bytes a step. But each MoE layer runs both engines' tokens (twice the experts touched, each half
+    # the size) and exchanges them: at c2 its steps cost more than TP2's at c1, its throughput less than twice
+    def level(*layout: str, concurrency: int) -> dict:
+        result = run("minimax-m2", "--gpu", "h200", *layout, "--vllm-version", "0.26.0", "--performance",
+                     "--concurrency", str(concurrency), "--input-tokens", "1024", "--max-model-len", "32768",
+                     "--json")  # fmt: skip
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)["performance"]["levels"][0]
+
+    one, two = level("--tp", "2", concurrency=1), level("--tp", "2", "--dp", "2", concurrency=2)
+    assert two["mean_tpot_ms"] > one["mean_tpot_ms"]
+    assert two["output_throughput"] < 2 * one["output_throughput"]

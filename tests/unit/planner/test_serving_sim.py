@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from planner.engine_loop import BatchLimits
 from planner.performance import LevelPrediction, slo_concurrency
-from planner.serving_sim import Arrival, BatchLimits, Frontend, replay, simulate
+from planner.replay_clients import Frontend
+from planner.serving_sim import Arrival, replay, simulate
 
 STEP = 0.010
 LIMITS = BatchLimits(max_num_batched_tokens=1000, max_num_seqs=8, kv_capacity_tokens=10**6)

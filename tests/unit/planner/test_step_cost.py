@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from planner import Layout, load_model, resolve_gpu
-from planner.step_cost import PerfFactors, StepShape, step_model, step_seconds, touched_experts
+from planner.step_cost import (
+    PerfFactors,
+    StepShape,
+    coupled_pricer,
+    step_model,
+    step_pricer,
+    step_seconds,
+    touched_experts,
+)
 
 FACTORS = PerfFactors(
     bandwidth_efficiency=1.0,
@@ -129,3 +137,27 @@ def test_under_expert_parallel_the_busiest_rank_sets_a_fixed_router_s_layer():
     step = StepShape(decode_contexts=(1024,))  # memory-bound: the rest of the step is the same
     slower = step_seconds(ep, gpu, step, FACTORS) - step_seconds(tp, gpu, step, FACTORS)
     assert slower * 4.8e12 == pytest.approx(62 * (2.5637 * ep.expert_bytes - 8 * tp.expert_bytes), rel=1e-4)
+
+
+def test_dp_engines_of_a_moe_model_step_together_over_every_engine_s_tokens():
+    minimax, gpu = load_model("minimax-m2"), resolve_gpu("h200")
+    sm = step_model(minimax, Layout(tp=4, dp=2), graph_tokens=512)
+    alone, together = step_pricer(sm, gpu, FACTORS), coupled_pricer(sm, gpu, FACTORS)
+    decode, idle = StepShape(decode_contexts=(4096,) * 64), StepShape()
+    # one engine is the single-engine price
+    assert together([decode]) == alone(decode)
+    # beside an idle engine (its one-token dummy batch padded to 64 under graphs) the experts run 128 tokens
+    assert together([decode, idle]) > alone(decode)
+    assert together([decode, idle]) == together([idle, decode])
+    # one engine's uncaptured prompt step makes every engine's eager: the decoding one pays the host's launches
+    prompt = StepShape(prefills=((2048, 0),))
+    launching = FACTORS.model_copy(update={"eager_layer_us": 1000.0})
+    coupled = coupled_pricer(sm, gpu, launching)
+    assert coupled([decode, prompt]) >= step_pricer(sm, gpu, launching)(prompt)
+    assert coupled([decode, StepShape(decode_contexts=(1,))]) < minimax.num_layers * 1000e-6  # captured: no launch
+
+
+def test_only_a_moe_model_s_dp_engines_are_coupled():
+    dense = step_model(load_model("qwen3-32b"), Layout(dp=2))
+    assert dense.moe_engines == 1
+    assert step_model(load_model("minimax-m2"), Layout(tp=2, dp=4, ep=True)).moe_engines == 4
