@@ -75,8 +75,20 @@ def modelled(case: PerfCase, row: dict[str, Any]) -> dict[str, float | None]:
     engine = engine_model(case.model, case.gpu, case.layout, case.plan, factors=factors)
     out: dict[str, float | None] = {"model_decode_ms": None, "model_prompt_ms": None}
     for sample in step_samples(row, case.point.load, token_budget=engine.limits.max_num_batched_tokens):
-        out[f"model_{sample.kind}_ms"] = 1e3 * engine.step_seconds(sample.shape)
+        shapes = engine_split(sample.shape, case, whole=sample.kind == "prompt")
+        out[f"model_{sample.kind}_ms"] = 1e3 * engine.coupled_seconds(shapes)
     return out
+
+
+def engine_split(shape: StepShape, case: PerfCase, *, whole: bool = False) -> list[StepShape]:
+    """A rebuilt step as a MoE model's DP engines ran it together (their tokens come out at one step's end):
+    its decodes dealt over the engines, its prompt chunks on the first engine - or (`whole`: a closed loop's
+    first wave, which fills every engine's token budget) on each. One engine (or a dense model's): as is."""
+    engines = case.layout.dp if case.model.moe is not None else 1
+    if engines == 1:
+        return [shape]
+    return [StepShape(decode_contexts=shape.decode_contexts[i::engines],
+                      prefills=shape.prefills if whole or i == 0 else ()) for i in range(engines)]  # fmt: skip
 
 
 def run_rows(run: RunData) -> list[tuple[str, dict[str, Any]]]:
@@ -169,11 +181,11 @@ def arrivals_report(folders: list[Path]) -> str:
 
 def _arrival_line(case: PerfCase, run_id: str, found: ArrivalSummary) -> str:
     factors, _ = shipped_calibration(case.plan.server.vllm_version)[0].performance_factors(case.gpu)
-    price = engine_model(case.model, case.gpu, case.layout, case.plan, factors=factors).step_seconds
+    price = engine_model(case.model, case.gpu, case.layout, case.plan, factors=factors).coupled_seconds
     prompt = case.point.load.input_tokens
     decodes = (round(found.context),) * max(1, found.batch)
-    decode, joined = price(StepShape(decode_contexts=decodes)), price(
-        StepShape(decode_contexts=decodes, prefills=((prompt, 0),)))  # fmt: skip
+    decode = price(engine_split(StepShape(decode_contexts=decodes), case))
+    joined = price(engine_split(StepShape(decode_contexts=decodes, prefills=((prompt, 0),)), case))
     where = f"{run_id[:15]} {case.gpu.name:5s} {case.layout.label():6s} {case.point.level:12s}"
     return (f"{where} {prompt:6d} {found.batch:5d} {1e3 * found.step_s:5.1f} {1e3 * found.arrival_s:8.1f} ms    "
             f"{1e3 * decode:9.1f} {1e3 * joined:9.1f} ms")  # fmt: skip

@@ -70,8 +70,11 @@ def _caveats(plan: Plan, shape: dict[str, Any], concurrencies: list[int], *, pie
         caveats.append(
             f"the {plan.dp} DP engines are replayed stepping together, each with its share of the load: vLLM's MoE "
             "layers gather every engine's tokens (all-gather and reduce-scatter over the DP group), so a step lasts "
-            "as long as the slowest engine's and a prompt on one engine makes the others' steps eager; the CPU "
-            "all-reduce that agrees the engines' token counts each step is not priced"
+            "as long as the slowest engine's and a prompt on one engine makes the others' steps eager. Measured at DP2 "
+            "on two H200s, decode steps came within 10% of their price but steps no CUDA graph covers took up to "
+            "2.6x it (a 1K prompt joining decodes: 165-175 ms against 64-67 priced, TP2 on the same host 86 ms), so "
+            "TTFT, open loops and prompt-heavy throughput are optimistic (results/perf_model/README.md, 'Nineteenth "
+            "check')"
         )
     if waves:
         caveats.append(
