@@ -51,7 +51,9 @@ def predict_level(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, *,
     layers gather each other's tokens: planner/engine_loop.py), a dense model's each on its own."""
     engine = engine_model(model, gpu, layout, plan, factors=factors)
     if model.moe is not None and layout.dp > 1:
-        served, short = simulate_coupled(engine_shares(load, layout.dp), prompt=load.input_tokens,
+        shares = engine_shares(load, layout.dp)
+        idle: list[EngineShare] = [([], 0, None)] * (layout.dp - len(shares))  # they run dummy steps beside
+        served, short = simulate_coupled(shares + idle, prompt=load.input_tokens,
                                          output=load.output_tokens, limits=engine.limits,
                                          step_seconds=engine.coupled_seconds, cached=load.cached_tokens,
                                          frontend=engine.frontend)  # fmt: skip

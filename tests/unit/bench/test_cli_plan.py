@@ -301,3 +301,13 @@ def test_a_moe_model_s_dp_engines_gather_each_other_s_tokens():
     one, two = level("--tp", "2", concurrency=1), level("--tp", "2", "--dp", "2", concurrency=2)
     assert two["mean_tpot_ms"] > one["mean_tpot_ms"]
     assert two["output_throughput"] < 2 * one["output_throughput"]
+
+
+def test_an_idle_dp_engine_of_a_moe_model_still_steps_beside_the_busy_one():
+    # at c1 one engine decodes and the other runs a one-token dummy batch to join its MoE layers, so each MoE
+    # layer runs two tokens - as at c2, where each engine decodes one
+    result = run("minimax-m2", "--gpu", "h200", "--tp", "2", "--dp", "2", "--vllm-version", "0.26.0", "--performance",
+                 "--concurrency", "1,2", "--input-tokens", "1024", "--max-model-len", "32768", "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    c1, c2 = json.loads(result.output)["performance"]["levels"]
+    assert c1["mean_tpot_ms"] == pytest.approx(c2["mean_tpot_ms"], rel=1e-3)
