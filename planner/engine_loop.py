@@ -14,7 +14,7 @@ A MoE model's DP engines are not independent in vLLM: every MoE layer gathers th
 (fused_moe's all-gather / reduce-scatter over the DP group), so their steps start and end together; an
 engine with nothing to run takes a dummy one-token step to join them (DPEngineCoreProc.run_busy_loop).
 Replayed so: one clock, each engine scheduling its own requests, every step priced over all the engines'
-shapes at once (planner/step_cost.py coupled_pricer; an idle engine's shape is empty). A dense model's DP
+shapes at once (planner/coupled_step.py; an idle engine's shape is empty). A dense model's DP
 engines are independent and replayed one by one (planner/performance.py).
 """
 

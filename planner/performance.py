@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from planner.arrivals import schedule
 from planner.capacity import Plan
+from planner.coupled_step import coupled_pricer
 from planner.engine_loop import BatchLimits
 from planner.gpus import GpuSpec
 from planner.layout import Layout
@@ -20,7 +21,7 @@ from planner.model_spec import ModelSpec
 from planner.replay_clients import Frontend
 from planner.replay_requests import SimulatedRequest
 from planner.serving_sim import EngineShare, LoadShape, simulate, simulate_coupled
-from planner.step_cost import PerfFactors, StepShape, coupled_pricer, step_model, step_pricer
+from planner.step_cost import PerfFactors, StepShape, step_model, step_pricer
 
 
 class LevelPrediction(BaseModel):

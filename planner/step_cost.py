@@ -15,7 +15,7 @@ prefills chunks of waiting prompts, up to max_num_batched_tokens tokens in all. 
          + launch + layers x per-layer overhead + requests in the step x per-request overhead
          + TP all-reduce / a MoE model's DP gather (all-gather + reduce-scatter a MoE layer): bytes / link
            bandwidth + collectives x collective latency; with DP a MoE layer runs every engine's tokens
-           (coupled_pricer: the engines step together)
+           (planner/coupled_step.py: the engines step together)
   piecewise floor: under cudagraph_mode PIECEWISE (the MiniMax guide's fix for an illegal memory access) a
            captured step replays a graph per piece and the host launches each layer's attention between them,
            so a step takes at least layers x the host's time a layer, whatever the GPU's: max(time, floor).
@@ -60,7 +60,7 @@ levels and their engine steps as rebuilt from the tokens' timestamps (reports/pe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -213,41 +213,23 @@ def step_seconds(sm: StepModel, gpu: GpuSpec, step: StepShape, factors: PerfFact
 def step_pricer(sm: StepModel, gpu: GpuSpec, factors: PerfFactors) -> Callable[[StepShape], float]:
     """step_seconds with the deployment's and the GPU's constants worked out once: the batching replay
     prices every step of an hour-long trace with it. One engine alone: its MoE layers run its own tokens."""
-    price = _engine_pricer(sm, gpu, factors)
+    price = engine_pricer(sm, gpu, factors)
     return lambda step: price(step, step.tokens, step.uncaptured(sm.graph_tokens))
 
 
-def coupled_pricer(sm: StepModel, gpu: GpuSpec, factors: PerfFactors) -> Callable[[Sequence[StepShape]], float]:
-    """One step of a MoE model's DP engines, every engine's shape given (empty: an idle engine): their MoE
-    layers gather all engines' tokens, so the step ends when the slowest engine's does. vLLM agrees the
-    graph mode across engines each step (the lowest: one engine's step uncaptured, every engine's eager)
-    and under graphs pads every engine to the most tokens any has (v1/worker/dp_utils.py); an idle engine
-    runs a one-token dummy batch. The all-reduce that agrees those counts (on the CPU under async
-    scheduling) is not priced."""
-    price = _engine_pricer(sm, gpu, factors)
-
-    def step(shapes: Sequence[StepShape]) -> float:
-        if len(shapes) == 1:
-            return price(shapes[0], shapes[0].tokens, shapes[0].uncaptured(sm.graph_tokens))
-        taking = [s if s.tokens else _DUMMY for s in shapes]
-        eager = any(s.uncaptured(sm.graph_tokens) for s in taking)
-        gathered = sum(s.tokens for s in taking) if eager else len(taking) * max(s.tokens for s in taking)
-        return max(price(s, gathered, eager) for s in taking)
-
-    return step
+def launch_seconds(sm: StepModel, factors: PerfFactors) -> float:
+    """The host's time to launch every kernel of a step no CUDA graph covers, one engine alone."""
+    return sm.layers * factors.eager_layer_us * 1e-6
 
 
-_DUMMY = StepShape(decode_contexts=(1,))  # what an idle DP engine runs to join the others' MoE layers
-
-
-def _engine_pricer(sm: StepModel, gpu: GpuSpec, factors: PerfFactors) -> Callable[[StepShape, int, bool], float]:
+def engine_pricer(sm: StepModel, gpu: GpuSpec, factors: PerfFactors) -> Callable[[StepShape, int, bool], float]:
     """price(step, gathered, eager): one engine's step whose MoE layers run `gathered` tokens (its own, or
     every DP engine's), its kernels launched by the host (`eager`) or replayed from a CUDA graph."""
     bandwidth, bf16, fp8, link = gpu.speeds()
     weight_rate, kv_rate = bandwidth * factors.bandwidth_efficiency, bandwidth * factors.kv_bandwidth_efficiency
     gemm_rate = (fp8 if sm.fp8_weights else bf16) * factors.gemm_efficiency
     attention_rate = bf16 * factors.attention_efficiency
-    launch = sm.layers * factors.eager_layer_us * 1e-6
+    launch = launch_seconds(sm, factors)
     layers_us = sm.layers * factors.layer_overhead_us
     floor = sm.layers * factors.piecewise_layer_us * 1e-6 if sm.piecewise else 0.0
 

@@ -70,11 +70,11 @@ def _caveats(plan: Plan, shape: dict[str, Any], concurrencies: list[int], *, pie
         caveats.append(
             f"the {plan.dp} DP engines are replayed stepping together, each with its share of the load: vLLM's MoE "
             "layers gather every engine's tokens (all-gather and reduce-scatter over the DP group), so a step lasts "
-            "as long as the slowest engine's and a prompt on one engine makes the others' steps eager. Measured at DP2 "
-            "on two H200s, decode steps came within 10% of their price but steps no CUDA graph covers took up to "
-            "2.6x it (a 1K prompt joining decodes: 165-175 ms against 64-67 priced, TP2 on the same host 86 ms), so "
-            "TTFT, open loops and prompt-heavy throughput are optimistic (results/perf_model/README.md, 'Nineteenth "
-            "check')"
+            "as long as the slowest engine's and a prompt on one engine makes the others' steps eager. A step no "
+            "CUDA graph covers is priced with the host's launch twice: so measured on one pair of H200s (DP2's "
+            "eager steps over a ~158-ms floor, TP2's ~77 on the same host), for a reason not known, and chosen after "
+            "those runs - predictions with prompts past the largest CUDA graph rest on that one host "
+            "(results/perf_model/README.md, 'Nineteenth check')"
         )
     if waves:
         caveats.append(

@@ -5,15 +5,8 @@ from __future__ import annotations
 import pytest
 
 from planner import Layout, load_model, resolve_gpu
-from planner.step_cost import (
-    PerfFactors,
-    StepShape,
-    coupled_pricer,
-    step_model,
-    step_pricer,
-    step_seconds,
-    touched_experts,
-)
+from planner.coupled_step import COUPLED_LAUNCHES, coupled_pricer
+from planner.step_cost import PerfFactors, StepShape, step_model, step_pricer, step_seconds, touched_experts
 
 FACTORS = PerfFactors(
     bandwidth_efficiency=1.0,
@@ -161,3 +154,15 @@ def test_only_a_moe_model_s_dp_engines_are_coupled():
     dense = step_model(load_model("qwen3-32b"), Layout(dp=2))
     assert dense.moe_engines == 1
     assert step_model(load_model("minimax-m2"), Layout(tp=2, dp=4, ep=True)).moe_engines == 4
+
+
+def test_an_eager_step_of_coupled_dp_engines_pays_the_host_s_launch_twice():
+    # measured: DP2's eager steps over twice TP2's floor on the same two H200s (nineteenth check)
+    minimax, gpu = load_model("minimax-m2"), resolve_gpu("h200")
+    sm = step_model(minimax, Layout(tp=4, dp=2), graph_tokens=512)
+    launching = FACTORS.model_copy(update={"eager_layer_us": 1000.0})
+    prompt, idle = StepShape(prefills=((2048, 0),)), StepShape()
+    coupled = coupled_pricer(sm, gpu, launching)([prompt, idle]) - coupled_pricer(sm, gpu, FACTORS)([prompt, idle])
+    alone = step_pricer(sm, gpu, launching)(prompt) - step_pricer(sm, gpu, FACTORS)(prompt)
+    assert alone == pytest.approx(minimax.num_layers * 1e-3)
+    assert coupled == pytest.approx(COUPLED_LAUNCHES * alone)
