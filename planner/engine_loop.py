@@ -60,6 +60,16 @@ class _Engine:
             waiting[0].admitted = now
             self.running.append(waiting.pop(0))
 
+    def finish_step(self, now: float, chunks: list[tuple[TrackedRequest, int]], limits: BatchLimits) -> None:
+        """The step ends at `now`: the step before's held-back tokens go out, the prompt chunks are in, and
+        this step's tokens wait to be handed back."""
+        self.short |= sum(r.prefilled + r.produced for r in self.running) > limits.kv_capacity_tokens
+        if self.out:
+            self.clients.deliver(self.out, now)
+        for request, taken in chunks:
+            request.prefilled += taken
+        self.out, self.out_at = step_tokens(self.running), now
+
 
 def run_engines(clients: Sequence[Clients], *, limits: BatchLimits,
                 step_seconds: Callable[[Sequence[StepShape]], float],
@@ -97,12 +107,7 @@ def run_engines(clients: Sequence[Clients], *, limits: BatchLimits,
         decided = now
         now += step_seconds([shape for shape, _ in scheduled])
         for e, (_, chunks) in zip(engines, scheduled, strict=True):
-            e.short |= sum(r.prefilled + r.produced for r in e.running) > limits.kv_capacity_tokens
-            if e.out:
-                e.clients.deliver(e.out, now)
-            for request, taken in chunks:
-                request.prefilled += taken
-            e.out, e.out_at = step_tokens(e.running), now
+            e.finish_step(now, chunks, limits)
     return [finished(r) for e in engines for r in e.clients.done], any(e.short for e in engines)
 
 
