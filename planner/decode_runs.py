@@ -15,7 +15,7 @@ from planner.step_cost import StepShape
 
 
 class Decoding(Protocol):
-    """What the shortcut reads of a running request (planner/serving_sim.py's engine record)."""
+    """What the shortcut reads of a running request (planner/replay_requests.py's TrackedRequest)."""
 
     prompt: int
     output: int

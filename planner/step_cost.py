@@ -46,7 +46,7 @@ the scores' (~5e-6), so every token gets the same top-k - 8 of 256 experts at 1 
 11 at 8,192 (benchmarks/dummy_routing.py, results/perf_model/dummy-routing.txt); a router without one picks
 by its logits' noise, fresh for every token: uniform again.
 
-The API server's time before the engine (frontend_request_us, frontend_token_us; planner/serving_sim.py
+The API server's time before the engine (frontend_request_us, frontend_token_us; planner/replay_clients.py
 Frontend) is no part of a step, but its factors are fitted with these: a host's, like the launch time.
 Before it was a term, the fit bought that time with dearer prompt steps - a full 8,192-token step at
 371-386 ms on one H200 where the runs' steps took 290-299 (results/perf_model/step-timeline.txt as of
