@@ -84,7 +84,7 @@ def engine_split(shape: StepShape, case: PerfCase, *, whole: bool = False) -> li
     """A rebuilt step as a MoE model's DP engines ran it together (their tokens come out at one step's end):
     its decodes dealt over the engines, its prompt chunks on the first engine - or (`whole`: a closed loop's
     first wave, which fills every engine's token budget) on each. One engine (or a dense model's): as is."""
-    engines = case.layout.dp if case.model.moe is not None else 1
+    engines = case.layout.coupled_engines(case.model.moe)
     if engines == 1:
         return [shape]
     return [StepShape(decode_contexts=shape.decode_contexts[i::engines],

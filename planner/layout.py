@@ -32,6 +32,11 @@ class Layout(BaseModel):
         split over tp x dp ranks (FusedMoEParallelConfig.make); with EP experts are whole (1)."""
         return 1 if self.ep else self.tp * self.dp
 
+    def coupled_engines(self, moe: MoESpec | None) -> int:
+        """DP engines that step together: a MoE model's, whose MoE layers gather each other's tokens (vLLM's
+        all-gather / reduce-scatter over the DP group); a dense model's engines are independent (1)."""
+        return self.dp if moe is not None else 1
+
     def local_experts(self, num_experts: int) -> int:
         """The most experts one rank holds: with EP vLLM's linear placement gives each of the ep_size
         ranks num_experts // ep_size, the first (num_experts % ep_size) ranks one more

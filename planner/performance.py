@@ -20,7 +20,7 @@ from planner.layout import Layout
 from planner.model_spec import ModelSpec
 from planner.replay_clients import Frontend
 from planner.replay_requests import SimulatedRequest
-from planner.serving_sim import EngineShare, LoadShape, simulate, simulate_coupled
+from planner.serving_sim import EngineShare, LoadShape, simulate_coupled
 from planner.step_cost import PerfFactors, StepShape, step_model, step_pricer
 
 
@@ -51,30 +51,22 @@ def predict_level(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, *,
     requests of all pooled as the client sees them: a MoE model's engines stepping together (their MoE
     layers gather each other's tokens: planner/engine_loop.py), a dense model's each on its own."""
     engine = engine_model(model, gpu, layout, plan, factors=factors)
-    if model.moe is not None and layout.dp > 1:
-        shares = engine_shares(load, layout.dp)
-        idle: list[EngineShare] = [([], 0, None)] * (layout.dp - len(shares))  # they run dummy steps beside
-        served, short = simulate_coupled(shares + idle, prompt=load.input_tokens,
-                                         output=load.output_tokens, limits=engine.limits,
-                                         step_seconds=engine.coupled_seconds, cached=load.cached_tokens,
-                                         frontend=engine.frontend)  # fmt: skip
-        return _summary(served, load, short)
     done: list[SimulatedRequest] = []
     short = False
-    for arrivals, requests, concurrency in engine_shares(load, layout.dp):
-        served, lacked = simulate(
-            arrivals,
-            requests=requests,
-            concurrency=concurrency,
-            prompt=load.input_tokens,
-            output=load.output_tokens,
-            limits=engine.limits,
-            step_seconds=engine.step_seconds,
-            cached=load.cached_tokens,
-            frontend=engine.frontend,
-        )
+    for group in _replayed_together(engine_shares(load, layout.dp), layout.coupled_engines(model.moe)):
+        served, lacked = simulate_coupled(group, prompt=load.input_tokens, output=load.output_tokens,
+                                          limits=engine.limits, step_seconds=engine.coupled_seconds,
+                                          cached=load.cached_tokens, frontend=engine.frontend)  # fmt: skip
         done, short = done + served, short or lacked
     return _summary(done, load, short)
+
+
+def _replayed_together(shares: list[EngineShare], coupled: int) -> list[list[EngineShare]]:
+    """Which engines one replay steps together: all `coupled` of a MoE model's, those without requests on
+    dummy batches; a dense model's each alone (coupled 1)."""
+    if coupled == 1:
+        return [[share] for share in shares]
+    return [shares + [([], 0, None)] * (coupled - len(shares))]
 
 
 def engine_shares(load: LoadShape, engines: int) -> list[EngineShare]:

@@ -187,7 +187,7 @@ def step_model(model: ModelSpec, layout: Layout, *, kv_cache_dtype: str = "auto"
         kv_bytes_per_token=kv_bytes_per_token_per_gpu(model, layout.tp, range(model.num_layers), kv_cache_dtype),
         state_bytes_per_request=model.attention.state_layers * state_bytes_per_layer(model, layout.tp, ssm_bytes=None),
         layers=model.num_layers, hidden=model.hidden_size, tp=layout.tp, ep_size=layout.ep_size,
-        moe_engines=layout.dp if moe else 1,
+        moe_engines=layout.coupled_engines(moe),
         fp8_weights=bool(model.quant and model.quant.method == "fp8"), graph_tokens=graph_tokens, piecewise=piecewise,
     )  # fmt: skip
 
