@@ -20,7 +20,7 @@ from planner.layout import Layout
 from planner.model_spec import ModelSpec
 from planner.replay_clients import Frontend
 from planner.replay_requests import SimulatedRequest
-from planner.serving_sim import EngineShare, LoadShape, simulate_coupled
+from planner.serving_sim import EngineShare, LoadShape, simulate
 from planner.step_cost import PerfFactors, StepShape, step_model, step_pricer
 
 
@@ -54,9 +54,9 @@ def predict_level(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, *,
     done: list[SimulatedRequest] = []
     short = False
     for group in _replayed_together(engine_shares(load, layout.dp), layout.coupled_engines(model.moe)):
-        served, lacked = simulate_coupled(group, prompt=load.input_tokens, output=load.output_tokens,
-                                          limits=engine.limits, step_seconds=engine.coupled_seconds,
-                                          cached=load.cached_tokens, frontend=engine.frontend)  # fmt: skip
+        served, lacked = simulate(group, prompt=load.input_tokens, output=load.output_tokens, limits=engine.limits,
+                                  step_seconds=engine.coupled_seconds, cached=load.cached_tokens,
+                                  frontend=engine.frontend)  # fmt: skip
         done, short = done + served, short or lacked
     return _summary(done, load, short)
 

@@ -56,30 +56,14 @@ class Arrival:
     think: float = 0.0
 
 
-def simulate(
-    arrivals: Sequence[float] | None,
-    *,
-    requests: int,
-    concurrency: int | None,
-    prompt: int,
-    output: int,
-    limits: BatchLimits,
-    step_seconds: Callable[[StepShape], float],
-    cached: int = 0,
-    frontend: Frontend = NO_FRONTEND,
-) -> tuple[list[SimulatedRequest], bool]:
-    """(every request's timings, whether the KV pool ever ran short). `arrivals` None: closed loop.
-    `cached`: prompt tokens each request finds in the prefix cache (vLLM computes at least the last one)."""
-    clients = _level_clients((arrivals, requests, concurrency), prompt=prompt, output=output, cached=cached,
-                             frontend=frontend)  # fmt: skip
-    return run_engines([clients], limits=limits, step_seconds=lambda shapes: step_seconds(shapes[0]))
-
-
-def simulate_coupled(shares: Sequence[EngineShare], *, prompt: int, output: int, limits: BatchLimits,
-                     step_seconds: Callable[[Sequence[StepShape]], float], cached: int = 0,
-                     frontend: Frontend = NO_FRONTEND) -> tuple[list[SimulatedRequest], bool]:  # fmt: skip
-    """simulate for a MoE model's DP engines, each with its share of the level and its own API server,
-    stepping together (planner/engine_loop.py): `step_seconds` prices every engine's shape at once."""
+def simulate(shares: Sequence[EngineShare], *, prompt: int, output: int, limits: BatchLimits,
+             step_seconds: Callable[[Sequence[StepShape]], float], cached: int = 0,
+             frontend: Frontend = NO_FRONTEND) -> tuple[list[SimulatedRequest], bool]:  # fmt: skip
+    """(every request's timings, whether a KV pool ever ran short) of engines stepping together, each with its
+    share of a level (arrivals, or None for a closed loop; requests; concurrency) and its own API server:
+    one engine, or a MoE model's DP engines (planner/engine_loop.py); `step_seconds` prices every engine's
+    shape at once. `cached`: prompt tokens each request finds in the prefix cache (vLLM computes at least
+    the last one)."""
     clients = [_level_clients(share, prompt=prompt, output=output, cached=cached, frontend=frontend)
                for share in shares]  # fmt: skip
     return run_engines(clients, limits=limits, step_seconds=step_seconds)

@@ -15,8 +15,8 @@ LIMITS = BatchLimits(max_num_batched_tokens=1000, max_num_seqs=8, kv_capacity_to
 
 
 def run(*, concurrency=1, requests=1, prompt=100, output=5, limits=LIMITS, arrivals=None):
-    done, short = simulate(arrivals, requests=requests, concurrency=concurrency, prompt=prompt, output=output,
-                           limits=limits, step_seconds=lambda shape: STEP)  # fmt: skip
+    done, short = simulate([(arrivals, requests, concurrency)], prompt=prompt, output=output, limits=limits,
+                           step_seconds=lambda shapes: STEP)  # fmt: skip
     return sorted(done, key=lambda r: r.arrival), short
 
 
@@ -89,8 +89,8 @@ def test_replay_takes_decode_runs_in_one_go_with_the_timings_of_step_by_step():
         return 0.005 + 1e-6 * sum(shape.decode_contexts) + 1e-4 * sum(tokens for tokens, _ in shape.prefills)
 
     times = [0.0, 0.003, 0.5, 0.52, 2.0]
-    stepwise, _ = simulate(times, requests=5, concurrency=None, prompt=300, output=200, limits=LIMITS,
-                           step_seconds=cost)  # fmt: skip
+    stepwise, _ = simulate([(times, 5, None)], prompt=300, output=200, limits=LIMITS,
+                           step_seconds=lambda shapes: cost(shapes[0]))  # fmt: skip
     replayed, _ = replay([Arrival(at=t, prompt=300, output=200) for t in times], limits=LIMITS, step_seconds=cost)
     for a, b in zip(sorted(stepwise, key=lambda r: r.arrival), replayed, strict=True):
         assert (a.ttft, a.e2el) == pytest.approx((b.ttft, b.e2el), rel=1e-9)
@@ -98,8 +98,8 @@ def test_replay_takes_decode_runs_in_one_go_with_the_timings_of_step_by_step():
 
 def test_the_api_server_hands_each_request_over_a_fixed_time_after_it_comes_and_tokenises_one_at_a_time():
     api = Frontend(request=0.5 * STEP, token=0.01 * STEP)  # 1 step to tokenise a 100-token prompt
-    done, _ = simulate(None, requests=2, concurrency=2, prompt=100, output=3, limits=LIMITS,
-                       step_seconds=lambda shape: STEP, frontend=api)  # fmt: skip
+    done, _ = simulate([(None, 2, 2)], prompt=100, output=3, limits=LIMITS, step_seconds=lambda shapes: STEP,
+                       frontend=api)  # fmt: skip
     first, second = sorted(done, key=lambda r: r.frontend)
     # both sent at 0: each ready no sooner than 0.5 steps; the tokeniser takes one, then the other
     assert first.frontend == pytest.approx(1.5 * STEP) and second.frontend == pytest.approx(2.5 * STEP)
