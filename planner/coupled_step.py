@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from planner.gpus import GpuSpec
-from planner.step_cost import PerfFactors, StepModel, StepShape, engine_pricer, launch_seconds
+from planner.step_cost import PerfFactors, StepModel, StepShape, engine_pricer, launch_seconds, step_pricer
 
 # How many times a step no CUDA graph covers pays the host's launch (eager_layer_us a layer) when a MoE
 # model's DP engines step together. Measured on one pair of H200s (results/perf_model/README.md, "Nineteenth
@@ -29,12 +29,12 @@ def coupled_pricer(sm: StepModel, gpu: GpuSpec, factors: PerfFactors) -> Callabl
     and under graphs pads every engine to the most tokens any has (v1/worker/dp_utils.py); an idle engine
     runs a one-token dummy batch. An eager step of coupled engines pays the host's launch COUPLED_LAUNCHES
     times. The all-reduce that agrees those counts (on the CPU under async scheduling) is not priced."""
-    price = engine_pricer(sm, gpu, factors)
+    price, alone = engine_pricer(sm, gpu, factors), step_pricer(sm, gpu, factors)
     more_launches = (COUPLED_LAUNCHES - 1) * launch_seconds(sm, factors)
 
     def step(shapes: Sequence[StepShape]) -> float:
         if len(shapes) == 1:
-            return price(shapes[0], shapes[0].tokens, shapes[0].uncaptured(sm.graph_tokens))
+            return alone(shapes[0])
         taking = [s if s.tokens else _DUMMY for s in shapes]
         eager = any(s.uncaptured(sm.graph_tokens) for s in taking)
         gathered = sum(s.tokens for s in taking) if eager else len(taking) * max(s.tokens for s in taking)
