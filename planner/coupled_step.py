@@ -17,7 +17,9 @@ from planner.step_cost import PerfFactors, StepModel, StepShape, engine_pricer, 
 # model's DP engines step together. Measured on one pair of H200s (results/perf_model/README.md, "Nineteenth
 # check"): lone prompts put DP2's eager steps at ~19 us a token over a ~158-ms floor, TP2's on the same host
 # at ~21 us over ~77 ms - twice the floor, for a reason not known (read in vLLM's code: the MoE exchange's host
-# work in an eager step; not measured). Chosen after those runs from their lone-prompt levels; one host only.
+# work in an eager step; not measured). Chosen after those runs from their lone-prompt levels; held blind on
+# another pair of H200s ("Twentieth check": DP TPOT 16, TTFT 15, throughput 20 of 20 levels from the H100's
+# factors), though its lone prompts took a flat 169-185 ms from 560 to 4K tokens where this prices 173-248.
 COUPLED_LAUNCHES = 2
 _DUMMY = StepShape(decode_contexts=(1,))  # what an idle DP engine runs to join the others' MoE layers
 

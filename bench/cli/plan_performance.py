@@ -71,10 +71,10 @@ def _caveats(plan: Plan, shape: dict[str, Any], concurrencies: list[int], *, pie
             f"the {plan.dp} DP engines are replayed stepping together, each with its share of the load: vLLM's MoE "
             "layers gather every engine's tokens (all-gather and reduce-scatter over the DP group), so a step lasts "
             "as long as the slowest engine's and a prompt on one engine makes the others' steps eager. A step no "
-            "CUDA graph covers is priced with the host's launch twice: so measured on one pair of H200s (DP2's "
-            "eager steps over a ~158-ms floor, TP2's ~77 on the same host), for a reason not known, and chosen after "
-            "those runs - predictions with prompts past the largest CUDA graph rest on that one host "
-            "(results/perf_model/README.md, 'Nineteenth check')"
+            "CUDA graph covers is priced with the host's launch twice, for a reason not known: chosen after runs on "
+            "one pair of H200s, held blind on another, where lone prompts of 560 to 4K tokens took a flat 169-185 "
+            "ms that this prices at 173-248 as the prompt grows (results/perf_model/README.md, 'Nineteenth check', "
+            "'Twentieth check')"
         )
     if waves:
         caveats.append(
