@@ -5,8 +5,11 @@ server's settings (vLLM V1, gpu_worker.determine_available_memory):
   sampler pass over max_num_seqs sequences:
       k_token x max_num_batched_tokens x token_bytes + k_seq x max_num_seqs x logits_bytes
   token_bytes is one token's working set in the widest layer of this rank: dtype bytes x (3 x hidden
-  + the widest of: MoE top_k x (max(2 x I, hidden) + I) with I the expert intermediate size over the
-  MoE TP size (fused-MoE workspaces 1/3 and 2), dense MLP 3 x intermediate / tp, attention
+  + the widest of: MoE top_k x (max(2 x I, hidden) + I) x E with I the expert intermediate size over the
+  MoE TP size (fused-MoE workspaces 1/3 and 2) and E a MoE model's DP engines (Layout.coupled_engines:
+  each MoE layer runs every engine's gathered tokens, and vLLM 0.26.0 sizes those workspaces for all of
+  them - modular_kernel's _allocate_buffers gets M_chunk = M_full, no chunking - while every engine's
+  profile run fills its max_num_batched_tokens at once), dense MLP 3 x intermediate / tp, attention
   (2 x q heads + 2 x KV heads on this rank) x head_dim); logits_bytes is the padded vocabulary x 4
   (fp32 logits, gathered on every rank; on the last pipeline stage only).
 - non_torch: NCCL and cuBLAS buffers and the like: a constant per vLLM release (measured at TP1 only).
@@ -68,7 +71,8 @@ def token_bytes(model: ModelSpec, layout: Layout) -> int:
         widest.append(3 * model.intermediate_size // tp)
     if model.moe:
         inter = model.moe.expert_intermediate_size // layout.moe_tp
-        widest.append(model.moe.top_k * (max(2 * inter, model.hidden_size) + inter))
+        engines = layout.coupled_engines(model.moe)
+        widest.append(model.moe.top_k * (max(2 * inter, model.hidden_size) + inter) * engines)
     return model.param_bytes * (3 * model.hidden_size + max(widest))
 
 

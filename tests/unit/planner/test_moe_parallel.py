@@ -65,3 +65,18 @@ def test_experts_per_rank_follow_vllms_linear_placement():
     assert Layout(tp=2, ep=True).local_experts(8) == 4
     assert Layout(tp=2, dp=2, ep=True).local_experts(8) == 2  # EP spans TP x DP
     assert Layout(tp=4).local_experts(8) == 8
+
+
+def test_a_moe_models_dp_engines_book_workspaces_for_every_engines_tokens():
+    """Each MoE layer of a DP engine runs every engine's gathered tokens, and vLLM sizes the fused-MoE
+    workspaces for all of them (modular_kernel: M_chunk = M_full) while every engine's profile run fills its
+    token budget at once: more DP engines, more activation memory, for a MoE model only. Two
+    H200s measured 4.36 GiB at TP1 DP2 (with and without EP) against 3.61 at TP1 and TP2
+    (results/gpu_dp_blind, results/gpu_ep)."""
+    h200, settings = resolve_gpu("h200"), PlanSettings(max_model_len=32768)
+    minimax = load_model("minimax-m2")
+    ep8, ep16 = (plan_capacity(minimax, h200, Layout(tp=8, dp=dp, ep=True), settings) for dp in (1, 2))
+    assert ep16.activation_bytes_per_gpu > ep8.activation_bytes_per_gpu
+    dense = load_model("qwen3-32b")
+    one, two = (plan_capacity(dense, h200, Layout(tp=2, dp=dp), settings) for dp in (1, 2))
+    assert one.activation_bytes_per_gpu == two.activation_bytes_per_gpu
