@@ -20,7 +20,6 @@ Run: .venv/bin/python benchmarks/lone_prompts.py results/gpu_*/2026* --out resul
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from collections import defaultdict
@@ -28,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from reports.analysis_files import write_analysis  # noqa: E402
 from reports.run_data import RunData, layout_of, open_runs  # noqa: E402
 from runfolder.schema import DeploymentRecord  # noqa: E402
 
@@ -118,9 +118,7 @@ def main() -> None:
     report = text(rows, summary)
     print(report)
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.with_suffix(".json").write_text(json.dumps({"levels": rows, "groups": summary}, indent=1) + "\n")
-        args.out.with_suffix(".txt").write_text(report + "\n")
+        write_analysis(args.out, {"levels": rows, "groups": summary}, report)
 
 
 if __name__ == "__main__":

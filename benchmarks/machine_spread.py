@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from reports.analysis_files import write_analysis  # noqa: E402
 from reports.perf_fit import METRICS, TARGETS, PerfCase, perf_cases  # noqa: E402
 from reports.run_data import open_runs  # noqa: E402
 
@@ -80,10 +81,7 @@ def main() -> None:
     text = table(rows)
     print(text)
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.with_suffix(".json").write_text(json.dumps({"runs": [str(r) for r in args.runs], "levels": rows},
-                                                            indent=1) + "\n")  # fmt: skip
-        args.out.with_suffix(".txt").write_text(text + "\n")
+        write_analysis(args.out, {"runs": [str(r) for r in args.runs], "levels": rows}, text)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from planner.serving_sim import LoadShape  # noqa: E402
 from planner.whole_waves import whole_waves  # noqa: E402
+from reports.analysis_files import write_analysis  # noqa: E402
 from reports.perf_fit import METRICS, TARGETS  # noqa: E402
 
 DOMAINS: tuple[tuple[str, Callable[[LoadShape, dict], bool]], ...] = (
@@ -78,10 +79,7 @@ def main() -> None:
     text = table(rows)
     print(text)
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.with_suffix(".json").write_text(json.dumps({"checks": [str(p) for p in args.checks],
-                                                             "domains": rows}, indent=1) + "\n")  # fmt: skip
-        args.out.with_suffix(".txt").write_text(text + "\n")
+        write_analysis(args.out, {"checks": [str(p) for p in args.checks], "domains": rows}, text)
 
 
 if __name__ == "__main__":

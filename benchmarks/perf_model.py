@@ -18,7 +18,6 @@ Run: .venv/bin/python benchmarks/perf_model.py --fit results/gpu_perf_h100/* --c
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -34,6 +33,7 @@ from planner.arrivals import level_seed  # noqa: E402
 from planner.calibration import shipped_calibration  # noqa: E402
 from planner.performance import predict_level  # noqa: E402
 from planner.step_cost import PerfFactors  # noqa: E402
+from reports.analysis_files import write_analysis  # noqa: E402
 from reports.perf_fit import METRICS, TARGETS, fit_factors, perf_cases, perf_residuals, replayed_load  # noqa: E402
 from reports.run_data import open_runs  # noqa: E402
 
@@ -127,9 +127,7 @@ def main() -> None:
     text = table(result)
     print(text)
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
-        args.out.with_suffix(".txt").write_text(text + "\n")
+        write_analysis(args.out, result, text)
 
 
 if __name__ == "__main__":
