@@ -19,7 +19,6 @@ Run: .venv/bin/python benchmarks/lone_prompts.py results/gpu_*/2026* --out resul
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 from collections import defaultdict
@@ -27,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reports.analysis_files import write_analysis  # noqa: E402
+from reports.analysis_files import analysis_arguments, write_analysis  # noqa: E402
 from reports.run_data import RunData, layout_of, open_runs  # noqa: E402
 from runfolder.schema import DeploymentRecord  # noqa: E402
 
@@ -109,10 +108,7 @@ def text(rows: list[dict], summary: list[dict]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+", type=Path)
-    parser.add_argument("--out", type=Path)
-    args = parser.parse_args()
+    args = analysis_arguments(__doc__ or "")
     rows = [row for run in open_runs(args.runs) for row in lone_levels(run)]
     summary = groups(rows)
     report = text(rows, summary)

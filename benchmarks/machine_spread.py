@@ -17,7 +17,6 @@ Run: .venv/bin/python benchmarks/machine_spread.py results/gpu_*/2026* --out res
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections import defaultdict
@@ -25,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reports.analysis_files import write_analysis  # noqa: E402
+from reports.analysis_files import analysis_arguments, write_analysis  # noqa: E402
 from reports.perf_fit import METRICS, TARGETS, PerfCase, perf_cases  # noqa: E402
 from reports.run_data import open_runs  # noqa: E402
 
@@ -73,10 +72,7 @@ def table(rows: list[dict]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+", type=Path)
-    parser.add_argument("--out", type=Path)
-    args = parser.parse_args()
+    args = analysis_arguments(__doc__ or "")
     rows = repeated_levels(perf_cases(open_runs(args.runs)))
     text = table(rows)
     print(text)

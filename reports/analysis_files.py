@@ -1,8 +1,10 @@
-"""What an analysis of run folders leaves behind (benchmarks/*.py --out PATH): PATH.json, its data for the
-next tool, and PATH.txt, the table it printed, side by side so a README can cite either."""
+"""An analysis of run folders (benchmarks/*.py RUN... --out PATH): its command line, and what it leaves
+behind - PATH.json, its data for the next tool, and PATH.txt, the table it printed, side by side so a
+README can cite either."""
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 from typing import Any
@@ -13,3 +15,11 @@ def write_analysis(out: Path, data: Any, text: str) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n")
     out.with_suffix(".txt").write_text(text + "\n")
+
+
+def analysis_arguments(doc: str) -> argparse.Namespace:
+    """RUN... and --out PATH, the script's docstring's first line as its description."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=Path)
+    parser.add_argument("--out", type=Path)
+    return parser.parse_args()
