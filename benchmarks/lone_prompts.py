@@ -7,12 +7,11 @@ TTFT from requests.jsonl, and per level
 
   spread = max / min   over its requests' TTFTs
 
-then, per GPU kind, layout and prompt length up to 4,096 tokens (past that the GPU's own time dominates),
-and server config (CUDA-graph mode, KV dtype, Ray), each prompt marked as fitting the largest graph
-("graph") or not ("eager"): the range of the levels' medians across
-runs (each run a server start, most on another machine) and how many levels spread by more than 1.3x
-within themselves. A model of the level alone cannot be closer to all of a group's medians than
-(max - min) / (max + min) of them (benchmarks/machine_spread.py).
+then, per GPU kind, layout, server config (CUDA-graph mode, KV dtype, Ray) and prompt length up to 4,096
+tokens (past that the GPU's own time dominates), each prompt marked as fitting the largest graph ("graph")
+or not ("eager"): the range of the levels' medians across runs (each run a server start, most on another
+machine) and how many levels spread by more than 1.3x within themselves. A model of the level alone cannot
+be closer to all of a group's medians than (max - min) / (max + min) of them (benchmarks/machine_spread.py).
 
 Run: .venv/bin/python benchmarks/lone_prompts.py results/gpu_*/2026* --out results/perf_model/lone-prompts
 """
@@ -43,8 +42,9 @@ def _config(deployment: DeploymentRecord) -> str:
 
 
 def _steps(deployment: DeploymentRecord, prompt: int) -> str:
-    """ "graph" where the largest CUDA graph the plan at run time named holds the prompt, "eager" where it
-    does not (or the server captured none), "?" where the run did not record its graphs."""
+    """How the prompt's step ran: in a graph where the largest CUDA graph the plan at run time named holds
+    it ("graph"), else eager, the host launching its kernels ("eager"); "?" where the run did not record
+    its graphs."""
     server = (deployment.predicted or {}).get("server") or {}
     if "capture_sizes" not in server:
         return "?"
@@ -53,6 +53,7 @@ def _steps(deployment: DeploymentRecord, prompt: int) -> str:
 
 
 def lone_levels(run: RunData) -> list[dict]:
+    """One row per closed-loop level at concurrency 1 of a GPU run: its requests' TTFTs (ms), median, spread."""
     gpus = run.record.environment.gpus
     if not gpus:
         return []
