@@ -115,11 +115,13 @@ def _graph_caveats(mode: str, graph: int, shape: dict[str, Any], *, piecewise_us
             "(results/gpu_prompt_curve, vLLM's prefill histogram)"
         )
     if shape["input_tokens"] > graph:
-        # the same TP2 levels on two pairs of H200s: lone 560-2K-token prompts 91-98 ms on one, 159-167 on the other
+        # results/perf_model/lone-prompts.txt (benchmarks/lone_prompts.py over every GPU run)
         caveats.append(
             f"a {shape['input_tokens']}-token prompt runs in steps larger than the largest CUDA graph ({graph} "
             "tokens), whose kernels the host launches one by one: below a few thousand tokens their time, and so "
-            "TTFT at low concurrency, differs between machines of one GPU kind (results/perf_model/machine-spread.txt)"
+            "TTFT at low concurrency, differs between server starts and within a level - a lone 1K prompt's median "
+            "TTFT took 89-130 ms over five H100 starts and 82-125 over six H200 starts, most levels in two modes "
+            "(results/perf_model/lone-prompts.txt, machine-spread.txt)"
         )
     elif shape["request_rate"]:
         caveats.append(
