@@ -33,19 +33,22 @@ LONGEST = 4096  # prompts past this are GPU-bound on these cards (8K: 249-255 ms
 MODES = 1.3  # a level whose slowest request took 1.3x its fastest ran in two modes (or more)
 
 
-def _config(deployment: DeploymentRecord) -> str:
+def _server(deployment: DeploymentRecord) -> dict:
+    """The server settings the plan at run time resolved (empty where the run recorded none)."""
+    return (deployment.predicted or {}).get("server") or {}
+
+
+def _config(deployment: DeploymentRecord, server: dict) -> str:
     """What else sets a lone prompt's time: the CUDA-graph mode, the KV dtype, a Ray executor."""
-    server = (deployment.predicted or {}).get("server") or {}
     ray = " ray" if deployment.ray_node else ""
     mode = server.get("cudagraph_mode", "mode unrecorded")
     return f"{mode} kv {deployment.spec.get('kv_cache_dtype', 'auto')}{ray}"
 
 
-def _steps(deployment: DeploymentRecord, prompt: int) -> str:
+def _steps(server: dict, prompt: int) -> str:
     """How the prompt's step ran: in a graph where the largest CUDA graph the plan at run time named holds
     it ("graph"), else eager, the host launching its kernels ("eager"); "?" where the run did not record
     its graphs."""
-    server = (deployment.predicted or {}).get("server") or {}
     if "capture_sizes" not in server:
         return "?"
     sizes = server["capture_sizes"] if server.get("cudagraph_mode") != "NONE" else []
@@ -60,7 +63,8 @@ def lone_levels(run: RunData) -> list[dict]:
     gpu = str(gpus[0].get("name", "?")).removeprefix("NVIDIA ")
     rows = []
     for deployment in run.record.deployments:
-        layout, config = layout_of(deployment), _config(deployment)
+        server = _server(deployment)
+        layout, config = layout_of(deployment), _config(deployment, server)
         requests = run.requests(deployment)
         for level in deployment.levels:
             if level.driver.get("concurrency") != 1 or not level.input_tokens.isdigit():
@@ -71,7 +75,7 @@ def lone_levels(run: RunData) -> list[dict]:
             prompt = int(level.input_tokens)
             rows.append({"gpu": gpu, "layout": layout.label(), "run": run.record.run_id,
                          "deployment": deployment.name, "config": config, "level": level.name, "prompt": prompt,
-                         "steps": _steps(deployment, prompt), "ttft_ms": ttft,
+                         "steps": _steps(server, prompt), "ttft_ms": ttft,
                          "median": statistics.median(ttft), "spread": max(ttft) / min(ttft)})  # fmt: skip
     return rows
 
