@@ -113,7 +113,7 @@ def text(rows: list[dict], summary: list[dict]) -> str:
 
 
 def main() -> None:
-    args = analysis_arguments(__doc__ or "")
+    args = analysis_arguments(__doc__)
     rows = [row for run in open_runs(args.runs) for row in lone_levels(run)]
     summary = groups(rows)
     report = text(rows, summary)

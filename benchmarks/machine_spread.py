@@ -72,7 +72,7 @@ def table(rows: list[dict]) -> str:
 
 
 def main() -> None:
-    args = analysis_arguments(__doc__ or "")
+    args = analysis_arguments(__doc__)
     rows = repeated_levels(perf_cases(open_runs(args.runs)))
     text = table(rows)
     print(text)

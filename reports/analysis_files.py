@@ -17,9 +17,9 @@ def write_analysis(out: Path, data: Any, text: str) -> None:
     out.with_suffix(".txt").write_text(text + "\n")
 
 
-def analysis_arguments(doc: str) -> argparse.Namespace:
-    """RUN... and --out PATH, the script's docstring's first line as its description."""
-    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+def analysis_arguments(doc: str | None) -> argparse.Namespace:
+    """RUN... and --out PATH, the script's docstring's first line (if it has one) as its description."""
+    parser = argparse.ArgumentParser(description=(doc or "").partition("\n")[0] or None)
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--out", type=Path)
     return parser.parse_args()
