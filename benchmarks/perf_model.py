@@ -3,11 +3,12 @@
 Two modes:
 - `--predict SCENARIO --deployment NAME --gpu G [--model-dir DIR] [--factors-gpu F]`: the levels of a
   scenario predicted before they run, with the shipped calibration's factors for G (planner/calibrations/;
-  a GPU without its own takes its family's), or for F: another card's factors, the out-of-sample case;
+  a GPU without its own takes its family's; those of the model's class where fitted, planner/calibration.py),
+  or for F: another card's factors, the out-of-sample case;
   written to `--out` (JSON and a table) so the run can be judged against it. A level the replay does not
   model (lengths drawn from a distribution; an open loop other than bench's default Poisson schedule, capped
   in flight or bounded by a duration) is listed as skipped, by the rule the check applies to the run.
-- `--fit RUN_DIR... --check RUN_DIR...`: factors fitted on the --fit runs' levels (reports/perf_fit.py)
+- `--fit RUN_DIR... --check RUN_DIR...`: factors fitted on the --fit runs' levels, per model class (reports/perf_fit.py)
   (or, with `--factors-gpu F` instead of --fit, the shipped factors of F), then every level of the
   --check runs predicted with them; per level and metric the error
   (predicted - measured) / measured of vllm bench serve's mean TPOT, median TTFT and output throughput,
@@ -30,7 +31,7 @@ from bench.run.model_source import materialize_model  # noqa: E402
 from bench.scenario.loader import load_scenario  # noqa: E402
 from planner import load_model, resolve_gpu  # noqa: E402
 from planner.arrivals import level_seed  # noqa: E402
-from planner.calibration import shipped_calibration  # noqa: E402
+from planner.calibration import performance_class, shipped_calibration  # noqa: E402
 from planner.performance import predict_level  # noqa: E402
 from planner.step_cost import PerfFactors  # noqa: E402
 from reports.analysis_files import write_analysis  # noqa: E402
@@ -38,9 +39,9 @@ from reports.perf_fit import METRICS, TARGETS, fit_factors, perf_cases, perf_res
 from reports.run_data import open_runs  # noqa: E402
 
 
-def shipped_factors(vllm_version: str, gpu: str) -> tuple[PerfFactors, str]:
+def shipped_factors(vllm_version: str, gpu: str, model_class: str) -> tuple[PerfFactors, str]:
     calibration, _ = shipped_calibration(vllm_version)
-    return calibration.performance_factors(resolve_gpu(gpu))
+    return calibration.performance_factors(resolve_gpu(gpu), model_class)
 
 
 def predict_scenario(args: argparse.Namespace) -> dict:
@@ -51,7 +52,7 @@ def predict_scenario(args: argparse.Namespace) -> dict:
     model_dir = Path(args.model_dir) if args.model_dir else materialize_model(spec, Path(tempfile.mkdtemp()))
     plan = plan_deployment(spec, model_dir, args.vllm_version)
     model = load_model(str(model_dir))
-    factors, source = shipped_factors(args.vllm_version, args.factors_gpu or args.gpu)
+    factors, source = shipped_factors(args.vllm_version, args.factors_gpu or args.gpu, performance_class(model))
     levels: list[dict] = []
     for index, level in enumerate(scenario.load.levels):
         # the rule the check applies to the run (reports/perf_fit.replayed_load), on what bench will record
@@ -74,17 +75,22 @@ def predict_scenario(args: argparse.Namespace) -> dict:
 
 def check(args: argparse.Namespace) -> dict:
     checked = perf_cases(open_runs([Path(p) for p in args.check]))
-    if args.fit:
-        factors = fit_factors(perf_cases(open_runs([Path(p) for p in args.fit]), steps=True))
+    classes = sorted({performance_class(c.model) for c in checked})
+    if args.fit:  # one fit per model class, as bench calibrate fits them; a class not fitted takes the first's
+        fitted = perf_cases(open_runs([Path(p) for p in args.fit]), steps=True)
+        by_class = {k: fit_factors([c for c in fitted if performance_class(c.model) == k])
+                    for k in sorted({performance_class(c.model) for c in fitted})}  # fmt: skip
+        factors = {k: by_class.get(k, next(iter(by_class.values()))) for k in classes}
     else:  # the shipped factors of --factors-gpu, exactly as a --predict made before the run used them
-        factors, _ = shipped_factors(args.vllm_version, args.factors_gpu)
-    rows = [r.model_dump() for r in perf_residuals(checked, factors)]
+        factors = {k: shipped_factors(args.vllm_version, args.factors_gpu, k)[0] for k in classes}
+    rows = [r.model_dump() for c in checked for r in perf_residuals([c], factors[performance_class(c.model)])]
     worst = {m: max(abs(r["errors"][m]) for r in rows if m in r["errors"]) for m in METRICS}
     # per metric: [levels within its target, levels with that metric measured]
     within = {m: [sum(abs(r["errors"][m]) <= TARGETS[m] for r in rows if m in r["errors"]),
                   sum(m in r["errors"] for r in rows)] for m in METRICS}  # fmt: skip
     return {"fit": args.fit or f"shipped factors of {args.factors_gpu}", "check": args.check,
-            "factors": factors.model_dump(), "levels": rows, "worst": worst, "levels_within": within,
+            "factors": {k: f.model_dump() for k, f in factors.items()}, "levels": rows, "worst": worst,
+            "levels_within": within,
             "within_targets": {m: worst[m] <= TARGETS[m] for m in METRICS}}  # fmt: skip
 
 

@@ -39,9 +39,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from planner.calibration import shipped_calibration  # noqa: E402
+from planner.calibration import performance_class, shipped_calibration  # noqa: E402
 from planner.performance import engine_model  # noqa: E402
-from planner.step_cost import StepShape  # noqa: E402
+from planner.step_cost import PerfFactors, StepShape  # noqa: E402
 from reports.engine_steps import (  # noqa: E402
     ArrivalSummary,
     arrival_summary,
@@ -69,9 +69,15 @@ def decode_line(rows: list[dict[str, Any]]) -> tuple[float, float] | None:
     return float(intercept), float(slope)
 
 
+def shipped_factors(case: PerfCase) -> PerfFactors:
+    """The shipped factors of the case's GPU and model class."""
+    calibration, _ = shipped_calibration(case.plan.server.vllm_version)
+    return calibration.performance_factors(case.gpu, performance_class(case.model))[0]
+
+
 def modelled(case: PerfCase, row: dict[str, Any]) -> dict[str, float | None]:
     """The step model's price (shipped factors of the case's GPU) of the row's decode and prompt steps."""
-    factors, _ = shipped_calibration(case.plan.server.vllm_version)[0].performance_factors(case.gpu)
+    factors = shipped_factors(case)
     engine = engine_model(case.model, case.gpu, case.layout, case.plan, factors=factors)
     out: dict[str, float | None] = {"model_decode_ms": None, "model_prompt_ms": None}
     for sample in step_samples(row, case.point.load, token_budget=engine.limits.max_num_batched_tokens):
@@ -180,7 +186,7 @@ def arrivals_report(folders: list[Path]) -> str:
 
 
 def _arrival_line(case: PerfCase, run_id: str, found: ArrivalSummary) -> str:
-    factors, _ = shipped_calibration(case.plan.server.vllm_version)[0].performance_factors(case.gpu)
+    factors = shipped_factors(case)
     price = engine_model(case.model, case.gpu, case.layout, case.plan, factors=factors).coupled_seconds
     prompt = case.point.load.input_tokens
     decodes = (round(found.context),) * max(1, found.batch)

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from planner.errors import InputError
 from planner.gpus import GpuSpec
+from planner.model_spec import ModelSpec
 from planner.overhead import OverheadCoefficients
 from planner.server_settings import version_tuple
 from planner.serving_sim import LoadShape
@@ -69,14 +70,20 @@ class PerfPoint(BaseModel):
     # mean_frontend_ms where vLLM's histograms came with the level (reports/perf_fit.py)
 
 
+def performance_class(model: ModelSpec) -> str:
+    """The model class performance factors are fitted and looked up per: MoE or dense, and the weights'
+    quantization - what sets which GEMM kernels a step runs (vLLM's fused MoE, the linear layers')."""
+    return f"{'moe' if model.moe else 'dense'} {model.quant.method if model.quant else 'bf16'}"
+
+
 class PerfCalibration(BaseModel):
-    """Performance factors of one GPU (planner/step_cost.py), fitted on its measured levels only."""
+    """Performance factors of one GPU and model class (planner/step_cost.py), fitted on its measured levels only."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     gpu: str
     family: str
-    model_class: str  # what the levels served (e.g. "moe fp8"): factors may not carry to another class
+    model_class: str  # what the levels served (performance_class, e.g. "moe fp8"): looked up by it
     factors: PerfFactors
     points: list[PerfPoint] = Field(min_length=1)
     multi_gpu_levels: int = Field(0, ge=0)  # levels on several GPUs; none: collective_us 0, a family member's used
@@ -93,11 +100,17 @@ class Calibration(BaseModel):
     notes: list[str] = Field(default_factory=list)
     performance: list[PerfCalibration] = Field(default_factory=list)
 
-    def performance_factors(self, gpu: GpuSpec) -> tuple[PerfFactors, str]:
-        """This GPU's factors, else a GPU of its family's (say which), else refused."""
+    def performance_factors(self, gpu: GpuSpec, model_class: str) -> tuple[PerfFactors, str]:
+        """Factors of `model_class` (performance_class) fitted on this GPU, else on a GPU of its family (say
+        which), else another class's (MoE or dense as the model, this GPU first; said too), else refused.
+        The class comes before the card: a dense model's levels from its own class fitted on the other
+        Hopper card held TPOT and throughput at 18 of 18, from a MoE's factors on its own card at 14-16 and
+        10-17 (results/perf_model/README.md, twenty-first check)."""
         exact = [p for p in self.performance if p.gpu == gpu.name]
         family = [p for p in self.performance if gpu.family and p.family == gpu.family]
-        found = exact or family
+        kind = model_class.split()[0]  # moe or dense: which GEMM kernels a step runs, if no class matches
+        found = sorted(family or exact, key=lambda p: (p.model_class != model_class, not p.model_class.startswith(kind),
+                                                       p.gpu != gpu.name))  # fmt: skip
         if not found:
             fitted = ", ".join(p.gpu for p in self.performance) or "none"
             raise InputError(
@@ -108,6 +121,8 @@ class Calibration(BaseModel):
             )
         chosen = found[0]
         how = "fitted on it" if chosen.gpu == gpu.name else f"transferred from {chosen.gpu} ({chosen.family})"
+        if chosen.model_class != model_class:
+            how += f", for a {model_class} model"
         factors, unfitted = chosen.factors, ""
         if not chosen.multi_gpu_levels:
             # a collective's latency is the interconnect's and NCCL's, not the card's: a family shares them

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict
 
+from planner.calibration import performance_class
 from planner.capacity import Plan, PlanSettings, calibration_for, plan_capacity
 from planner.errors import InputError, LayoutRejected
 from planner.gpus import GpuSpec
@@ -77,7 +78,7 @@ def replayed_timing(
 ) -> tuple[list[Lifetime], Timing]:  # fmt: skip
     """The engine's share of the trace through the batching replay with the calibrated step model: its
     lifetimes, and its median TTFT and mean TPOT (the SLO's and the table's figures)."""
-    factors, source = calibration_for(settings)[0].performance_factors(gpu)
+    factors, source = calibration_for(settings)[0].performance_factors(gpu, performance_class(model))
     engine = engine_model(model, gpu, layout, plan, factors=factors)
     hits = prefix_hit_tokens(requests, block_size=plan.block_size)
     lives, done = replayed_lifetimes(requests, hits, engine=engine)

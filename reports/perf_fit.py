@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict
 from scipy.optimize import least_squares
 
 from planner import GpuSpec, Layout, ModelSpec, arrivals, load_model, plan_capacity
-from planner.calibration import PerfCalibration, PerfPoint
+from planner.calibration import PerfCalibration, PerfPoint, performance_class
 from planner.capacity import Plan
 from planner.errors import InputError
 from planner.gpus import match_gpu_name
@@ -191,13 +191,13 @@ def _fit(cases: list[PerfCase], fitted: list[str], held: PerfFactors) -> PerfFac
 
 
 def calibrate_performance(cases: list[PerfCase]) -> list[PerfCalibration]:
-    """One calibration per GPU, each fitted on that GPU's levels only."""
+    """One calibration per GPU and model class (planner/calibration.py performance_class), each fitted on
+    those levels only."""
     out = []
-    for gpu in sorted({c.gpu.name for c in cases}):
-        mine = [c for c in cases if c.gpu.name == gpu]
-        classes = sorted({model_class(c.model) for c in mine})
+    for gpu, model_class in sorted({(c.gpu.name, performance_class(c.model)) for c in cases}):
+        mine = [c for c in cases if c.gpu.name == gpu and performance_class(c.model) == model_class]
         multi = sum(1 for c in mine if _multi_rank(c))
-        out.append(PerfCalibration(gpu=gpu, family=mine[0].gpu.family, model_class=", ".join(classes),
+        out.append(PerfCalibration(gpu=gpu, family=mine[0].gpu.family, model_class=model_class,
                                    factors=fit_factors(mine), points=[c.point for c in mine],
                                    multi_gpu_levels=multi))  # fmt: skip
     return out
@@ -205,10 +205,6 @@ def calibrate_performance(cases: list[PerfCase]) -> list[PerfCalibration]:
 
 def _multi_rank(case: PerfCase) -> bool:
     return case.layout.tp > 1 or case.layout.ep_size > 1
-
-
-def model_class(model: ModelSpec) -> str:
-    return f"{'moe' if model.moe else 'dense'} {model.quant.method if model.quant else 'bf16'}"
 
 
 def perf_residuals(cases: list[PerfCase], factors: PerfFactors) -> list[PerfResidual]:

@@ -6,7 +6,7 @@ a level in the one load domain the replay is known to get wrong (planner/whole_w
 from __future__ import annotations
 
 from planner import PlanError
-from planner.calibration import shipped_calibration
+from planner.calibration import performance_class, shipped_calibration
 from planner.whole_waves import whole_waves
 from reports.document import Document
 from reports.perf_fit import METRICS, perf_cases, perf_residuals
@@ -26,7 +26,7 @@ def predicted_vs_measured(doc: Document, runs: list[RunData]) -> None:
     for case in cases:
         calibration, _ = shipped_calibration(case.plan.server.vllm_version)
         try:
-            factors, source = calibration.performance_factors(case.gpu)
+            factors, source = calibration.performance_factors(case.gpu, performance_class(case.model))
         except PlanError as exc:
             sources.add(f"{case.gpu.name}: {exc}")
             continue

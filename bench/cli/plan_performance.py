@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from planner import GpuSpec, Layout, ModelSpec, Plan, PlanSettings
+from planner.calibration import performance_class
 from planner.capacity import calibration_for
 from planner.performance import LevelPrediction, predict_level, slo_concurrency
 from planner.serving_sim import LoadShape
@@ -30,7 +31,7 @@ def performance(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, sett
                 shape: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
     """`shape`: concurrency (list or None), input_tokens, output_tokens, request_rate, slo_ttft_ms, slo_tpot_ms."""
     calibration, _ = calibration_for(settings)
-    factors, source = calibration.performance_factors(gpu)
+    factors, source = calibration.performance_factors(gpu, performance_class(model))
     levels = [c for c in shape["concurrency"] or DEFAULT_CONCURRENCY if c <= plan.server.max_num_seqs]
 
     def predict(concurrency: int | None, rate: float | None = None) -> LevelPrediction:

@@ -22,6 +22,7 @@ from runfolder.jsonl import read_rows
 from tests.paths import REPO
 
 SHIPPED = CALIBRATIONS_DIR / "vllm-0.26.0.json"
+MOE, DENSE = "moe fp8", "dense fp8"  # the classes of the committed GPU runs (planner/calibration.performance_class)
 H100_RUNS = [REPO / "results" / folder / run for folder, run in (
     ("gpu_perf_h100", "20261126-034427-gpu_perf"), ("gpu_perf_h100", "20261126-035906-gpu_perf"),
     ("gpu_single", "20261125-034533-gpu_single"), ("gpu_single", "20261125-035238-gpu_single"),
@@ -29,7 +30,7 @@ H100_RUNS = [REPO / "results" / folder / run for folder, run in (
 
 
 def test_shipped_h100_factors_are_the_fit_of_the_committed_h100_levels():
-    (h100,) = [p for p in load_calibration(SHIPPED).performance if p.gpu == "h100"]
+    (h100,) = [p for p in load_calibration(SHIPPED).performance if (p.gpu, p.model_class) == ("h100", MOE)]
     (rebuilt,) = calibrate_performance(perf_cases(open_runs(H100_RUNS), steps=True))
     assert rebuilt.points == h100.points and len(h100.points) == 31  # 26 under the default graphs, 5 PIECEWISE
     assert h100.factors.piecewise_layer_us > 0
@@ -40,18 +41,47 @@ def test_shipped_h100_factors_are_the_fit_of_the_committed_h100_levels():
 
 def test_a_gpu_without_levels_takes_its_familys_factors_and_says_so():
     calibration = load_calibration(SHIPPED)
-    h20, source = calibration.performance_factors(resolve_gpu("h20"))
+    h20, source = calibration.performance_factors(resolve_gpu("h20"), MOE)
     assert "transferred from h100 (hopper)" in source
     # the H100's levels were all on one GPU: its collective latency is the H200's, whose levels had TP2
-    h200, own = calibration.performance_factors(resolve_gpu("h200"))
+    h200, own = calibration.performance_factors(resolve_gpu("h200"), MOE)
     assert "the collective latency of h200's multi-GPU levels" in source
     assert h200.collective_us > 0 and h20.collective_us == h200.collective_us
     assert "fitted on it" in own and "collective latency of" not in own
     alone = calibration.model_copy(update={"performance": [p for p in calibration.performance if p.gpu == "h100"]})
-    lone, source = alone.performance_factors(resolve_gpu("h100"))
+    lone, source = alone.performance_factors(resolve_gpu("h100"), MOE)
     assert "collectives counted by bytes alone" in source and lone.collective_us == 0
     with pytest.raises(InputError, match="no performance calibration for l40s"):
-        calibration.performance_factors(resolve_gpu("l40s"))
+        calibration.performance_factors(resolve_gpu("l40s"), MOE)
+
+
+def test_a_models_class_is_looked_up_before_its_card():
+    calibration = load_calibration(SHIPPED)
+    fitted = {(p.gpu, p.model_class): p.factors for p in calibration.performance}
+    dense, source = calibration.performance_factors(resolve_gpu("h200"), DENSE)
+    # all on one GPU, so with the collective latency of the H200's MoE levels on two
+    assert dense == fitted["h200", DENSE].model_copy(update={"collective_us": fitted["h200", MOE].collective_us})
+    assert "fitted on it, on dense fp8 levels" in source
+    assert dense.gemm_efficiency != calibration.performance_factors(resolve_gpu("h200"), MOE)[0].gemm_efficiency
+    # the H100 without dense levels of its own: the H200's dense factors, not its own MoE ones
+    no_dense = calibration.model_copy(
+        update={"performance": [p for p in calibration.performance if (p.gpu, p.model_class) != ("h100", DENSE)]}
+    )
+    borrowed, source = no_dense.performance_factors(resolve_gpu("h100"), DENSE)
+    assert borrowed.gemm_efficiency == fitted["h200", DENSE].gemm_efficiency
+    assert "transferred from h200 (hopper)" in source
+    # a class fitted nowhere: the card's class that is dense (or MoE) as the model is, said so
+    bf16, source = calibration.performance_factors(resolve_gpu("h100"), "dense bf16")
+    assert bf16.gemm_efficiency == fitted["h100", DENSE].gemm_efficiency and "for a dense bf16 model" in source
+
+
+def test_the_shipped_dense_factors_are_their_own_classes_fit():
+    (run,) = [r for r in (REPO / "results" / "gpu_dense_blind").iterdir() if r.name.startswith("20261127-184649")]
+    (rebuilt,) = calibrate_performance(perf_cases(open_runs([run]), steps=True))
+    (shipped,) = [p for p in load_calibration(SHIPPED).performance if (p.gpu, p.model_class) == ("h100", DENSE)]
+    assert rebuilt.model_class == DENSE and rebuilt.points == shipped.points and len(shipped.points) == 9
+    for name, value in rebuilt.factors.model_dump().items():
+        assert getattr(shipped.factors, name) == pytest.approx(value, rel=1e-6)
 
 
 def test_a_committed_open_loop_is_replayed_at_the_offsets_bench_sent():
