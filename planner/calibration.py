@@ -123,16 +123,28 @@ class Calibration(BaseModel):
         how = "fitted on it" if chosen.gpu == gpu.name else f"transferred from {chosen.gpu} ({chosen.family})"
         if chosen.model_class != model_class:
             how += f", for a {model_class} model"
-        factors, unfitted = chosen.factors, ""
+        factors, borrowed = self._borrowed(chosen, gpu)
+        return factors, f"performance factors of {self.name}, {how}, on {chosen.model_class} levels{borrowed}"
+
+    def _borrowed(self, chosen: PerfCalibration, gpu: GpuSpec) -> tuple[PerfFactors, str]:
+        """`chosen`'s factors with what its levels could not fit taken from a set of its family that did: a
+        collective's latency (the interconnect's and NCCL's, not the card's) and the PIECEWISE floor (the host's
+        time a layer, fitted on PIECEWISE levels only), this GPU's first; and a note saying so."""
+        factors, notes = chosen.factors, []
+        kin = sorted((p for p in self.performance if p.family == chosen.family), key=lambda p: p.gpu != gpu.name)
         if not chosen.multi_gpu_levels:
-            # a collective's latency is the interconnect's and NCCL's, not the card's: a family shares them
-            donor = next((p for p in self.performance if p.family == chosen.family and p.multi_gpu_levels), None)
+            donor = next((p for p in kin if p.multi_gpu_levels), None)
             if donor is None:
-                unfitted = " (all on one GPU: TP/EP collectives counted by bytes alone)"
+                notes.append("all on one GPU: TP/EP collectives counted by bytes alone")
             else:
                 factors = factors.model_copy(update={"collective_us": donor.factors.collective_us})
-                unfitted = f" (all on one GPU: the collective latency of {donor.gpu}'s multi-GPU levels)"
-        return factors, f"performance factors of {self.name}, {how}, on {chosen.model_class} levels{unfitted}"
+                notes.append(f"all on one GPU: the collective latency of {donor.gpu}'s multi-GPU levels")
+        if not chosen.factors.piecewise_layer_us:
+            donor = next((p for p in kin if p.factors.piecewise_layer_us), None)
+            if donor is not None:
+                factors = factors.model_copy(update={"piecewise_layer_us": donor.factors.piecewise_layer_us})
+                notes.append(f"no PIECEWISE level: the floor of {donor.gpu}'s {donor.model_class} levels")
+        return factors, "".join(f" ({note})" for note in notes)
 
 
 def fit(points: list[MeasuredPoint]) -> tuple[OverheadCoefficients, list[str]]:

@@ -59,9 +59,13 @@ def test_a_models_class_is_looked_up_before_its_card():
     calibration = load_calibration(SHIPPED)
     fitted = {(p.gpu, p.model_class): p.factors for p in calibration.performance}
     dense, source = calibration.performance_factors(resolve_gpu("h200"), DENSE)
-    # all on one GPU, so with the collective latency of the H200's MoE levels on two
-    assert dense == fitted["h200", DENSE].model_copy(update={"collective_us": fitted["h200", MOE].collective_us})
-    assert "fitted on it, on dense fp8 levels" in source
+    # all on one GPU and none PIECEWISE: the collective latency and the PIECEWISE floor of the H200's MoE levels
+    moe = fitted["h200", MOE]
+    assert dense == fitted["h200", DENSE].model_copy(
+        update={"collective_us": moe.collective_us, "piecewise_layer_us": moe.piecewise_layer_us}
+    )
+    assert fitted["h200", DENSE].piecewise_layer_us == 0 < moe.piecewise_layer_us
+    assert "fitted on it, on dense fp8 levels" in source and "the floor of h200's moe fp8 levels" in source
     assert dense.gemm_efficiency != calibration.performance_factors(resolve_gpu("h200"), MOE)[0].gemm_efficiency
     # the H100 without dense levels of its own: the H200's dense factors, not its own MoE ones
     no_dense = calibration.model_copy(
