@@ -35,7 +35,7 @@ from planner.calibration import performance_class, shipped_calibration  # noqa: 
 from planner.performance import predict_level  # noqa: E402
 from planner.step_cost import PerfFactors  # noqa: E402
 from reports.analysis_files import write_analysis  # noqa: E402
-from reports.perf_fit import METRICS, TARGETS, fit_factors, perf_cases, perf_residuals, replayed_load  # noqa: E402
+from reports.perf_fit import METRICS, TARGETS, calibrate_performance, perf_cases, perf_residuals, replayed_load  # noqa: E402
 from reports.run_data import open_runs  # noqa: E402
 
 
@@ -75,14 +75,15 @@ def predict_scenario(args: argparse.Namespace) -> dict:
 
 def check(args: argparse.Namespace) -> dict:
     checked = perf_cases(open_runs([Path(p) for p in args.check]))
-    classes = sorted({performance_class(c.model) for c in checked})
-    if args.fit:  # one fit per model class, as bench calibrate fits them; a class not fitted takes the first's
-        fitted = perf_cases(open_runs([Path(p) for p in args.fit]), steps=True)
-        by_class = {k: fit_factors([c for c in fitted if performance_class(c.model) == k])
-                    for k in sorted({performance_class(c.model) for c in fitted})}  # fmt: skip
-        factors = {k: by_class.get(k, next(iter(by_class.values()))) for k in classes}
-    else:  # the shipped factors of --factors-gpu, exactly as a --predict made before the run used them
-        factors = {k: shipped_factors(args.vllm_version, args.factors_gpu, k)[0] for k in classes}
+    calibration, _ = shipped_calibration(args.vllm_version)
+    if args.fit:  # fitted per GPU and model class as bench calibrate fits them, looked up as the shipped ones are
+        fitted = calibrate_performance(perf_cases(open_runs([Path(p) for p in args.fit]), steps=True))
+        calibration = calibration.model_copy(update={"performance": fitted})
+    # the factors of --factors-gpu (else the fitted GPU's) for each checked class, as a --predict before the run
+    gpu = resolve_gpu(args.factors_gpu or calibration.performance[0].gpu)
+    factors = {
+        k: calibration.performance_factors(gpu, k)[0] for k in sorted({performance_class(c.model) for c in checked})
+    }
     rows = [r.model_dump() for c in checked for r in perf_residuals([c], factors[performance_class(c.model)])]
     worst = {m: max(abs(r["errors"][m]) for r in rows if m in r["errors"]) for m in METRICS}
     # per metric: [levels within its target, levels with that metric measured]
