@@ -101,11 +101,20 @@ class Calibration(BaseModel):
     performance: list[PerfCalibration] = Field(default_factory=list)
 
     def performance_factors(self, gpu: GpuSpec, model_class: str) -> tuple[PerfFactors, str]:
-        """Factors of `model_class` (performance_class) fitted on this GPU, else on a GPU of its family (say
-        which), else another class's (MoE or dense as the model, this GPU first; said too), else refused.
-        The class comes before the card: a dense model's levels from its own class fitted on the other
-        Hopper card held TPOT and throughput at 18 of 18, from a MoE's factors on its own card at 14-16 and
-        10-17 (results/perf_model/README.md, twenty-first check)."""
+        """The factors of performance_set, with what its levels could not fit borrowed, and where they came from."""
+        chosen = self.performance_set(gpu, model_class)
+        how = "fitted on it" if chosen.gpu == gpu.name else f"transferred from {chosen.gpu} ({chosen.family})"
+        if chosen.model_class != model_class:
+            how += f", for a {model_class} model"
+        factors, borrowed = self._borrowed(chosen, gpu)
+        return factors, f"performance factors of {self.name}, {how}, on {chosen.model_class} levels{borrowed}"
+
+    def performance_set(self, gpu: GpuSpec, model_class: str) -> PerfCalibration:
+        """The set fitted on `model_class` (performance_class) and this GPU, else on a GPU of its family, else
+        another class's (MoE or dense as the model, this GPU first), else refused. The class comes before the
+        card: a dense model's levels from its own class fitted on the other Hopper card held TPOT and
+        throughput at 18 of 18, from a MoE's factors on its own card at 14-16 and 10-17 (results/perf_model/
+        README.md, twenty-first check)."""
         exact = [p for p in self.performance if p.gpu == gpu.name]
         family = [p for p in self.performance if gpu.family and p.family == gpu.family]
         kind = model_class.split()[0]  # moe or dense: which GEMM kernels a step runs, if no class matches
@@ -119,12 +128,7 @@ class Calibration(BaseModel):
                 f"(fitted: {fitted})",
                 "measure levels on it (scenarios/gpu_perf.yaml) and run bench calibrate with --perf",
             )
-        chosen = found[0]
-        how = "fitted on it" if chosen.gpu == gpu.name else f"transferred from {chosen.gpu} ({chosen.family})"
-        if chosen.model_class != model_class:
-            how += f", for a {model_class} model"
-        factors, borrowed = self._borrowed(chosen, gpu)
-        return factors, f"performance factors of {self.name}, {how}, on {chosen.model_class} levels{borrowed}"
+        return found[0]
 
     def _borrowed(self, chosen: PerfCalibration, gpu: GpuSpec) -> tuple[PerfFactors, str]:
         """`chosen`'s factors with what its levels could not fit taken from a set of its family that did: a

@@ -27,11 +27,21 @@ EP_CAVEAT = (
 )
 
 
+CLASS_CAVEAT = (
+    "no {model_class} model was measured: these are factors fitted on {fitted} levels. Across model classes decode "
+    "steps carried and prompt steps did not - a dense FP8 model from MoE factors: TPOT within 15% at 14-16 of 18 "
+    "levels, median TTFT within 25% at 3-6 - its 8,192-token prompt steps priced ~1.5x what they took, a lone 1K "
+    "prompt's TTFT ~2x (results/perf_model/README.md, 'Twenty-first check'); measure a run of this class and add "
+    "it with bench calibrate --perf"
+)
+
+
 def performance(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, settings: PlanSettings, *,
                 shape: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
     """`shape`: concurrency (list or None), input_tokens, output_tokens, request_rate, slo_ttft_ms, slo_tpot_ms."""
     calibration, _ = calibration_for(settings)
-    factors, source = calibration.performance_factors(gpu, performance_class(model))
+    model_class = performance_class(model)
+    factors, source = calibration.performance_factors(gpu, model_class)
     levels = [c for c in shape["concurrency"] or DEFAULT_CONCURRENCY if c <= plan.server.max_num_seqs]
 
     def predict(concurrency: int | None, rate: float | None = None) -> LevelPrediction:
@@ -44,6 +54,8 @@ def performance(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, sett
     if shape["request_rate"]:
         rows.append(predict(None, shape["request_rate"]))
     caveats = _caveats(plan, shape, levels, piecewise_us=factors.piecewise_layer_us)
+    if (fitted := calibration.performance_set(gpu, model_class).model_class) != model_class:
+        caveats.insert(0, CLASS_CAVEAT.format(model_class=model_class, fitted=fitted))
     out: dict[str, Any] = {"factors": factors.model_dump(), "factors_source": source,
                            "levels": [r.model_dump() for r in rows], "caveats": caveats}  # fmt: skip
     if shape["slo_ttft_ms"] or shape["slo_tpot_ms"]:
