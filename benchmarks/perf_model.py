@@ -33,15 +33,9 @@ from planner import load_model, resolve_gpu  # noqa: E402
 from planner.arrivals import level_seed  # noqa: E402
 from planner.calibration import performance_class, shipped_calibration  # noqa: E402
 from planner.performance import predict_level  # noqa: E402
-from planner.step_cost import PerfFactors  # noqa: E402
 from reports.analysis_files import write_analysis  # noqa: E402
 from reports.perf_fit import METRICS, TARGETS, calibrate_performance, perf_cases, perf_residuals, replayed_load  # noqa: E402
 from reports.run_data import open_runs  # noqa: E402
-
-
-def shipped_factors(vllm_version: str, gpu: str, model_class: str) -> tuple[PerfFactors, str]:
-    calibration, _ = shipped_calibration(vllm_version)
-    return calibration.performance_factors(resolve_gpu(gpu), model_class)
 
 
 def predict_scenario(args: argparse.Namespace) -> dict:
@@ -52,7 +46,10 @@ def predict_scenario(args: argparse.Namespace) -> dict:
     model_dir = Path(args.model_dir) if args.model_dir else materialize_model(spec, Path(tempfile.mkdtemp()))
     plan = plan_deployment(spec, model_dir, args.vllm_version)
     model = load_model(str(model_dir))
-    factors, source = shipped_factors(args.vllm_version, args.factors_gpu or args.gpu, performance_class(model))
+    calibration, _ = shipped_calibration(args.vllm_version)
+    factors, source = calibration.performance_factors(
+        resolve_gpu(args.factors_gpu or args.gpu), performance_class(model)
+    )
     levels: list[dict] = []
     for index, level in enumerate(scenario.load.levels):
         # the rule the check applies to the run (reports/perf_fit.replayed_load), on what bench will record
