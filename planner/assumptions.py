@@ -9,6 +9,7 @@ from planner.budget import StageBudget
 from planner.gpus import GpuSpec
 from planner.kv_cache import default_block, hybrid_block_size
 from planner.layout import Layout
+from planner.model_runner import runner_note
 from planner.model_spec import ModelSpec
 from planner.server_settings import ResolvedSettings
 from planner.units import GIB
@@ -65,6 +66,7 @@ def plan_assumptions(  # noqa: PLR0917 - the plan's own inputs
     notes = [
         f"GPU memory {gpu.memory_gib} GiB per {gpu.name}: {gpu.memory_source}",
         _overhead_note(fullest, server, source),
+        runner_note(server.model_runner, server.vllm_version, asked=settings.server.model_runner is not None),
         f"model: {model.source}",
     ]
     if server.defaulted:

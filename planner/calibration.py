@@ -26,10 +26,10 @@ from planner.errors import InputError
 from planner.gpus import GpuSpec
 from planner.model_spec import ModelSpec
 from planner.overhead import OverheadCoefficients
-from planner.server_settings import version_tuple
 from planner.serving_sim import LoadShape
 from planner.step_cost import PerfFactors
 from planner.units import GIB
+from planner.version import version_tuple
 
 CALIBRATION_FORMAT = 1
 CALIBRATIONS_DIR = Path(__file__).parent / "calibrations"

@@ -106,6 +106,8 @@ def plan_capacity(model: ModelSpec, gpu: GpuSpec, layout: Layout, settings: Plan
         tp=layout.tp,
         pp=layout.pp,
         hybrid=model.attention.state_layers > 0,
+        moe=model.moe is not None,
+        architecture=model.architecture,
     )
     inputs = _budget_inputs(gpu, settings, server)
     stages = [stage_budget(model, layout, inputs, s) for s in range(layout.pp)]

@@ -2,8 +2,11 @@
 server's settings (vLLM V1, gpu_worker.determine_available_memory):
 
 - activation: the peak of the profile run, a forward pass over max_num_batched_tokens tokens and a
-  sampler pass over max_num_seqs sequences:
+  sampler pass over max_num_seqs sequences. The V1 model runner's two add:
       k_token x max_num_batched_tokens x token_bytes + k_seq x max_num_seqs x logits_bytes
+  the V2 runner's (planner/model_runner.py) do not - its forward's intermediates are gone before it samples
+  in place on one tensor of logits in the model's dtype:
+      max(k_token x max_num_batched_tokens x token_bytes, max_num_seqs x padded vocabulary x dtype bytes)
   token_bytes is one token's working set in the widest layer of this rank: dtype bytes x (3 x hidden
   + the widest of: MoE top_k x (max(2 x I, hidden) + I) x E with I the expert intermediate size over the
   MoE TP size (fused-MoE workspaces 1/3 and 2) and E a MoE model's DP engines (Layout.coupled_engines:
@@ -13,7 +16,7 @@ server's settings (vLLM V1, gpu_worker.determine_available_memory):
   (2 x q heads + 2 x KV heads on this rank) x head_dim); logits_bytes is the padded vocabulary x 4
   (fp32 logits, gathered on every rank; on the last pipeline stage only).
 - non_torch: NCCL and cuBLAS buffers and the like: a constant per vLLM release (measured at TP1 only).
-- cudagraph: vLLM's estimate of CUDA-graph memory, in the budget since 0.21:
+- cudagraph: vLLM's estimate of CUDA-graph memory, in the budget since 0.21 (not V2's in 0.26.0):
       k_cudagraph x graph sets x layers on this rank x largest capture size x hidden x dtype bytes
   graph sets: 2 for FULL_AND_PIECEWISE, 1 for PIECEWISE / FULL / FULL_DECODE_ONLY, 0 eager or NONE.
 
@@ -77,7 +80,14 @@ def token_bytes(model: ModelSpec, layout: Layout) -> int:
 
 
 def logits_bytes(model: ModelSpec) -> int:
+    """A sequence's row of fp32 logits over the padded vocabulary: what k_seq multiplies (V1)."""
     return ceil(model.vocab_size / VOCAB_PADDING) * VOCAB_PADDING * LOGITS_BYTES
+
+
+def v2_sampler_bytes(model: ModelSpec, max_num_seqs: int) -> int:
+    """The V2 runner's sampler pass: max_num_seqs x padded vocabulary x the model's dtype bytes (one tensor of
+    logits as the lm_head writes it, sampled in place: 0.26.0's v1/worker/gpu/sample/sampler.py)."""
+    return max_num_seqs * logits_bytes(model) // LOGITS_BYTES * model.param_bytes
 
 
 def cudagraph_unit_bytes(model: ModelSpec, layers: int, settings: ResolvedSettings) -> int:
@@ -98,7 +108,9 @@ def overhead_terms(
     source: str,
 ) -> OverheadTerms:
     activation = coefficients.k_token * settings.max_num_batched_tokens * token_bytes(model, layout)
-    if last_stage:
+    if last_stage and settings.model_runner == "v2":
+        activation = max(activation, v2_sampler_bytes(model, settings.max_num_seqs))
+    elif last_stage:
         activation += coefficients.k_seq * settings.max_num_seqs * logits_bytes(model)
     return OverheadTerms(
         activation_bytes=round(activation),

@@ -17,7 +17,8 @@ Defaults, each from vLLM's source or from a measured run:
   attention_kinds_cpu, results/attention_kinds_gpu).
 - CUDA graphs (vllm/config/vllm.py `_set_cudagraph_sizes`): FULL_AND_PIECEWISE unless eager; capture
   sizes 1, 2, 4, 8..248 by 8, 256..max by 16, max = min(2 x max_num_seqs, 512), none above
-  max_num_batched_tokens. Since vLLM 0.21 the estimated CUDA-graph memory is part of the budget.
+  max_num_batched_tokens. Since vLLM 0.21 the estimated CUDA-graph memory is part of the budget - of a model
+  the V1 model runner serves; which runner, and what V2 books: planner/model_runner.py.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from planner.model_runner import ModelRunner, books_graphs, default_runner
+from planner.version import version_tuple
 
 CudaGraphMode = Literal["FULL_AND_PIECEWISE", "PIECEWISE", "FULL", "FULL_DECODE_ONLY", "NONE"]
 DEFAULT_UTILIZATION = 0.92
@@ -65,6 +69,7 @@ class ServerSettings(BaseModel):
     max_cudagraph_capture_size: int | None = Field(None, ge=1)
     enable_prefix_caching: bool | None = None
     load_format: str | None = None  # vLLM's --load-format: dummy weights route differently (planner/step_cost.py)
+    model_runner: ModelRunner | None = None  # VLLM_USE_V2_MODEL_RUNNER; None: the release's choice for the model
     unmodelled: tuple[str, ...] = ()  # memory-relevant flags the planner cannot model, named in the plan
 
 
@@ -79,7 +84,8 @@ class ResolvedSettings(BaseModel):
     max_num_seqs: int
     cudagraph_mode: CudaGraphMode
     capture_sizes: tuple[int, ...]  # empty: no CUDA graphs
-    cudagraph_in_budget: bool  # the CUDA-graph estimate is subtracted (vLLM >= 0.21)
+    cudagraph_in_budget: bool  # the CUDA-graph estimate is subtracted (vLLM >= 0.21, and the runner books it)
+    model_runner: ModelRunner = "v1"
     async_scheduling: bool = False
     prefix_caching: bool = True  # vLLM's default; linear-attention layers then keep 2 state blocks a request
     mamba_align: bool = True  # prefix caching's state mode is 'align' for every hybrid (>= 0.32; MAMBA_ALIGN_SINCE)
@@ -97,16 +103,6 @@ class ResolvedSettings(BaseModel):
         return self.cudagraph_mode == "PIECEWISE"
 
 
-def version_tuple(version: str | None) -> tuple[int, ...] | None:
-    if not version:
-        return None
-    parts = []
-    for piece in version.split("+")[0].split(".")[:3]:
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        parts.append(int(digits or 0))
-    return tuple(parts)
-
-
 def resolve(
     settings: ServerSettings,
     utilization: float | None,
@@ -116,9 +112,12 @@ def resolve(
     tp: int = 1,
     pp: int = 1,
     hybrid: bool = False,
+    moe: bool = False,
+    architecture: str = "",
 ) -> ResolvedSettings:
     """`utilization`: the deployment's gpu_memory_utilization, None for the release's default;
-    `hybrid`: the model has linear-attention layers (prefix caching's default differs)."""
+    `hybrid`: the model has linear-attention layers (prefix caching's default differs); `moe`, `architecture`:
+    what picks the model runner (planner/model_runner.py)."""
     defaulted = []
     big = gpu_memory_gib >= 70 and "a100" not in gpu_name  # vLLM's name test: an A800 counts as big
     mnbt, mns = (16384, 1024) if gpu_memory_gib >= 160 else (8192, 1024) if big else (2048, 256)
@@ -133,6 +132,9 @@ def resolve(
     mnbt, mns = settings.max_num_batched_tokens or mnbt, settings.max_num_seqs or mns
     mode: CudaGraphMode = "NONE" if settings.enforce_eager else settings.cudagraph_mode or "FULL_AND_PIECEWISE"
     version = version_tuple(settings.vllm_version)
+    runner = settings.model_runner or default_runner(
+        settings.vllm_version, architecture=architecture, moe=moe, hybrid=hybrid
+    )
     return ResolvedSettings(
         vllm_version=settings.vllm_version,
         gpu_memory_utilization=utilization or DEFAULT_UTILIZATION,
@@ -140,7 +142,9 @@ def resolve(
         max_num_seqs=mns,
         cudagraph_mode=mode,
         capture_sizes=() if mode == "NONE" else capture_sizes(mns, mnbt, settings.max_cudagraph_capture_size),
-        cudagraph_in_budget=version is None or version >= CUDAGRAPH_PROFILING_SINCE,
+        cudagraph_in_budget=(version is None or version >= CUDAGRAPH_PROFILING_SINCE)
+        and books_graphs(runner, settings.vllm_version),
+        model_runner=runner,
         async_scheduling=gpu_name != "cpu" and pp == 1,
         prefix_caching=settings.enable_prefix_caching
         if settings.enable_prefix_caching is not None

@@ -24,6 +24,7 @@ from planner import (
 from planner.calibration import MeasuredPoint, fit
 from planner.errors import InputError
 from planner.gpus import match_gpu_name
+from planner.model_runner import runner_from_env
 from planner.overhead import cudagraph_unit_bytes, logits_bytes, token_bytes
 from planner.server_flags import flag_value
 from planner.server_settings import resolve
@@ -85,7 +86,9 @@ def _case(run: RunData, d: DeploymentRecord) -> Case | None:
         return None
     model, layout = load_model(str(config)), layout_of(d)
     settings = plan_settings(d)
-    server = resolve(settings.server, settings.gpu_memory_utilization, gpu_memory_gib=gpu.memory_gib, gpu_name=gpu.name)
+    server = resolve(settings.server, settings.gpu_memory_utilization, gpu_memory_gib=gpu.memory_gib, gpu_name=gpu.name,
+                     hybrid=model.attention.state_layers > 0, moe=model.moe is not None,
+                     architecture=model.architecture)  # fmt: skip
     layers = weights_per_rank(model, layout).layers
     point = MeasuredPoint(
         run=run.record.run_id,
@@ -116,7 +119,13 @@ def plan_settings(d: DeploymentRecord) -> PlanSettings:
         gpu_memory_utilization=spec.get("gpu_memory_utilization"),
         max_model_len=spec.get("max_model_len"),
         block_size=spec.get("block_size") or 16,
-        server=server.model_copy(update={"vllm_version": d.vllm_version, "load_format": _launched_load_format(d)}),
+        server=server.model_copy(
+            update={
+                "vllm_version": d.vllm_version,
+                "load_format": _launched_load_format(d),
+                "model_runner": runner_from_env(spec.get("env") or {}),
+            }
+        ),  # fmt: skip
     )
 
 

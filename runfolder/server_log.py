@@ -32,6 +32,8 @@ _PATTERNS = {
 
 # vLLM >= 0.26 watches for kernels compiled after start-up (vllm/.../jit_monitor.py): a Triton JIT stalls
 # every request in flight for ~1 s (a TP4 level's 2K prompt step took 1,183 ms where its others took 104)
+_V2_RUNNER = "Using V2 Model Runner"  # vllm/v1/worker/gpu_worker.py, once at init, V2 only
+_GPU_WORKER_INIT = re.compile(r"\[gpu_worker\.py:\d+\]")
 _JIT_DURING_SERVING = re.compile(r"JIT compilation during inference: ([A-Za-z0-9_]+)")
 
 
@@ -64,6 +66,7 @@ class StartupFacts(BaseModel):
     estimated_max_model_len: int | None = None
     local_experts: int | None = None  # with EP: the most experts a rank logged holding (0.32 logs rank 0's)
     global_experts: int | None = None
+    v2_model_runner: bool | None = None  # the GPU worker said "Using V2 Model Runner"; None: no GPU worker line
 
 
 def parse_startup(log: str) -> StartupFacts:
@@ -86,4 +89,6 @@ def parse_startup(log: str) -> StartupFacts:
             facts[key] = int(last.replace(",", ""))
         else:
             facts[key] = float(last.replace(",", ""))
+    if _GPU_WORKER_INIT.search(log):
+        facts["v2_model_runner"] = _V2_RUNNER in log
     return StartupFacts(**facts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -38,6 +39,13 @@ from planner.units import GIB
 from traces import TraceError
 
 
+class ModelRunnerChoice(StrEnum):
+    """vLLM's two GPU model runners (planner/model_runner.py), as --model-runner takes them."""
+
+    v1 = "v1"
+    v2 = "v2"
+
+
 def plan(
     model: Annotated[
         str, typer.Argument(help=f"Catalog name ({', '.join(catalog_names())}) or a model directory / config.json.")
@@ -66,6 +74,10 @@ def plan(
     max_num_seqs: Annotated[int | None, typer.Option(help="vLLM's flag (default: by GPU).")] = None,
     cudagraph_mode: Annotated[str | None, typer.Option(help="FULL_AND_PIECEWISE (default), PIECEWISE, ...")] = None,
     compilation_config: Annotated[str | None, typer.Option(help="vLLM's --compilation-config JSON.")] = None,
+    model_runner: Annotated[
+        ModelRunnerChoice | None,
+        typer.Option(help="VLLM_USE_V2_MODEL_RUNNER as v1 (0) or v2 (1); default: the release's choice for the model."),
+    ] = None,
     calibration: Annotated[Path | None, typer.Option(help="A calibration file (bench calibrate).")] = None,
     overhead_gib: Annotated[float | None, typer.Option(help="Explicit overhead per GPU in GiB.")] = None,
     target_context: Annotated[int | None, typer.Option(help="Inverse: total KV tokens wanted.")] = None,
@@ -105,7 +117,8 @@ def plan(
         if cpu_kvcache_space is not None:
             kv_cache_memory_bytes = cpu_kvcache_space * GIB
         server = _server_flags(enforce_eager, max_num_batched_tokens, max_num_seqs, cudagraph_mode, compilation_config)
-        server = server.model_copy(update={"vllm_version": vllm_version, "load_format": load_format})
+        server = server.model_copy(update={"vllm_version": vllm_version, "load_format": load_format,
+                                           "model_runner": model_runner.value if model_runner else None})  # fmt: skip
         settings = _settings(spec, gpu_spec, server, flags={
             "kv_cache_dtype": kv_cache_dtype, "gpu_memory_utilization": gpu_memory_utilization,
             "max_model_len": max_model_len, "block_size": block_size, "kv_cache_memory_bytes": kv_cache_memory_bytes,

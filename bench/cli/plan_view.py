@@ -38,6 +38,9 @@ def print_forward(plan: Plan, console: Console | None = None) -> None:
     server = plan.server
     batch = f"max_num_batched_tokens {server.max_num_batched_tokens}, max_num_seqs {server.max_num_seqs}"
     graphs = f"{server.cudagraph_mode}, {len(server.capture_sizes)} capture sizes" if server.capture_sizes else "eager"
+    if server.capture_sizes and not server.cudagraph_in_budget:
+        graphs += ", not booked by vLLM"
+    batch += f"; model runner {server.model_runner.upper()}"
     table.add_row("- activation peak", _gib(binding.activation_bytes), batch)
     table.add_row("- non-torch", _gib(binding.non_torch_bytes), "NCCL, cuBLAS (measured at TP1)")
     table.add_row("- CUDA graphs", _gib(binding.cudagraph_bytes), graphs)

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from planner import Layout, PlanError, ServerSettings, parse_server_flags
+from planner.model_runner import runner_from_env
 
 
 class SynthModel(BaseModel):
@@ -72,8 +73,10 @@ class DeploymentSpec(BaseModel):
         return args
 
     def server_settings(self, vllm_version: str | None = None) -> ServerSettings:
-        """The vLLM settings the planner reads: those in extra_args (planner/server_flags.py), the load format."""
-        update = {"vllm_version": vllm_version, "load_format": self.served_load_format()}
+        """The vLLM settings the planner reads: those in extra_args (planner/server_flags.py), the load format,
+        the model runner its env asks for."""
+        update = {"vllm_version": vllm_version, "load_format": self.served_load_format(),
+                  "model_runner": runner_from_env(self.env)}  # fmt: skip
         return parse_server_flags(self.extra_args).model_copy(update=update)
 
     def served_load_format(self) -> str | None:
