@@ -7,10 +7,12 @@ Each coefficient is fitted on the term vLLM itself logged for it ("Actual usage 
 activation, ... GiB for non-torch memory", "Estimated CUDA graph memory"), never on the KV capacity it
 is then judged by:
 - k_token, k_seq: least squares of the activation peak on max_num_batched_tokens x token_bytes and
-  max_num_seqs x logits_bytes (no intercept: with none, a run that changes one of the two sizes still
-  predicts the other);
+  max_num_seqs x logits_bytes over the MoE starts on the V1 model runner, where the two passes add (no
+  intercept: with none, a run that changes one of the two sizes still predicts the other);
+- k_seq_v2: the V2 runner's sampler, least squares of its starts' peaks with k_token held (a dense start's peak
+  is the larger pass: planner/overhead.py); k_seq where no V2 start was measured, said in the notes;
 - non_torch_gib: the mean of the non-torch figures;
-- k_cudagraph: least squares through the origin of the CUDA-graph estimate on its unit.
+- k_cudagraph: least squares through the origin of the CUDA-graph estimate on its units.
 """
 
 from __future__ import annotations
@@ -21,18 +23,21 @@ from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from scipy.optimize import minimize_scalar
 
 from planner.errors import InputError
 from planner.gpus import GpuSpec
+from planner.model_runner import ModelRunner
 from planner.model_spec import ModelSpec
-from planner.overhead import OverheadCoefficients
+from planner.overhead import OverheadCoefficients, activation_bytes
 from planner.serving_sim import LoadShape
 from planner.step_cost import PerfFactors
 from planner.units import GIB
 from planner.version import version_tuple
 
-CALIBRATION_FORMAT = 1
+CALIBRATION_FORMAT = 2  # 2: k_seq_v2, and each point's model class, runner and CUDA-graph units
 CALIBRATIONS_DIR = Path(__file__).parent / "calibrations"
+MAX_SAMPLER_COPIES = 10.0  # the V2 sampler's search bound, in fp32 rows of logits a sequence
 
 
 class MeasuredPoint(BaseModel):
@@ -45,11 +50,13 @@ class MeasuredPoint(BaseModel):
     gpu: str
     vllm_version: str | None
     settings: dict[str, object]  # the resolved server settings it ran with, for provenance
+    moe: bool  # the forward's fused-MoE workspaces outlive it: the two passes add
+    model_runner: ModelRunner
     token_bytes: int
     logits_bytes: int
     max_num_batched_tokens: int
     max_num_seqs: int
-    cudagraph_unit_bytes: int
+    cudagraph_units: int
     activation_gib: float | None = None
     non_torch_gib: float | None = None
     cudagraph_estimate_gib: float | None = None
@@ -154,31 +161,56 @@ class Calibration(BaseModel):
 def fit(points: list[MeasuredPoint]) -> tuple[OverheadCoefficients, list[str]]:
     """The coefficients, and notes on what the points could not determine."""
     notes: list[str] = []
-    act = [p for p in points if p.activation_gib is not None]
-    rows = np.array(
-        [[p.max_num_batched_tokens * p.token_bytes / GIB, p.max_num_seqs * p.logits_bytes / GIB] for p in act]
-    )
+    act = [p for p in points if p.activation_gib is not None and p.moe and p.model_runner == "v1"]
+    rows = np.array([[_forward_gib(p), _sampler_gib(p)] for p in act]).reshape(-1, 2)
     if len(act) < 2 or np.linalg.matrix_rank(rows) < 2:
         raise InputError(
             "run folders",
-            "the activation peak needs runs at two settings of max_num_batched_tokens or max_num_seqs",
+            "the activation peak needs MoE runs (V1 model runner) at two settings of max_num_batched_tokens or "
+            "max_num_seqs",
             "add a run that changes one of them (scenarios/gpu_memory.yaml)",
         )
     k_token, k_seq = np.linalg.lstsq(rows, np.array([p.activation_gib for p in act]), rcond=None)[0]
+    v2 = [p for p in points if p.activation_gib is not None and p.model_runner == "v2"]
+    k_seq_v2 = _fit_v2_sampler(v2, k_token=float(k_token)) if v2 else float(k_seq)
+    if not v2:
+        notes.append("no start on the V2 model runner: its sampler taken as V1's")
     non_torch = [p.non_torch_gib for p in points if p.non_torch_gib is not None]
-    graphs = [p for p in points if p.cudagraph_estimate_gib is not None and p.cudagraph_unit_bytes > 0]
+    graphs = [p for p in points if p.cudagraph_estimate_gib is not None and p.cudagraph_units > 0]
     k_cudagraph = 0.0
     if graphs:
-        units = np.array([p.cudagraph_unit_bytes / GIB for p in graphs])
-        k_cudagraph = float(units @ np.array([p.cudagraph_estimate_gib for p in graphs]) / (units @ units))
+        units = np.array([float(p.cudagraph_units) for p in graphs])
+        k_cudagraph = float(units @ np.array([p.cudagraph_estimate_gib for p in graphs]) / (units @ units)) * GIB
     else:
         notes.append("no run with CUDA graphs: their memory is taken as 0")
     return OverheadCoefficients(
         k_token=float(k_token),
         k_seq=float(k_seq),
+        k_seq_v2=k_seq_v2,
         k_cudagraph=k_cudagraph,
         non_torch_gib=float(np.mean(non_torch)) if non_torch else 0.0,
     ), notes
+
+
+def _forward_gib(p: MeasuredPoint) -> float:
+    return p.max_num_batched_tokens * p.token_bytes / GIB
+
+
+def _sampler_gib(p: MeasuredPoint) -> float:
+    return p.max_num_seqs * p.logits_bytes / GIB
+
+
+def _fit_v2_sampler(points: list[MeasuredPoint], *, k_token: float) -> float:
+    """k_seq_v2 by least squares of the peaks the activation rule gives (a dense start's is the larger pass, so
+    the residuals are flat in it where the forward's term wins: a bounded scalar search, not a gradient)."""
+
+    def cost(k: float) -> float:
+        coefficients = OverheadCoefficients(k_token=k_token, k_seq=k, k_seq_v2=k, k_cudagraph=0, non_torch_gib=0)
+        peaks = [activation_bytes(_forward_gib(p), _sampler_gib(p), moe=p.moe, runner="v2",
+                                  coefficients=coefficients) for p in points]  # fmt: skip
+        return float(sum((peak - (p.activation_gib or 0.0)) ** 2 for peak, p in zip(peaks, points, strict=True)))
+
+    return float(minimize_scalar(cost, bounds=(0.0, MAX_SAMPLER_COPIES), method="bounded").x)
 
 
 def load_calibration(path: Path) -> Calibration:

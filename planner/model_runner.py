@@ -14,10 +14,10 @@ What the budget sees, read in 0.26.0's source:
 - CUDA graphs: V2's `profile_cudagraph_memory` returns 0 ("It is TBD whether we keep this API"), so the KV budget
   keeps what the graphs will take (issue #49224: capture can then run out of memory); 0.32.0's V2 estimates its
   graphs as V1 does. Releases 0.27-0.31 were not read: the planner takes them as 0.26.0.
-- activation: V2's profile run frees the forward's intermediates before its sampler pass, which keeps one
-  tensor of logits in the model's dtype (the sampling ops work in place, Triton's Gumbel sampler makes no copy),
-  so the peak is the larger of the two; V1 keeps its fused-MoE workspaces and samples through fp32 copies, so its
-  two terms add (planner/overhead.py).
+- activation: the sampler passes of the two profile runs hold different copies of the logits - measured on one
+  dense model (Qwen3-32B's shape, bf16, one H100, results/gpu_dense_runner_memory at max_num_batched_tokens
+  1,024, where the sampler's pass is the peak): 2.16 GiB on V1, 3.6 fp32 rows a sequence as MiniMax-M2's starts
+  fitted, and 1.47 GiB on V2, ~2.5 rows; planner/overhead.py's k_seq and k_seq_v2.
 """
 
 from __future__ import annotations
@@ -74,9 +74,7 @@ def runner_note(runner: ModelRunner, version: str | None, *, asked: bool) -> str
     """The plan's line on the runner: which, why, and what its profile leaves out of the budget."""
     release = version or ".".join(map(str, UNVERSIONED))
     why = f"{RUNNER_ENV} asked for it" if asked else f"vLLM {release}'s default for this model"
-    if runner == "v1":
-        return f"model runner V1 ({why}): activation = the forward's term + the sampler's"
-    note = f"model runner V2 ({why}): activation = the larger of the forward's term and the sampler's"
+    note = f"model runner {runner.upper()} ({why}): its sampler's share of the activation peak is its own"
     if not books_graphs(runner, version):
         note += "; its profile estimates no CUDA graphs, so the KV cache takes the memory they later use"
     return note

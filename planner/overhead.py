@@ -2,11 +2,14 @@
 server's settings (vLLM V1, gpu_worker.determine_available_memory):
 
 - activation: the peak of the profile run, a forward pass over max_num_batched_tokens tokens and a
-  sampler pass over max_num_seqs sequences. The V1 model runner's two add:
-      k_token x max_num_batched_tokens x token_bytes + k_seq x max_num_seqs x logits_bytes
-  the V2 runner's (planner/model_runner.py) do not - its forward's intermediates are gone before it samples
-  in place on one tensor of logits in the model's dtype:
-      max(k_token x max_num_batched_tokens x token_bytes, max_num_seqs x padded vocabulary x dtype bytes)
+  sampler pass over max_num_seqs sequences:
+      forward = k_token x max_num_batched_tokens x token_bytes
+      sampler = k_seq[runner] x max_num_seqs x logits_bytes
+  A MoE model's forward keeps its fused-MoE workspaces through the sampler pass, so the two add; a dense
+  model's intermediates are gone before it samples, so the larger counts (measured: a dense model's peak
+  moved 0.07 GiB when max_num_batched_tokens went 8,192 -> 1,024 on V1, where the sum would move 1.44;
+  results/gpu_dense_runner_memory). The sampler's copies of the logits differ by model runner
+  (planner/model_runner.py): k_seq for V1, k_seq_v2 for V2.
   token_bytes is one token's working set in the widest layer of this rank: dtype bytes x (3 x hidden
   + the widest of: MoE top_k x (max(2 x I, hidden) + I) x E with I the expert intermediate size over the
   MoE TP size (fused-MoE workspaces 1/3 and 2) and E a MoE model's DP engines (Layout.coupled_engines:
@@ -17,10 +20,12 @@ server's settings (vLLM V1, gpu_worker.determine_available_memory):
   (fp32 logits, gathered on every rank; on the last pipeline stage only).
 - non_torch: NCCL and cuBLAS buffers and the like: a constant per vLLM release (measured at TP1 only).
 - cudagraph: vLLM's estimate of CUDA-graph memory, in the budget since 0.21 (not V2's in 0.26.0):
-      k_cudagraph x graph sets x layers on this rank x largest capture size x hidden x dtype bytes
-  graph sets: 2 for FULL_AND_PIECEWISE, 1 for PIECEWISE / FULL / FULL_DECODE_ONLY, 0 eager or NONE.
+      k_cudagraph x graph sets x capture sizes x layers on this rank
+  graph sets: 2 for FULL_AND_PIECEWISE, 1 for PIECEWISE / FULL / FULL_DECODE_ONLY, 0 eager or NONE. Per
+  graph and layer, not per byte of hidden state: a 64-layer model of hidden 5,120 estimated 1.09 GiB where the
+  62-layer MiniMax-M2 shape of hidden 3,072 estimated 1.06, both at 2 x 51 graphs.
 
-k_token, k_seq, k_cudagraph and non_torch come from a calibration fitted on measured runs
+k_token, k_seq, k_seq_v2, k_cudagraph and non_torch come from a calibration fitted on measured runs
 (planner/calibration.py); each multiplies a size derived from the model, so one calibration carries
 to other models, layouts and settings.
 """
@@ -46,8 +51,9 @@ class OverheadCoefficients(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     k_token: float
-    k_seq: float
-    k_cudagraph: float
+    k_seq: float  # copies of a sequence's fp32 logits the V1 runner's sampler pass holds
+    k_seq_v2: float  # the V2 runner's
+    k_cudagraph: float  # bytes a graph set's capture size takes a layer
     non_torch_gib: float
 
 
@@ -80,21 +86,24 @@ def token_bytes(model: ModelSpec, layout: Layout) -> int:
 
 
 def logits_bytes(model: ModelSpec) -> int:
-    """A sequence's row of fp32 logits over the padded vocabulary: what k_seq multiplies (V1)."""
+    """A sequence's row of fp32 logits over the padded vocabulary: what k_seq and k_seq_v2 multiply."""
     return ceil(model.vocab_size / VOCAB_PADDING) * VOCAB_PADDING * LOGITS_BYTES
 
 
-def v2_sampler_bytes(model: ModelSpec, max_num_seqs: int) -> int:
-    """The V2 runner's sampler pass: max_num_seqs x padded vocabulary x the model's dtype bytes (one tensor of
-    logits as the lm_head writes it, sampled in place: 0.26.0's v1/worker/gpu/sample/sampler.py)."""
-    return max_num_seqs * logits_bytes(model) // LOGITS_BYTES * model.param_bytes
-
-
-def cudagraph_unit_bytes(model: ModelSpec, layers: int, settings: ResolvedSettings) -> int:
-    """graph sets x layers x largest capture size x hidden x dtype: what k_cudagraph multiplies."""
-    largest = settings.largest_capture
+def cudagraph_units(layers: int, settings: ResolvedSettings) -> int:
+    """graph sets x capture sizes x layers on this rank: what k_cudagraph multiplies."""
     sets = GRAPH_SETS[settings.cudagraph_mode] if settings.cudagraph_in_budget else 0
-    return sets * layers * largest * model.hidden_size * model.param_bytes
+    return sets * len(settings.capture_sizes) * layers
+
+
+def activation_bytes(
+    forward_bytes: float, sampler_bytes: float, *, moe: bool, runner: str, coefficients: OverheadCoefficients
+) -> float:
+    """The profile run's peak from its passes' sizes (max_num_batched_tokens x token_bytes, max_num_seqs x
+    logits_bytes; 0 for a stage that does not sample): added for a MoE model, the larger for a dense one."""
+    forward = coefficients.k_token * forward_bytes
+    sampler = (coefficients.k_seq_v2 if runner == "v2" else coefficients.k_seq) * sampler_bytes
+    return forward + sampler if moe else max(forward, sampler)
 
 
 def overhead_terms(
@@ -107,15 +116,17 @@ def overhead_terms(
     last_stage: bool,
     source: str,
 ) -> OverheadTerms:
-    activation = coefficients.k_token * settings.max_num_batched_tokens * token_bytes(model, layout)
-    if last_stage and settings.model_runner == "v2":
-        activation = max(activation, v2_sampler_bytes(model, settings.max_num_seqs))
-    elif last_stage:
-        activation += coefficients.k_seq * settings.max_num_seqs * logits_bytes(model)
+    activation = activation_bytes(
+        settings.max_num_batched_tokens * token_bytes(model, layout),
+        settings.max_num_seqs * logits_bytes(model) if last_stage else 0,
+        moe=model.moe is not None,
+        runner=settings.model_runner,
+        coefficients=coefficients,
+    )
     return OverheadTerms(
         activation_bytes=round(activation),
         non_torch_bytes=round(coefficients.non_torch_gib * GIB),
-        cudagraph_bytes=round(coefficients.k_cudagraph * cudagraph_unit_bytes(model, layers, settings)),
+        cudagraph_bytes=round(coefficients.k_cudagraph * cudagraph_units(layers, settings)),
         source=source,
     )
 

@@ -25,7 +25,7 @@ from planner.calibration import MeasuredPoint, fit
 from planner.errors import InputError
 from planner.gpus import match_gpu_name
 from planner.model_runner import runner_from_env
-from planner.overhead import cudagraph_unit_bytes, logits_bytes, token_bytes
+from planner.overhead import cudagraph_units, logits_bytes, token_bytes
 from planner.server_flags import flag_value
 from planner.server_settings import resolve
 from planner.weights import weights_per_rank
@@ -97,11 +97,13 @@ def _case(run: RunData, d: DeploymentRecord) -> Case | None:
         vllm_version=d.vllm_version or facts.vllm_version,
         settings=server.model_dump(exclude={"defaulted", "capture_sizes"})
         | {"largest_capture": server.largest_capture},
+        moe=model.moe is not None,
+        model_runner=server.model_runner,
         token_bytes=token_bytes(model, layout),
         logits_bytes=logits_bytes(model),
         max_num_batched_tokens=server.max_num_batched_tokens,
         max_num_seqs=server.max_num_seqs,
-        cudagraph_unit_bytes=cudagraph_unit_bytes(model, layers, server),
+        cudagraph_units=cudagraph_units(layers, server),
         activation_gib=facts.activation_peak_gib,
         non_torch_gib=facts.non_torch_gib,
         cudagraph_estimate_gib=facts.cudagraph_estimate_gib if server.capture_sizes else None,

@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
-from scipy.optimize import least_squares
+from scipy.optimize import least_squares, minimize_scalar
 
 from planner import GpuSpec, Layout, ModelSpec, arrivals, load_model, plan_capacity
-from planner.calibration import PerfCalibration, PerfPoint, performance_class
+from planner.calibration import Calibration, PerfCalibration, PerfPoint, performance_class
 from planner.capacity import Plan
 from planner.errors import InputError
 from planner.gpus import match_gpu_name
@@ -55,6 +55,10 @@ MULTI_RANK_ONLY = ("collective_us",)  # no single-GPU level says anything about 
 # fitted on PIECEWISE levels alone, every other factor held as the other levels fitted it: one server flag's
 # floor (planner/step_cost.py) should not move what vLLM's default graphs were fitted to
 PIECEWISE_ONLY = ("piecewise_layer_us",)
+# a factor fitted alone: the replay is piecewise constant in it, so a gradient's finite step can land on a flat
+# and stop wherever the host's last bits take it (the H200's PIECEWISE floor came out 174 us on one host, 158 on
+# another); a grid over its bounds, then a bounded Brent search around the best point, does not
+SCALAR_GRID = 51
 
 
 class PerfCase(BaseModel):
@@ -83,24 +87,26 @@ class PerfResidual(BaseModel):
     errors: dict[str, float]  # (predicted - measured) / measured per metric
 
 
-def perf_cases(runs: list[RunData], *, steps: bool = False) -> list[PerfCase]:
+def perf_cases(runs: list[RunData], *, steps: bool = False, memory: Calibration | None = None) -> list[PerfCase]:
     """Every replayable GPU level of the runs; `steps`: with its typical engine steps rebuilt from its requests
-    (what the fit needs; the only part that reads requests.jsonl)."""
-    found = [c for run in runs for d in run.record.deployments for c in _deployment_cases(run, d, steps=steps)]
+    (what the fit needs; the only part that reads requests.jsonl); `memory`: the calibration the levels' plans
+    take (bench calibrate's own fresh one; default: the shipped one for the run's release)."""
+    found = [c for run in runs for d in run.record.deployments
+             for c in _deployment_cases(run, d, steps=steps, memory=memory)]  # fmt: skip
     if not found:
         raise InputError("--perf", "no GPU level with fixed prompt and output lengths in these run folders",
                          "give run folders of GPU runs (results/gpu_perf_h100, results/gpu_single)")  # fmt: skip
     return found
 
 
-def _deployment_cases(run: RunData, d: DeploymentRecord, *, steps: bool) -> list[PerfCase]:
+def _deployment_cases(run: RunData, d: DeploymentRecord, *, steps: bool, memory: Calibration | None) -> list[PerfCase]:
     gpus = run.record.environment.gpus
     gpu = match_gpu_name(gpus[0]["name"]) if gpus else None
     config = run.folder / "models" / d.name
     if d.spec.get("device") != "gpu" or gpu is None or d.status != "ok" or not (config / "config.json").exists():
         return []
     model, layout = load_model(str(config)), layout_of(d)
-    plan = plan_capacity(model, gpu, layout, plan_settings(d))
+    plan = plan_capacity(model, gpu, layout, plan_settings(d).model_copy(update={"calibration": memory}))
     cases: list[PerfCase] = []
     by_level: dict[str, list[RequestRecord]] = {}
     for request in run.requests(d) if steps else []:
@@ -173,6 +179,28 @@ def _fit(cases: list[PerfCase], fitted: list[str], held: PerfFactors) -> PerfFac
     """`fitted` on `cases` (least squares of the log ratios, the module docstring), the rest as `held`."""
     free = [b for b in BOUNDS if b[0] in fitted]
     names = [name for name, *_ in free]
+    residuals = _residual_function(cases, names, held)
+    lower, upper, start = ([b[i] for b in free] for i in (1, 2, 3))
+    if len(names) == 1:
+        return held.model_copy(update={names[0]: _fit_scalar(residuals, float(lower[0]), float(upper[0]))})
+    fit = least_squares(residuals, start, bounds=(lower, upper), diff_step=1e-3)
+    return held.model_copy(update=dict(zip(names, (float(v) for v in fit.x), strict=True)))
+
+
+def _fit_scalar(residuals: Any, lower: float, upper: float) -> float:
+    """One factor: the best of a grid over its bounds, refined by a bounded search between its neighbours."""
+
+    def cost(value: float) -> float:
+        return float(np.sum(residuals(np.array([value])) ** 2))
+
+    grid = np.linspace(lower, upper, SCALAR_GRID)
+    best = int(np.argmin([cost(v) for v in grid]))
+    around = (grid[max(best - 1, 0)], grid[min(best + 1, SCALAR_GRID - 1)])
+    return float(minimize_scalar(cost, bounds=around, method="bounded").x)
+
+
+def _residual_function(cases: list[PerfCase], names: list[str], held: PerfFactors) -> Any:
+    """The log ratios of predicted to measured (levels and rebuilt steps) as a function of `names`' values."""
 
     def residuals(x: np.ndarray) -> np.ndarray:
         factors = held.model_copy(update=dict(zip(names, (float(v) for v in x), strict=True)))
@@ -185,9 +213,7 @@ def _fit(cases: list[PerfCase], fitted: list[str], held: PerfFactors) -> PerfFac
                 out += [math.log(price(s.shape) / s.seconds) for s in case.steps]
         return np.array(out)
 
-    lower, upper, start = ([b[i] for b in free] for i in (1, 2, 3))
-    fit = least_squares(residuals, start, bounds=(lower, upper), diff_step=1e-3)
-    return held.model_copy(update=dict(zip(names, (float(v) for v in fit.x), strict=True)))
+    return residuals
 
 
 def calibrate_performance(cases: list[PerfCase]) -> list[PerfCalibration]:

@@ -38,7 +38,8 @@ def calibrate(
         calibration = fit_calibration(found, name or out.stem)
         residuals = leave_one_out(found, calibration.name)
         if perf:
-            speed = calibrate_performance(perf_cases(open_runs(perf), steps=True))
+            # the levels replayed with the memory model this file carries, not the one it replaces
+            speed = calibrate_performance(perf_cases(open_runs(perf), steps=True, memory=calibration))
             calibration = calibration.model_copy(update={"performance": speed})
     except (RunFolderError, PlanError) as exc:
         raise usage_error(exc) from None
@@ -59,7 +60,8 @@ def calibrate(
     Console(width=170).print(table)
     c = calibration.coefficients
     typer.echo(
-        f"coefficients: k_token {c.k_token:.3f}, k_seq {c.k_seq:.3f}, k_cudagraph {c.k_cudagraph:.3f}, "
+        f"coefficients: k_token {c.k_token:.3f}, k_seq {c.k_seq:.3f} (V2 runner {c.k_seq_v2:.3f}), "
+        f"k_cudagraph {c.k_cudagraph / 2**20:.3f} MiB a graph and layer, "
         f"non-torch {c.non_torch_gib:.3f} GiB; worst leave-one-out error "
         f"{max(abs(r.error) for r in residuals):.2%}"
     )

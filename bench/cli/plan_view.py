@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from planner import Layout, Plan, Target
+from planner.server_settings import ResolvedSettings
 from planner.units import GIB
 
 
@@ -35,12 +36,7 @@ def print_forward(plan: Plan, console: Console | None = None) -> None:
     table.add_row(f"x gpu_memory_utilization {plan.gpu_memory_utilization}", _gib(plan.requested_bytes_per_gpu), "")
     experts = f"; {plan.experts_per_gpu} experts per GPU (EP)" if plan.ep and plan.experts_per_gpu else ""
     table.add_row("- weights", _gib(binding.weights_bytes), f"whole model {_gib(plan.weights_bytes_total)}{experts}")
-    server = plan.server
-    batch = f"max_num_batched_tokens {server.max_num_batched_tokens}, max_num_seqs {server.max_num_seqs}"
-    graphs = f"{server.cudagraph_mode}, {len(server.capture_sizes)} capture sizes" if server.capture_sizes else "eager"
-    if server.capture_sizes and not server.cudagraph_in_budget:
-        graphs += ", not booked by vLLM"
-    batch += f"; model runner {server.model_runner.upper()}"
+    batch, graphs = _overhead_notes(plan.server)
     table.add_row("- activation peak", _gib(binding.activation_bytes), batch)
     table.add_row("- non-torch", _gib(binding.non_torch_bytes), "NCCL, cuBLAS (measured at TP1)")
     table.add_row("- CUDA graphs", _gib(binding.cudagraph_bytes), graphs)
@@ -64,6 +60,15 @@ def print_forward(plan: Plan, console: Console | None = None) -> None:
         print_nodes(plan, console)
     for note in plan.assumptions:
         console.print(f"  - {note}", highlight=False)
+
+
+def _overhead_notes(server: ResolvedSettings) -> tuple[str, str]:
+    """The activation row's note (the sizes, the runner) and the CUDA-graph row's."""
+    batch = f"max_num_batched_tokens {server.max_num_batched_tokens}, max_num_seqs {server.max_num_seqs}"
+    graphs = f"{server.cudagraph_mode}, {len(server.capture_sizes)} capture sizes" if server.capture_sizes else "eager"
+    if server.capture_sizes and not server.cudagraph_in_budget:
+        graphs += ", not booked by vLLM"
+    return f"{batch}; model runner {server.model_runner.upper()}", graphs
 
 
 def _print_stages(plan: Plan, console: Console) -> None:

@@ -130,7 +130,7 @@ def test_a_calibration_file_of_another_format_is_refused(tmp_path):
     path = tmp_path / "old.json"
     path.write_text(json.dumps({"format_version": 0, "name": "old"}))
     result = run("minimax-m2", "--gpu", "h200", "--tp", "8", "--ep", "--calibration", str(path))
-    assert result.exit_code == 2 and "format_version 0, this planner reads 1" in result.output
+    assert result.exit_code == 2 and "format_version 0, this planner reads 2" in result.output
     assert "bench calibrate" in result.output
 
 

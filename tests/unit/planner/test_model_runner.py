@@ -64,9 +64,25 @@ def test_v2_in_0_26_books_no_graphs_and_0_32_does():
     assert (v2_026.server.model_runner, v1_026.server.model_runner, v2_032.server.model_runner) == ("v2", "v1", "v2")
     assert v2_026.stages[0].cudagraph_bytes == 0
     assert v1_026.stages[0].cudagraph_bytes > 0 and v2_032.stages[0].cudagraph_bytes > 0
-    # V2 frees the forward's intermediates before sampling: its peak is below V1's sum of the two passes
+    # V2's sampler pass holds fewer copies of the logits than V1's (the shipped calibration's k_seq_v2 < k_seq)
     assert v2_026.stages[0].activation_bytes < v1_026.stages[0].activation_bytes
     assert v2_026.kv_capacity_tokens > v1_026.kv_capacity_tokens
+
+
+def test_a_dense_models_passes_do_not_add_and_a_moes_do():
+    """max_num_batched_tokens 8,192 -> 1,024 moved a dense model's peak 0.07 GiB on V1 (2.23 -> 2.16, the
+    sampler's pass the larger; results/gpu_dense_runner*) and MiniMax-M2's 0.60 GiB (3.61 -> 3.01 at 2,048;
+    results/gpu_memory)."""
+    small = PlanSettings(
+        gpu_memory_utilization=0.9,
+        max_model_len=8192,
+        server=ServerSettings(vllm_version="0.26.0", model_runner="v1", max_num_batched_tokens=1024),
+    )
+    big = small.model_copy(update={"server": small.server.model_copy(update={"max_num_batched_tokens": 8192})})
+    for name, moved in (("qwen3-32b", False), ("minimax-m2", True)):
+        model, layout = load_model(name), Layout(tp=1 if name == "qwen3-32b" else 4)
+        peaks = [plan_capacity(model, resolve_gpu("h200"), layout, s).stages[0].activation_bytes for s in (small, big)]
+        assert (peaks[1] > peaks[0]) is moved, name
 
 
 def test_a_moe_model_stays_on_v1_in_0_26_and_takes_v2_in_0_32():
