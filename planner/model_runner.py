@@ -74,7 +74,7 @@ def runner_note(runner: ModelRunner, version: str | None, *, asked: bool) -> str
     """The plan's line on the runner: which, why, and what its profile leaves out of the budget."""
     release = version or ".".join(map(str, UNVERSIONED))
     why = f"{RUNNER_ENV} asked for it" if asked else f"vLLM {release}'s default for this model"
-    note = f"model runner {runner.upper()} ({why}): its sampler's share of the activation peak is its own"
+    note = f"model runner {runner.upper()} ({why})"
     if not books_graphs(runner, version):
         note += "; its profile estimates no CUDA graphs, so the KV cache takes the memory they later use"
     return note

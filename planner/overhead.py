@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict
 
 from planner.kv_cache import kv_heads_per_gpu
 from planner.layout import Layout
+from planner.model_runner import ModelRunner
 from planner.model_spec import ModelSpec
 from planner.server_settings import ResolvedSettings
 from planner.units import GIB
@@ -97,7 +98,7 @@ def cudagraph_units(layers: int, settings: ResolvedSettings) -> int:
 
 
 def activation_bytes(
-    forward_bytes: float, sampler_bytes: float, *, moe: bool, runner: str, coefficients: OverheadCoefficients
+    forward_bytes: float, sampler_bytes: float, *, moe: bool, runner: ModelRunner, coefficients: OverheadCoefficients
 ) -> float:
     """The profile run's peak from its passes' sizes (max_num_batched_tokens x token_bytes, max_num_seqs x
     logits_bytes; 0 for a stage that does not sample): added for a MoE model, the larger for a dense one."""

@@ -19,6 +19,7 @@ fitted per GPU; predicting another GPU with them is the out-of-sample check (ben
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -59,6 +60,7 @@ PIECEWISE_ONLY = ("piecewise_layer_us",)
 # and stop wherever the host's last bits take it (the H200's PIECEWISE floor came out 174 us on one host, 158 on
 # another); a grid over its bounds, then a bounded Brent search around the best point, does not
 SCALAR_GRID = 51
+Residuals = Callable[[np.ndarray], np.ndarray]  # the free factors' values -> the log ratios
 
 
 class PerfCase(BaseModel):
@@ -187,7 +189,7 @@ def _fit(cases: list[PerfCase], fitted: list[str], held: PerfFactors) -> PerfFac
     return held.model_copy(update=dict(zip(names, (float(v) for v in fit.x), strict=True)))
 
 
-def _fit_scalar(residuals: Any, lower: float, upper: float) -> float:
+def _fit_scalar(residuals: Residuals, lower: float, upper: float) -> float:
     """One factor: the best of a grid over its bounds, refined by a bounded search between its neighbours."""
 
     def cost(value: float) -> float:
@@ -199,7 +201,7 @@ def _fit_scalar(residuals: Any, lower: float, upper: float) -> float:
     return float(minimize_scalar(cost, bounds=around, method="bounded").x)
 
 
-def _residual_function(cases: list[PerfCase], names: list[str], held: PerfFactors) -> Any:
+def _residual_function(cases: list[PerfCase], names: list[str], held: PerfFactors) -> Residuals:
     """The log ratios of predicted to measured (levels and rebuilt steps) as a function of `names`' values."""
 
     def residuals(x: np.ndarray) -> np.ndarray:
