@@ -98,17 +98,7 @@ def plan_capacity(model: ModelSpec, gpu: GpuSpec, layout: Layout, settings: Plan
                               ssm_bytes=settings.ssm_state_bytes)  # fmt: skip
     settings = settings.model_copy(update={"block_size": block})
     max_len = settings.max_model_len or model.max_position_embeddings
-    server = resolve(
-        settings.server,
-        settings.gpu_memory_utilization,
-        gpu_memory_gib=gpu.memory_gib,
-        gpu_name=gpu.name,
-        tp=layout.tp,
-        pp=layout.pp,
-        hybrid=model.attention.state_layers > 0,
-        moe=model.moe is not None,
-        architecture=model.architecture,
-    )
+    server = resolved_server(model, gpu, layout, settings)
     inputs = _budget_inputs(gpu, settings, server)
     stages = [stage_budget(model, layout, inputs, s) for s in range(layout.pp)]
     binding = min(stages, key=lambda s: s.num_blocks)
@@ -125,6 +115,13 @@ def plan_capacity(model: ModelSpec, gpu: GpuSpec, layout: Layout, settings: Plan
         model, gpu, layout, settings, inputs=inputs, max_len=max_len, stages=stages, binding=binding, need=need
     )
     return plan.model_copy(update={"max_request_tokens": longest})
+
+
+def resolved_server(model: ModelSpec, gpu: GpuSpec, layout: Layout, settings: PlanSettings) -> ResolvedSettings:
+    """The server's settings with the release's defaults filled in for this model on this GPU and layout."""
+    return resolve(settings.server, settings.gpu_memory_utilization, gpu_memory_gib=gpu.memory_gib, gpu_name=gpu.name,
+                   tp=layout.tp, pp=layout.pp, hybrid=model.attention.state_layers > 0, moe=model.moe is not None,
+                   architecture=model.architecture)  # fmt: skip
 
 
 def _request_blocks(

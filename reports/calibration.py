@@ -22,12 +22,12 @@ from planner import (
     plan_capacity,
 )
 from planner.calibration import MeasuredPoint, fit
+from planner.capacity import resolved_server
 from planner.errors import InputError
 from planner.gpus import match_gpu_name
 from planner.model_runner import runner_from_env
 from planner.overhead import cudagraph_units, logits_bytes, token_bytes
 from planner.server_flags import flag_value
-from planner.server_settings import resolve
 from planner.weights import weights_per_rank
 from reports.run_data import RunData, layout_of
 from runfolder.packed import stored_text
@@ -86,9 +86,7 @@ def _case(run: RunData, d: DeploymentRecord) -> Case | None:
         return None
     model, layout = load_model(str(config)), layout_of(d)
     settings = plan_settings(d)
-    server = resolve(settings.server, settings.gpu_memory_utilization, gpu_memory_gib=gpu.memory_gib, gpu_name=gpu.name,
-                     hybrid=model.attention.state_layers > 0, moe=model.moe is not None,
-                     architecture=model.architecture)  # fmt: skip
+    server = resolved_server(model, gpu, layout, settings)
     layers = weights_per_rank(model, layout).layers
     point = MeasuredPoint(
         run=run.record.run_id,
