@@ -36,8 +36,8 @@ def residuals(found):
 
 
 def test_every_committed_gpu_run_is_a_point(found):
-    assert len(found) == 20 and {c.gpu.name for c in found} == {"h100", "h200"}
-    assert sum(c.model.moe is None for c in found) == 8
+    assert len(found) == 21 and {c.gpu.name for c in found} == {"h100", "h200"}
+    assert sum(c.model.moe is None for c in found) == 9
     assert {c.point.model_runner for c in found if c.model.moe is None} == {"v1", "v2"}
 
 
