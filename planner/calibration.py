@@ -23,13 +23,13 @@ from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from scipy.optimize import minimize_scalar
 
 from planner.errors import InputError
 from planner.gpus import GpuSpec
 from planner.model_runner import ModelRunner
 from planner.model_spec import ModelSpec
 from planner.overhead import OverheadCoefficients, activation_bytes
+from planner.scalar_fit import fit_scalar
 from planner.serving_sim import LoadShape
 from planner.step_cost import PerfFactors
 from planner.units import GIB
@@ -202,7 +202,7 @@ def _sampler_gib(p: MeasuredPoint) -> float:
 
 def _fit_v2_sampler(points: list[MeasuredPoint], *, k_token: float) -> float:
     """k_seq_v2 by least squares of the peaks the activation rule gives (a dense start's is the larger pass, so
-    the residuals are flat in it where the forward's term wins: a bounded scalar search, not a gradient)."""
+    the residuals are flat in it where the forward's term wins: planner/scalar_fit.py)."""
 
     def cost(k: float) -> float:
         coefficients = OverheadCoefficients(k_token=k_token, k_seq=k, k_seq_v2=k, k_cudagraph=0, non_torch_gib=0)
@@ -210,7 +210,7 @@ def _fit_v2_sampler(points: list[MeasuredPoint], *, k_token: float) -> float:
                                   coefficients=coefficients) for p in points]  # fmt: skip
         return float(sum((peak - (p.activation_gib or 0.0)) ** 2 for peak, p in zip(peaks, points, strict=True)))
 
-    return float(minimize_scalar(cost, bounds=(0.0, MAX_SAMPLER_COPIES), method="bounded").x)
+    return fit_scalar(cost, 0.0, MAX_SAMPLER_COPIES)
 
 
 def load_calibration(path: Path) -> Calibration:

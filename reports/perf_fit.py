@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
-from scipy.optimize import least_squares, minimize_scalar
+from scipy.optimize import least_squares
 
 from planner import GpuSpec, Layout, ModelSpec, arrivals, load_model, plan_capacity
 from planner.calibration import Calibration, PerfCalibration, PerfPoint, performance_class
@@ -32,6 +32,7 @@ from planner.capacity import Plan
 from planner.errors import InputError
 from planner.gpus import match_gpu_name
 from planner.performance import LevelPrediction, engine_model, predict_level
+from planner.scalar_fit import fit_scalar
 from planner.serving_sim import LoadShape
 from planner.step_cost import PerfFactors
 from reports.calibration import plan_settings
@@ -56,10 +57,6 @@ MULTI_RANK_ONLY = ("collective_us",)  # no single-GPU level says anything about 
 # fitted on PIECEWISE levels alone, every other factor held as the other levels fitted it: one server flag's
 # floor (planner/step_cost.py) should not move what vLLM's default graphs were fitted to
 PIECEWISE_ONLY = ("piecewise_layer_us",)
-# a factor fitted alone: the replay is piecewise constant in it, so a gradient's finite step can land on a flat
-# and stop wherever the host's last bits take it (the H200's PIECEWISE floor came out 174 us on one host, 158 on
-# another); a grid over its bounds, then a bounded Brent search around the best point, does not
-SCALAR_GRID = 51
 Residuals = Callable[[np.ndarray], np.ndarray]  # the free factors' values -> the log ratios
 
 
@@ -190,15 +187,8 @@ def _fit(cases: list[PerfCase], fitted: list[str], held: PerfFactors) -> PerfFac
 
 
 def _fit_scalar(residuals: Residuals, lower: float, upper: float) -> float:
-    """One factor: the best of a grid over its bounds, refined by a bounded search between its neighbours."""
-
-    def cost(value: float) -> float:
-        return float(np.sum(residuals(np.array([value])) ** 2))
-
-    grid = np.linspace(lower, upper, SCALAR_GRID)
-    best = int(np.argmin([cost(v) for v in grid]))
-    around = (grid[max(best - 1, 0)], grid[min(best + 1, SCALAR_GRID - 1)])
-    return float(minimize_scalar(cost, bounds=around, method="bounded").x)
+    """One factor alone (planner/scalar_fit.py: the replay is piecewise constant in it)."""
+    return fit_scalar(lambda value: float(np.sum(residuals(np.array([value])) ** 2)), lower, upper)
 
 
 def _residual_function(cases: list[PerfCase], names: list[str], held: PerfFactors) -> Residuals:
