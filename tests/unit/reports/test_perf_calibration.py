@@ -22,7 +22,8 @@ from runfolder.jsonl import read_rows
 from tests.paths import REPO
 
 SHIPPED = CALIBRATIONS_DIR / "vllm-0.26.0.json"
-MOE, DENSE = "moe fp8", "dense fp8"  # the classes of the committed GPU runs (planner/calibration.performance_class)
+# the classes of the committed GPU runs (planner/calibration.performance_class)
+MOE, DENSE, BF16 = "moe fp8", "dense fp8", "dense bf16"
 H100_RUNS = [REPO / "results" / folder / run for folder, run in (
     ("gpu_perf_h100", "20261126-034427-gpu_perf"), ("gpu_perf_h100", "20261126-035906-gpu_perf"),
     ("gpu_single", "20261125-034533-gpu_single"), ("gpu_single", "20261125-035238-gpu_single"),
@@ -75,15 +76,23 @@ def test_a_models_class_is_looked_up_before_its_card():
     assert borrowed.gemm_efficiency == fitted["h200", DENSE].gemm_efficiency
     assert "transferred from h200 (hopper)" in source
     # a class fitted nowhere: the card's class that is dense (or MoE) as the model is, said so
-    bf16, source = calibration.performance_factors(resolve_gpu("h100"), "dense bf16")
+    assert ("h100", BF16) in fitted
+    fp8_only = calibration.model_copy(
+        update={"performance": [p for p in calibration.performance if p.model_class != BF16]}
+    )
+    bf16, source = fp8_only.performance_factors(resolve_gpu("h100"), BF16)
     assert bf16.gemm_efficiency == fitted["h100", DENSE].gemm_efficiency and "for a dense bf16 model" in source
 
 
-def test_the_shipped_dense_factors_are_their_own_classes_fit():
-    (run,) = [r for r in (REPO / "results" / "gpu_dense_blind").iterdir() if r.name.startswith("20261127-184649")]
-    (rebuilt,) = calibrate_performance(perf_cases(open_runs([run]), steps=True))
-    (shipped,) = [p for p in load_calibration(SHIPPED).performance if (p.gpu, p.model_class) == ("h100", DENSE)]
-    assert rebuilt.model_class == DENSE and rebuilt.points == shipped.points and len(shipped.points) == 9
+@pytest.mark.parametrize(("folder", "run", "gpu", "model_class", "levels"), [
+    ("gpu_dense_blind", "20261127-184649", "h100", DENSE, 9),  # Qwen3-32B's shape in FP8
+    ("gpu_dense_small", "20261127-220652", "h200", BF16, 7),  # Llama-3.1-8B's shape in bf16, the H200's one run
+])  # fmt: skip
+def test_the_shipped_dense_factors_are_their_own_classes_fit(folder, run, gpu, model_class, levels):
+    (path,) = [r for r in (REPO / "results" / folder).iterdir() if r.name.startswith(run)]
+    (rebuilt,) = calibrate_performance(perf_cases(open_runs([path]), steps=True))
+    (shipped,) = [p for p in load_calibration(SHIPPED).performance if (p.gpu, p.model_class) == (gpu, model_class)]
+    assert rebuilt.model_class == model_class and rebuilt.points == shipped.points and len(shipped.points) == levels
     for name, value in rebuilt.factors.model_dump().items():
         assert getattr(shipped.factors, name) == pytest.approx(value, rel=1e-6)
 
