@@ -19,7 +19,8 @@ from runfolder.versioned import load_versioned
 # 4: per level, vLLM's own latency histograms (server, server_check) and the GPUs' energy (energy).
 # 5: per level, a trace replay's rows (trace: path, format, rows, served, skipped by reason).
 # 6: per level, what vLLM logged during its measured part that skews it (server_events: a kernel compiled).
-SCHEMA_VERSION = 6
+# 7: the GPU model runner the plan assumed vs the one vLLM's start-up log names, in capacity.
+SCHEMA_VERSION = 7
 
 
 class CpuCores(BaseModel):
@@ -49,6 +50,9 @@ class CapacityComparison(BaseModel):
     reported_kv_bytes_per_token: int | None = None  # KV budget / tokens, where the server reports its budget (CPU)
     predicted_experts: int | None = None  # the fullest rank's experts (sliced without EP, whole with it)
     reported_experts: int | None = None  # from the ranks' "Local/global number of experts" lines (EP only)
+    # vLLM's GPU model runner (schema 7): the plan's (planner/model_runner.py) vs the start-up log's; None on CPU
+    predicted_model_runner: Literal["v1", "v2"] | None = None
+    reported_model_runner: Literal["v1", "v2"] | None = None
 
 
 class ClientCheck(BaseModel):

@@ -127,6 +127,8 @@ def _notes(d: DeploymentRecord) -> list[str]:
         ranks = (d.predicted or {}).get("gpus", 1)
         if ranks > 1:
             notes.append(escape(f"{d.name}: per rank of {ranks}: {_per_rank(c)}"))
+        if c.predicted_model_runner and c.reported_model_runner and c.predicted_model_runner != c.reported_model_runner:
+            notes.append(f"[yellow]{escape(_runner_mismatch(d.name, c))}[/yellow]")
     if d.cpu_cores:
         ranks = f" (per rank: {' | '.join(map(str, d.cpu_cores.ranks))})" if len(d.cpu_cores.ranks) > 1 else ""
         notes.append(f"{escape(d.name)}: server on cores {d.cpu_cores.server}{ranks}, client on {d.cpu_cores.client}")
@@ -147,6 +149,17 @@ def trace_rows(trace: dict[str, Any]) -> str:
     skipped = "; ".join(f"{n} {reason}" for reason, n in trace["skipped"].items())
     return f"trace {trace['path']}: {trace['served']} of {trace['rows']} rows sent" + (
         f" (not sent: {skipped})" if skipped else ""
+    )
+
+
+def _runner_mismatch(name: str, c: CapacityComparison) -> str:
+    """vLLM served with another model runner than the plan's rule for its release and model picked
+    (planner/model_runner.py): the KV prediction holds the other runner's activation and CUDA-graph terms."""
+    logged, planned = (str(r).upper() for r in (c.reported_model_runner, c.predicted_model_runner))
+    return (
+        f"{name}: vLLM logged its {logged} model runner where the plan assumed {planned}, so the KV prediction "
+        f"holds {planned}'s activation and CUDA-graph terms; fix: pin it with VLLM_USE_V2_MODEL_RUNNER="
+        f"{int(logged == 'V2')} in the deployment's env (the planner reads it)"
     )
 
 

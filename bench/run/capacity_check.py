@@ -112,6 +112,8 @@ def compare(
         reported_kv_bytes_per_token=budget // reported if budget and reported else None,
         predicted_experts=plan.experts_per_gpu if plan and plan.ep else None,
         reported_experts=facts.local_experts,
+        predicted_model_runner=plan.server.model_runner if plan and facts.v2_model_runner is not None else None,
+        reported_model_runner=None if facts.v2_model_runner is None else "v2" if facts.v2_model_runner else "v1",
         predicted_tokens=predicted,
         reported_tokens=reported,
         predicted_blocks=plan.num_blocks if plan else None,
