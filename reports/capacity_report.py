@@ -53,7 +53,7 @@ def build_report(runs: list[RunData], attainment: float = 0.99, target_rps: floa
 DEPLOYMENT_COLUMNS = ["deployment", "status", "device", "GPU", "layout", "GPUs", "weights/GPU predicted GiB",
                       "weights/GPU reported GiB", "KV tokens predicted", "KV tokens reported", "difference",
                       "KV B/token/GPU predicted", "KV B/token/GPU reported", "experts/GPU predicted",
-                      "experts/GPU reported", "vLLM"]  # fmt: skip
+                      "experts/GPU reported", "model runner predicted", "model runner reported", "vLLM"]  # fmt: skip
 
 
 def _deployments(doc: Document, runs: list[RunData]) -> None:
@@ -84,6 +84,8 @@ def _deployment_row(run: RunData, d: DeploymentRecord) -> list[object]:
         cap.reported_kv_bytes_per_token if cap else None,
         cap.predicted_experts if cap else None,
         cap.reported_experts if cap else None,
+        cap.predicted_model_runner if cap else None,
+        cap.reported_model_runner if cap else None,
         d.vllm_version,
     ]
 

@@ -1,6 +1,7 @@
 """bench run's check of vLLM's model runner: the one the plan assumed against the one the server's start-up log
 names (committed H100 starts of Qwen3-32B's bf16 shape on vLLM 0.26.0: V2, its default for a dense model, and
-V1, pinned by VLLM_USE_V2_MODEL_RUNNER=0), and the warning the run's summary prints where they differ."""
+V1, pinned by VLLM_USE_V2_MODEL_RUNNER=0), the warning the run's summary prints where they differ, and the
+capacity report's columns."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from rich.console import Console
 from bench.cli.run_view import print_run
 from bench.run.capacity_check import compare, predict
 from bench.scenario.deployment import DeploymentSpec
+from reports.capacity_report import build_report
+from reports.run_data import RunData
 from runfolder.packed import stored_text
 from runfolder.schema import CapacityComparison, RunRecord, load_run
 from runfolder.server_log import parse_startup
@@ -46,3 +49,18 @@ def test_a_runner_the_plan_did_not_assume_is_warned_about():
     text = console.export_text()
     assert "vLLM logged its V1 model runner where the plan assumed V2" in text
     assert "VLLM_USE_V2_MODEL_RUNNER=0 in the deployment's env" in text
+
+
+def test_the_capacity_report_shows_both_runners(tmp_path):
+    run, check = _check("20261127-211053", env={})
+    run.deployments[0].capacity = check
+    markdown = build_report([RunData(tmp_path, run)]).markdown(tmp_path)
+    header = next(line for line in markdown.splitlines() if "model runner predicted" in line)
+    row = next(line for line in markdown.splitlines() if line.startswith("| v1"))
+    columns = dict(zip(_cells(header), _cells(row), strict=True))
+    assert (columns["model runner predicted"], columns["model runner reported"]) == ("v2", "v1")
+
+
+def _cells(line: str) -> list[str]:
+    """A markdown table row's cells."""
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
