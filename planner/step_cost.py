@@ -172,7 +172,7 @@ def step_model(model: ModelSpec, layout: Layout, *, kv_cache_dtype: str = "auto"
     # a token's experts on the busiest rank: spread over the EP ranks, or (one top-k for every token) as many
     # as the busiest rank holds of them (planner/expert_load.py)
     routed = moe.top_k / layout.ep_size if moe else 0
-    fixed = bool(dummy_weights and moe and moe.router_bias)
+    fixed = fixed_routing(model, dummy_weights=dummy_weights)
     if moe and fixed and layout.ep_size > 1:
         routed = busiest_rank_experts(moe.top_k, experts=moe.num_experts, ranks=layout.ep_size)
     lm_head = weights_per_rank(unpacked_model, layout, layout.pp - 1).lm_head // 2
@@ -190,6 +190,12 @@ def step_model(model: ModelSpec, layout: Layout, *, kv_cache_dtype: str = "auto"
         moe_engines=layout.coupled_engines(moe),
         fp8_weights=bool(model.quant and model.quant.method == "fp8"), graph_tokens=graph_tokens, piecewise=piecewise,
     )  # fmt: skip
+
+
+def fixed_routing(model: ModelSpec, *, dummy_weights: bool) -> bool:
+    """Whether every token of a step goes to the same top-k experts: a router with a score-correction bias on
+    vLLM's dummy weights (the module docstring); real weights, or a router without one, spread them (uniform)."""
+    return bool(dummy_weights and model.moe and model.moe.router_bias)
 
 
 def _read_every_step(weights: WeightBreakdown) -> int:

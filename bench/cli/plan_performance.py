@@ -13,6 +13,7 @@ from planner.calibration import performance_class
 from planner.capacity import calibration_for
 from planner.performance import LevelPrediction, predict_level, slo_concurrency
 from planner.serving_sim import LoadShape
+from planner.step_cost import fixed_routing
 from planner.whole_waves import whole_waves
 
 DEFAULT_CONCURRENCY = (1, 2, 4, 8, 16, 32, 64, 128, 256)
@@ -24,6 +25,16 @@ EP_CAVEAT = (
     "(DeepGEMM where FlashInfer is missing), which the model does not have: at TP2 + EP on two H200s the Triton "
     "kernel came within 15% of TPOT at 7 of 8 levels, DeepGEMM at 5 of 8, its decode steps 1.6-2.8 ms longer "
     "(results/perf_model/README.md, 'Eighteenth check'); `--moe-backend triton` runs what is priced"
+)
+
+
+# what the runs with a router spreading tokens over the experts (real weights' case) showed
+UNIFORM_ROUTING_CAVEAT = (
+    "the router spreads tokens over the experts (real weights, or no score-correction bias), while every MoE level "
+    "the factors were fitted on sent all tokens to the same top-k (vLLM's dummy weights). Checked blind on two "
+    "H200s (128 experts, TP2 and TP2 + EP): decode held (TPOT within -7% to +9% from c1 to c64), but each step no "
+    "CUDA graph covers took 40-70 ms more than priced - a lone 1K-4K prompt's TTFT came out 44-48% low at TP2, an "
+    "open loop's TPOT 39-40% low (results/perf_model/README.md, 'Twenty-third check')"
 )
 
 
@@ -55,6 +66,8 @@ def performance(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, sett
     if shape["request_rate"]:
         rows.append(predict(None, shape["request_rate"]))
     caveats = _caveats(plan, shape, levels, piecewise_us=factors.piecewise_layer_us)
+    if model.moe and not fixed_routing(model, dummy_weights=plan.server.dummy_weights):
+        caveats.append(UNIFORM_ROUTING_CAVEAT)
     if (fitted := calibration.performance_set(gpu, model_class).model_class) != model_class:
         caveats.insert(0, CLASS_CAVEAT.format(model_class=model_class, fitted=fitted))
     out: dict[str, Any] = {"factors": factors.model_dump(), "factors_source": source,

@@ -160,8 +160,9 @@ def test_performance_json_names_metrics_as_vllm_and_says_where_its_factors_come_
 
 @pytest.mark.parametrize(("input_tokens", "caveats"), [("512", 0), ("513", 1)])
 def test_a_prompt_past_the_largest_cuda_graph_says_its_ttft_depends_on_the_host(input_tokens, caveats):
+    # dummy weights: the router sends every token to the same experts, as the fitted levels did (no routing caveat)
     result = run("minimax-m2", "--gpu", "h200", "--tp", "4", "--vllm-version", "0.26.0", "--performance",
-                 "--concurrency", "1", "--input-tokens", input_tokens, "--json")  # fmt: skip
+                 "--concurrency", "1", "--input-tokens", input_tokens, "--load-format", "dummy", "--json")  # fmt: skip
     assert result.exit_code == 0, result.output
     notes = json.loads(result.output)["performance"]["caveats"]
     assert len(notes) == caveats and all("largest CUDA graph (512 tokens)" in n for n in notes)
@@ -326,3 +327,16 @@ def test_an_idle_dp_engine_of_a_moe_model_still_steps_beside_the_busy_one():
     assert result.exit_code == 0, result.output
     c1, c2 = json.loads(result.output)["performance"]["levels"]
     assert c1["mean_tpot_ms"] == pytest.approx(c2["mean_tpot_ms"], rel=1e-3)
+
+
+@pytest.mark.parametrize(("model", "dummy", "uniform"), [
+    ("minimax-m2", False, True), ("minimax-m2", True, False), ("mixtral-8x7b", True, True), ("qwen3-32b", False, False)
+])  # fmt: skip
+def test_a_router_spreading_tokens_says_what_its_runs_showed(model, dummy, uniform):
+    # MiniMax-M2's router bias on dummy weights sends every token to the same experts, as every fitted MoE level
+    # did; real weights, or a router without the bias (Mixtral), spread them; a dense model has no router
+    args = [model, "--gpu", "h200", "--gpus", "4", "--vllm-version", "0.26.0", "--performance", "--concurrency", "1"]
+    result = run(*args, *(["--load-format", "dummy"] if dummy else []), "--json")
+    assert result.exit_code == 0, result.output
+    caveats = json.loads(result.output)["performance"]["caveats"]
+    assert any("'Twenty-third check'" in c and "spreads tokens over the experts" in c for c in caveats) == uniform
