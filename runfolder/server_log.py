@@ -6,6 +6,7 @@ the requests around it (`serving_events`, read by bench for each level's measure
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -67,6 +68,11 @@ class StartupFacts(BaseModel):
     local_experts: int | None = None  # with EP: the most experts a rank logged holding (0.32 logs rank 0's)
     global_experts: int | None = None
     v2_model_runner: bool | None = None  # the GPU worker said "Using V2 Model Runner"; None: no GPU worker line
+
+    @property
+    def model_runner(self) -> Literal["v1", "v2"] | None:
+        """The GPU model runner the log names, as the planner spells it; None where no GPU worker started."""
+        return None if self.v2_model_runner is None else "v2" if self.v2_model_runner else "v1"
 
 
 def parse_startup(log: str) -> StartupFacts:

@@ -30,13 +30,13 @@ def _logged_runners():
             config = folder / "models" / d.name / "config.json"
             if text is None or not config.exists():
                 continue
-            logged = parse_startup(text).v2_model_runner
+            logged = parse_startup(text).model_runner
             if logged is None:
                 continue
             model, settings = load_model(str(config)), plan_settings(d)
             gpu = resolve_gpu("h100")
             plan = plan_capacity(model, gpu, layout_of(d), settings.model_copy(update={"max_model_len": 4096}))
-            rows.append((f"{folder.name}/{d.name}", plan.server.model_runner, "v2" if logged else "v1"))
+            rows.append((f"{folder.name}/{d.name}", plan.server.model_runner, logged))
     return rows
 
 
