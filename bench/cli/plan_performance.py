@@ -33,7 +33,7 @@ UNIFORM_ROUTING_CAVEAT = (
     "the router spreads tokens over the experts (real weights, or no score-correction bias), while every MoE level "
     "the factors were fitted on sent all tokens to the same top-k (vLLM's dummy weights). Checked blind at TP1 (an "
     "H100, an H200), TP2 and TP2 + EP (two H200s) and the seed's TP4 itself (four H200s): closed-loop decode held "
-    "(TPOT within -11% to +9%), but each step no CUDA graph covers took 25-85 ms more than priced - an open loop's "
+    "(TPOT within -11% to +9%), but each step no CUDA graph covers took 25-83 ms more than priced - an open loop's "
     "TPOT came out 9-40% low, a lone 1K prompt's TTFT up to 48% low (results/perf_model/README.md, 'Twenty-third "
     "check', 'Twenty-fourth check')"
 )
