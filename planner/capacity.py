@@ -12,6 +12,7 @@ model length" is then the capacity in tokens, which the refusal names.
 from __future__ import annotations
 
 from math import ceil
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,6 +28,7 @@ from planner.model_spec import ModelSpec
 from planner.placement import Placement, check_tp_within_node, place
 from planner.recurrent_state import state_blocks
 from planner.server_settings import GPU_BLOCK_SIZE, ResolvedSettings, ServerSettings, in_flight_tokens, resolve
+from planner.step_cost import moe_routing
 from planner.units import GIB
 from planner.weights import weights_total
 
@@ -71,6 +73,7 @@ class Plan(BaseModel):
     kv_bytes_per_token: int
     kv_bytes_per_token_per_gpu: int
     experts_per_gpu: int | None = None  # MoE: the most experts one rank holds (whole with EP, sliced without)
+    moe_routing: Literal["fixed", "spread"] | None = None  # MoE: how the served router sends tokens (step_cost)
     requested_bytes_per_gpu: int
     activation_bytes_per_gpu: int
     non_torch_bytes_per_gpu: int
@@ -114,7 +117,8 @@ def plan_capacity(model: ModelSpec, gpu: GpuSpec, layout: Layout, settings: Plan
     plan = _plan(
         model, gpu, layout, settings, inputs=inputs, max_len=max_len, stages=stages, binding=binding, need=need
     )
-    return plan.model_copy(update={"max_request_tokens": longest})
+    routing = moe_routing(model, dummy_weights=server.dummy_weights)
+    return plan.model_copy(update={"max_request_tokens": longest, "moe_routing": routing})
 
 
 def resolved_server(model: ModelSpec, gpu: GpuSpec, layout: Layout, settings: PlanSettings) -> ResolvedSettings:

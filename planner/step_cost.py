@@ -61,7 +61,7 @@ levels and their engine steps as rebuilt from the tokens' timestamps (reports/pe
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -196,6 +196,13 @@ def fixed_routing(model: ModelSpec, *, dummy_weights: bool) -> bool:
     """Whether every token of a step goes to the same top-k experts: a router with a score-correction bias on
     vLLM's dummy weights (the module docstring); real weights, or a router without one, spread them (uniform)."""
     return bool(dummy_weights and model.moe and model.moe.router_bias)
+
+
+def moe_routing(model: ModelSpec, *, dummy_weights: bool) -> Literal["fixed", "spread"] | None:
+    """A MoE model's routing as served: "fixed" (fixed_routing) or "spread"; None for a dense model."""
+    if model.moe is None:
+        return None
+    return "fixed" if fixed_routing(model, dummy_weights=dummy_weights) else "spread"
 
 
 def _read_every_step(weights: WeightBreakdown) -> int:

@@ -53,7 +53,8 @@ def build_report(runs: list[RunData], attainment: float = 0.99, target_rps: floa
 DEPLOYMENT_COLUMNS = ["deployment", "status", "device", "GPU", "layout", "GPUs", "weights/GPU predicted GiB",
                       "weights/GPU reported GiB", "KV tokens predicted", "KV tokens reported", "difference",
                       "KV B/token/GPU predicted", "KV B/token/GPU reported", "experts/GPU predicted",
-                      "experts/GPU reported", "model runner predicted", "model runner reported", "vLLM"]  # fmt: skip
+                      "experts/GPU reported", "model runner predicted", "model runner reported", "MoE routing",
+                      "vLLM"]  # fmt: skip
 
 
 def _deployments(doc: Document, runs: list[RunData]) -> None:
@@ -86,6 +87,7 @@ def _deployment_row(run: RunData, d: DeploymentRecord) -> list[object]:
         cap.reported_experts if cap else None,
         cap.predicted_model_runner if cap else None,
         cap.reported_model_runner if cap else None,
+        plan.get("moe_routing"),
         d.vllm_version,
     ]
 

@@ -129,6 +129,8 @@ def _notes(d: DeploymentRecord) -> list[str]:
             notes.append(escape(f"{d.name}: per rank of {ranks}: {_per_rank(c)}"))
         if c.predicted_model_runner and c.reported_model_runner and c.predicted_model_runner != c.reported_model_runner:
             notes.append(f"[yellow]{escape(_runner_mismatch(d.name, c))}[/yellow]")
+    if (d.predicted or {}).get("moe_routing") == "fixed":
+        notes.append(f"[yellow]{escape(FIXED_ROUTING.format(name=d.name))}[/yellow]")
     if d.cpu_cores:
         ranks = f" (per rank: {' | '.join(map(str, d.cpu_cores.ranks))})" if len(d.cpu_cores.ranks) > 1 else ""
         notes.append(f"{escape(d.name)}: server on cores {d.cpu_cores.server}{ranks}, client on {d.cpu_cores.client}")
@@ -150,6 +152,15 @@ def trace_rows(trace: dict[str, Any]) -> str:
     return f"trace {trace['path']}: {trace['served']} of {trace['rows']} rows sent" + (
         f" (not sent: {skipped})" if skipped else ""
     )
+
+
+# A MoE model on dummy weights whose router has a score-correction bias (planner.step_cost.fixed_routing)
+FIXED_ROUTING = (
+    "{name}: MoE routing fixed - on dummy weights this router's score-correction bias sends every token to the same "
+    "top-k experts, so these speeds are not real weights' (the seed's TP4 on four H200s at c64: TPOT 13.3 ms so, "
+    "results/gpu_perf_tp4; 23.6 ms with tokens spread, results/gpu_seed_uniform); fix: serve it without the bias, "
+    "as scenarios/gpu_seed_uniform.yaml does (model config: use_routing_bias: false)"
+)
 
 
 def _runner_mismatch(name: str, c: CapacityComparison) -> str:
