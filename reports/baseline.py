@@ -9,10 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from reports.run_data import RunData, open_runs
 from reports.samples import level_samples
+from reports.served_setup import served_setup
 from runfolder.versioned import RunFolderError, load_versioned
 
 # 2: ITL samples and the planner's residual per deployment (version 1 files are still read)
-BASELINE_VERSION = 2
+BASELINE_VERSION = 3  # 3: each run's served setup
 
 
 class BaselineRun(BaseModel):
@@ -23,6 +24,7 @@ class BaselineRun(BaseModel):
     capacity: dict[str, int | None]  # deployment -> reported KV capacity (tokens)
     samples: dict[str, dict[str, dict[str, list[float]]]]  # deployment -> level -> ttft/tpot/itl/e2el -> ms
     residual: dict[str, float | None] = {}  # deployment -> (reported - predicted) / reported KV tokens
+    setup: dict[str, dict[str, str]] = {}  # deployment -> what it served with (served_setup); absent before 3
 
 
 class Baseline(BaseModel):
@@ -43,7 +45,9 @@ def baseline_run(run: RunData) -> BaselineRun:
             level.name: {k: v.tolist() for k, v in level_samples(requests, level.name).items()} for level in d.levels
         }
     residual = {d.name: d.capacity.relative_error if d.capacity else None for d in run.record.deployments}
-    return BaselineRun(run_id=run.record.run_id, metrics=metrics, capacity=capacity, samples=samples, residual=residual)
+    setup = {d.name: served_setup(run, d) for d in run.record.deployments}
+    return BaselineRun(run_id=run.record.run_id, metrics=metrics, capacity=capacity, samples=samples,
+                       residual=residual, setup=setup)  # fmt: skip
 
 
 def run_to_run_spread(baseline: Baseline, metrics: tuple[str, ...]) -> dict[str, float]:

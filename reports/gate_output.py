@@ -6,6 +6,7 @@ from xml.etree import ElementTree as ET
 
 from reports.baseline import Baseline
 from reports.gate import Finding, exit_code
+from reports.served_setup import changed_settings
 
 MARK = {"pass": "pass", "regression": "REGRESSION", "inconclusive": "inconclusive", "missing": "MISSING"}
 
@@ -42,7 +43,17 @@ def markdown_summary(findings: list[Finding], baseline: Baseline, current: Basel
             f"| {f.deployment} | {f.level} | {f.metric} | {f.rule} | {_n(f.baseline)} | {_n(f.current)} | "
             f"{change} | {MARK[f.verdict]} | {f.method} |"
         )
-    return "\n".join(lines)
+    return "\n".join(lines + _served_differently(baseline, current))
+
+
+def _served_differently(baseline: Baseline, current: Baseline) -> list[str]:
+    """What the candidate served differently from the baseline's first run (baselines from schema 3 on)."""
+    before, now = baseline.runs[0].setup, current.runs[0].setup
+    changes = [c for name in now if name in before for c in changed_settings(name, before[name], now[name])]
+    if not changes:
+        return []
+    return ["", "Served differently from the baseline - a change above is partly the setup's:", "",
+            *(f"- {change}" for change in changes)]  # fmt: skip
 
 
 def junit_xml(findings: list[Finding], *, strict: bool = False) -> str:

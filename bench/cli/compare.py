@@ -13,6 +13,8 @@ from rich.table import Table
 from bench.cli.errors import usage_error
 from runfolder.versioned import RunFolderError
 
+SERVED_DIFFERENTLY = "served differently - each change above is partly this setup's, not only a regression:"
+
 
 def compare(
     run_a: Annotated[Path, typer.Argument(help="Baseline run folder.")],
@@ -22,14 +24,17 @@ def compare(
     """Changes from RUN_A to RUN_B per deployment, level and metric, with 95% bootstrap intervals."""
     from reports.compare import compare_runs
     from reports.run_data import open_runs
+    from reports.served_setup import setup_changes
 
     try:
         a, b = open_runs([run_a, run_b])
     except RunFolderError as exc:
         raise usage_error(exc) from None
-    deltas = compare_runs(a, b)
+    deltas, changes = compare_runs(a, b), setup_changes(a, b)
+    said = [SERVED_DIFFERENTLY, *(f"  {change}" for change in changes)] if changes else []
     if as_json:
         typer.echo(json.dumps([d.model_dump() for d in deltas], indent=2))
+        typer.echo("\n".join(said), err=True, nl=bool(said))  # the JSON on stdout stays the list scripts read
         return
     table = Table(title=f"{a.record.run_id} -> {b.record.run_id}", title_justify="left")
     for column in ("deployment", "level", "metric", "A", "B", "change", "95% interval"):
@@ -45,7 +50,10 @@ def compare(
             f"{d.change:+.1%}" if d.change is not None else "-",
             interval,
         )
-    Console(width=160).print(table)
+    console = Console(width=160)
+    console.print(table)
+    for line in said:
+        console.print(line, style="yellow", markup=False, highlight=False)
 
 
 def _num(value: float | None) -> str:
