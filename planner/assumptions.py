@@ -12,7 +12,7 @@ from planner.layout import Layout
 from planner.model_runner import runner_note
 from planner.model_spec import ModelSpec
 from planner.server_settings import ResolvedSettings
-from planner.step_cost import moe_routing
+from planner.step_cost import FIXED_ROUTING_NOTE, moe_routing
 from planner.units import GIB
 
 if TYPE_CHECKING:  # capacity imports this module: the settings' type only
@@ -76,10 +76,7 @@ def plan_assumptions(  # noqa: PLR0917 - the plan's own inputs
     if settings.kv_cache_dtype == "auto":
         notes.append(f"KV cache dtype auto = the model's activation dtype ({model.param_bytes} bytes)")
     if moe_routing(model, dummy_weights=server.dummy_weights) == "fixed":
-        notes.append(
-            "MoE routing fixed: on dummy weights this router's score-correction bias sends every token to the same "
-            "top-k experts, so its steps read fewer expert bytes than real weights', which spread them (memory alike)"
-        )
+        notes.append(f"{FIXED_ROUTING_NOTE} (memory alike)")
     return notes + _layout_notes(model, layout, settings.gpus_per_node) + list(model.notes)
 
 

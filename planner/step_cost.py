@@ -198,6 +198,13 @@ def fixed_routing(model: ModelSpec, *, dummy_weights: bool) -> bool:
     return bool(dummy_weights and model.moe and model.moe.router_bias)
 
 
+# What "fixed" means, said once for the plan's assumptions and bench run's warning
+FIXED_ROUTING_NOTE = (
+    "MoE routing fixed: on dummy weights this router's score-correction bias sends every token to the same top-k "
+    "experts, so its steps read fewer expert bytes than real weights', which spread them"
+)
+
+
 def moe_routing(model: ModelSpec, *, dummy_weights: bool) -> Literal["fixed", "spread"] | None:
     """A MoE model's routing as served: "fixed" (fixed_routing) or "spread"; None for a dense model."""
     if model.moe is None:

@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from bench.scenario.schema import Level
+from planner.step_cost import FIXED_ROUTING_NOTE
 from runfolder.requests import RequestRecord
 from runfolder.schema import CapacityComparison, DeploymentRecord, RunRecord
 
@@ -156,10 +157,9 @@ def trace_rows(trace: dict[str, Any]) -> str:
 
 # A MoE model on dummy weights whose router has a score-correction bias (planner.step_cost.fixed_routing)
 FIXED_ROUTING = (
-    "{name}: MoE routing fixed - on dummy weights this router's score-correction bias sends every token to the same "
-    "top-k experts, so these speeds are not real weights' (the seed's TP4 on four H200s at c64: TPOT 13.3 ms so, "
-    "results/gpu_perf_tp4; 23.6 ms with tokens spread, results/gpu_seed_uniform); fix: serve it without the bias, "
-    "as scenarios/gpu_seed_uniform.yaml does (model config: use_routing_bias: false)"
+    "{name}: " + FIXED_ROUTING_NOTE + ": these speeds are not real weights' (the seed's TP4 on four H200s at c64: "
+    "TPOT 13.3 ms so, results/gpu_perf_tp4; 23.6 ms with tokens spread, results/gpu_seed_uniform); fix: serve it "
+    "without the bias, as scenarios/gpu_seed_uniform.yaml does (model config: use_routing_bias: false)"
 )
 
 
