@@ -17,4 +17,7 @@ check h200 h100-from-h200 $H100
 check h100 tp4-from-h100 $TP4
 check h200 tp4-from-h200 $TP4
 for f in "$out"/*-from-*.txt; do echo "$(basename "$f" .txt): $(tail -1 "$f")"; done
+# all of them: each metric's levels within target, summed over the four checks
+tail -qn1 "$out"/*-from-*.txt | awk '{for (i = 1; i <= NF; i++) if ($(i + 2) == "of") {n[$i] += $(i + 1); d[$i] += $(i + 3)}}
+    END {printf "all:"; for (m in n) printf " %s %d of %d", m, n[m], d[m]; print ""}'
 .venv/bin/python benchmarks/perf_domains.py "$out"/*-from-*.json --out "${2:-results/perf_model/domains}"
