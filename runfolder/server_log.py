@@ -29,6 +29,9 @@ _PATTERNS = {
     "estimated_max_model_len": re.compile(r"the estimated maximum model length is (\d+)"),
     # expert parallel: each rank logs its share (vllm/model_executor/layers/fused_moe, expert map)
     "local_experts": re.compile(r"Local/global number of experts: (\d+)/(\d+)"),
+    # the fused-MoE kernel found no tuned tile file for this shape and GPU and runs its default tiles
+    # (vllm/model_executor/layers/fused_moe/fused_moe.py get_moe_configs): the file's name, E=..,N=..,device_name=..
+    "untuned_moe_config": re.compile(r"Config file not found at \S*?/?(E=[^/\s]+?)\.json"),
 }
 
 # vLLM >= 0.26 watches for kernels compiled after start-up (vllm/.../jit_monitor.py): a Triton JIT stalls
@@ -68,6 +71,7 @@ class StartupFacts(BaseModel):
     local_experts: int | None = None  # with EP: the most experts a rank logged holding (0.32 logs rank 0's)
     global_experts: int | None = None
     v2_model_runner: bool | None = None  # the GPU worker said "Using V2 Model Runner"; None: no GPU worker line
+    untuned_moe_config: str | None = None  # the MoE shape vLLM has no tuned kernel tiles for (E=..,N=..,device_name=..)
 
     @property
     def model_runner(self) -> Literal["v1", "v2"] | None:
@@ -89,7 +93,7 @@ def parse_startup(log: str) -> StartupFacts:
         elif key == "max_concurrency":
             facts["max_concurrency_len"] = int(last[0].replace(",", ""))
             facts["max_concurrency"] = float(last[1].replace(",", ""))
-        elif key == "vllm_version":
+        elif key in ("vllm_version", "untuned_moe_config"):
             facts[key] = last
         elif key in ("kv_cache_tokens", "estimated_max_model_len"):
             facts[key] = int(last.replace(",", ""))

@@ -132,6 +132,8 @@ def _notes(d: DeploymentRecord) -> list[str]:
             notes.append(f"[yellow]{escape(_runner_mismatch(d.name, c))}[/yellow]")
     if (d.predicted or {}).get("moe_routing") == "fixed":
         notes.append(f"[yellow]{escape(FIXED_ROUTING.format(name=d.name))}[/yellow]")
+    if untuned := d.startup.get("untuned_moe_config"):
+        notes.append(escape(UNTUNED_MOE.format(name=d.name, shape=untuned)))
     if d.cpu_cores:
         ranks = f" (per rank: {' | '.join(map(str, d.cpu_cores.ranks))})" if len(d.cpu_cores.ranks) > 1 else ""
         notes.append(f"{escape(d.name)}: server on cores {d.cpu_cores.server}{ranks}, client on {d.cpu_cores.client}")
@@ -160,6 +162,13 @@ FIXED_ROUTING = (
     "{name}: " + FIXED_ROUTING_NOTE + ": these speeds are not real weights' (the seed's TP4 on four H200s at c64: "
     "TPOT 13.3 ms so, results/gpu_perf_tp4; 23.6 ms with tokens spread, results/gpu_seed_uniform); fix: serve it "
     "without the bias, as scenarios/gpu_seed_uniform.yaml does (model config: use_routing_bias: false)"
+)
+
+
+# vLLM's fused-MoE kernel without a tuned tile file for the served shape (runfolder.server_log untuned_moe_config)
+UNTUNED_MOE = (
+    "{name}: vLLM has no tuned fused-MoE tiles for {shape} and ran its defaults; a file tuned for it (vLLM's "
+    "benchmarks/kernels/benchmark_moe.py --tune, found through VLLM_TUNED_CONFIG_FOLDER) may run MoE steps faster"
 )
 
 

@@ -1,7 +1,8 @@
 """bench run's word on a MoE model's routing: on dummy weights a router with a score-correction bias (MiniMax-M2's)
 sends every token to the same top-k experts, and the plan says so (planner.step_cost.moe_routing); the committed
 four-H200 TP4 runs of MiniMax-M2 whole, with the bias (results/gpu_perf_tp4) and without it
-(results/gpu_seed_uniform), are planned, summarised and reported here."""
+(results/gpu_seed_uniform), are planned, summarised and reported here; and a MoE shape vLLM has no tuned kernel
+tiles for, which its log names, is named in the run's summary."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from bench.run.capacity_check import predict
 from bench.scenario.deployment import DeploymentSpec
 from reports.capacity_report import build_report
 from reports.run_data import RunData
+from runfolder.packed import stored_text
 from runfolder.schema import RunRecord, load_run
+from runfolder.server_log import parse_startup
 from tests.paths import REPO
 
 FIXED = REPO / "results" / "gpu_perf_tp4" / "20261126-104550-gpu_perf_tp4"
@@ -62,3 +65,19 @@ def test_the_capacity_report_shows_the_routing(tmp_path):
 def _cells(line: str) -> list[str]:
     """A markdown table row's cells."""
     return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
+def test_a_moe_shape_without_tuned_kernel_tiles_is_named():
+    # both TP4 logs warn that vLLM 0.26.0 has no tuned file for MiniMax-M2's experts sliced four ways on the H200;
+    # the TP2 shape of 128 experts (E=128, N=768) has one
+    shapes = {}
+    for folder in (SPREAD, REPO / "results" / "gpu_uniform_routing" / "20261127-232021-gpu_uniform_routing"):
+        run = load_run(folder)
+        d = run.deployments[0]
+        assert d.log_file is not None and (log := stored_text(folder / d.log_file)) is not None
+        d.startup = parse_startup(log).model_dump()
+        console = Console(record=True, width=400)
+        print_run(run, "run", console)
+        shapes[d.name] = d.startup["untuned_moe_config"], "no tuned fused-MoE tiles" in console.export_text()
+    assert shapes == {"tp4": ("E=256,N=384,device_name=NVIDIA_H200,dtype=fp8_w8a8,block_shape=[128,128]", True),
+                      "tp2": (None, False)}  # fmt: skip
