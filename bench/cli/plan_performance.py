@@ -13,7 +13,6 @@ from planner.calibration import performance_class
 from planner.capacity import calibration_for
 from planner.performance import LevelPrediction, predict_level, slo_concurrency
 from planner.serving_sim import LoadShape
-from planner.step_cost import fixed_routing
 from planner.whole_waves import whole_waves
 
 DEFAULT_CONCURRENCY = (1, 2, 4, 8, 16, 32, 64, 128, 256)
@@ -67,7 +66,7 @@ def performance(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, sett
     if shape["request_rate"]:
         rows.append(predict(None, shape["request_rate"]))
     caveats = _caveats(plan, shape, levels, piecewise_us=factors.piecewise_layer_us)
-    if model.moe and not fixed_routing(model, dummy_weights=plan.server.dummy_weights):
+    if plan.moe_routing == "spread":
         caveats.append(UNIFORM_ROUTING_CAVEAT)
     if (fitted := calibration.performance_set(gpu, model_class).model_class) != model_class:
         caveats.insert(0, CLASS_CAVEAT.format(model_class=model_class, fitted=fitted))
