@@ -20,7 +20,8 @@ from runfolder.versioned import load_versioned
 # 5: per level, a trace replay's rows (trace: path, format, rows, served, skipped by reason).
 # 6: per level, what vLLM logged during its measured part that skews it (server_events: a kernel compiled).
 # 7: the GPU model runner the plan assumed vs the one vLLM's start-up log names, in capacity.
-SCHEMA_VERSION = 7
+# 8: per level, the torch profiler traces vLLM wrote over its measured requests (profile), if it was profiled.
+SCHEMA_VERSION = 8
 
 
 class CpuCores(BaseModel):
@@ -37,6 +38,11 @@ class CpuCores(BaseModel):
 # harness writes them after the entry point in a deployment's argv: what differs between two runs' argv otherwise
 # is their setup.
 RUN_SPECIFIC_FLAGS = ("--model", "--served-model-name", "--host", "--port")
+
+# A deployment's profiler traces: DEPLOYMENT_FOLDER/PROFILE_FOLDER/<level>/ (vLLM writes into PROFILE_FOLDER while a
+# level is profiled; bench moves each level's traces into a folder of its own)
+PROFILE_FOLDER = "profile"
+TRACE_SUFFIX = ".pt.trace.json"  # torch's name for a trace file (beside each, vLLM writes a key-averages table)
 
 
 class CapacityComparison(BaseModel):
@@ -102,6 +108,9 @@ class LevelSummary(BaseModel):
     # "start_t": the level's start on telemetry.jsonl's clock (a request's sent_s is from this)}; the
     # trace file itself is copied to RUN/traces/ and requests.jsonl names each request's row (trace_line)
     trace: dict[str, Any] = Field(default_factory=dict)
+    # a profiled level (schema 8): the traces vLLM's torch profiler wrote over its measured requests, one per
+    # process (each rank's, the API server's), relative to the run folder, under PROFILE_FOLDER/<level>/
+    profile: list[str] = Field(default_factory=list)
 
 
 class DeploymentRecord(BaseModel):

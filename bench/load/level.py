@@ -23,6 +23,7 @@ from bench.observe.server_events import ServerLogWindow
 from bench.observe.server_latency import Histograms, compare, level_figures
 from bench.observe.telemetry import TelemetrySampler
 from bench.scenario.schema import Level, Scenario
+from bench.server.profiler import ProfileSink, profiled
 from planner.arrivals import level_seed, schedule
 from runfolder.requests import RequestRecord
 from runfolder.schema import ClientCheck, LevelSummary
@@ -58,6 +59,7 @@ class LevelTarget:
     tokenizer: Path
     max_model_len: int | None = None  # the deployment's, if it sets one (a trace's longer rows are counted)
     server_log: Path | None = None  # a local server's log, read for what happened during each level
+    profile: ProfileSink | None = None  # where a profiled level's traces go (a server launched with its profiler)
 
 
 async def run_level(
@@ -81,17 +83,19 @@ async def run_level(
     async with new_session() as session:
         runner = LevelRunner(session, target.base_url, level.label(), load.request_timeout_s, on_record=write)
         start = MeasuredStart()  # left empty if the level is cut short in warm-up
+        traces: list[str] = []
+        sink = target.profile if level.profile else None
         try:
             await runner.warmup(jobs, load.warmup(level), level.concurrency or level.max_concurrency or 4)
             start = await MeasuredStart.take(telemetry, target.server_log)
-            if traced is not None:  # warm-ups above were synthetic: the trace is sent whole, at its own times
-                await runner.open_loop(iter(traced.jobs), traced.offsets, level.max_concurrency)
-            elif load.workers > 1:
-                await _drive_in_workers(scenario, level, runner, target, seed=seed)
-            else:
-                await _drive(
-                    runner, jobs, level, count=load.request_count(level), duration=load.duration(level), seed=seed
-                )
+            async with profiled(session, target.base_url, sink, level=level.label(), into=traces):
+                if traced is not None:  # warm-ups above were synthetic: the trace is sent whole, at its own times
+                    await runner.open_loop(iter(traced.jobs), traced.offsets, level.max_concurrency)
+                elif load.workers > 1:
+                    await _drive_in_workers(scenario, level, runner, target, seed=seed)
+                else:
+                    count, duration = load.request_count(level), load.duration(level)
+                    await _drive(runner, jobs, level, count=count, duration=duration, seed=seed)
         except asyncio.CancelledError:
             runner.result.interrupted = True
             runner.result.finished = runner.result.finished or time.perf_counter()
@@ -100,7 +104,8 @@ async def run_level(
             after, latency_after = await _boundary_or_empty(telemetry)
             level_summary = summary(scenario, level, index, runner.result, before=start.counters, after=after)
             trace = traced.info | {"start_t": round(runner.result.started - telemetry.t0, 3)} if traced else {}
-            summaries.append(start.close(level_summary, telemetry, latency_after=latency_after, trace=trace))
+            level_summary = start.close(level_summary, telemetry, latency_after=latency_after, trace=trace)
+            summaries.append(level_summary.model_copy(update={"profile": traces}))
 
 
 @dataclass

@@ -18,7 +18,7 @@ from bench.server.launch.ray_cluster import RayLauncher
 from bench.server.secrets import redacted
 from bench.server.vllm_server import VllmServer, free_port, port_in_use
 from planner import InputError, Plan, PlanError
-from runfolder.schema import DeploymentRecord
+from runfolder.schema import PROFILE_FOLDER, DeploymentRecord
 from runfolder.server_log import parse_startup
 
 NO_MODEL = "external endpoint: pass the served model's folder (model) to predict"
@@ -34,12 +34,15 @@ class Deployment:
     record: DeploymentRecord
     plan: Plan | None
     plan_error: str | None
+    profile_dir: Path | None = None  # where vLLM's profiler writes, if it was started with one
 
     @classmethod
-    def prepare(cls, spec: DeploymentSpec, run_dir: Path, workers: int = 1) -> Deployment:
-        """Nothing is started: a bad model folder or a taken port fails here."""
+    def prepare(cls, spec: DeploymentSpec, run_dir: Path, workers: int = 1, *, profile: bool = False) -> Deployment:
+        """Nothing is started: a bad model folder or a taken port fails here. `profile`: a level will be
+        profiled, so the server starts with vLLM's profiler configured (bench/server/profiler.py)."""
         model_dir = None if spec.model_unknown else materialize_model(spec, run_dir)
-        server = build_server(spec, model_dir, run_dir, workers)
+        profile_dir = profile_folder(run_dir.resolve(), spec.name) if profile else None
+        server = build_server(spec, model_dir, run_dir, workers, profile_dir=profile_dir)
         plan, plan_error = None, NO_MODEL if model_dir is None else None
         try:
             plan = predict(spec, model_dir) if model_dir else None
@@ -57,7 +60,7 @@ class Deployment:
             predicted=plan.model_dump(mode="json") if plan else None,
             log_file=str(server.log_path.relative_to(run_dir)) if server.log_path else None,
         )
-        return cls(spec, server, record, plan, plan_error)
+        return cls(spec, server, record, plan, plan_error, profile_dir)
 
     def started(self, report: ServerReport) -> DeploymentRecord:
         """The server is ready: what it reported of itself, beside the prediction (for a running server,
@@ -120,7 +123,9 @@ async def probe_deployment(spec: DeploymentSpec, run_dir: Path) -> DeploymentRec
     return deployment.started(report)
 
 
-def build_server(spec: DeploymentSpec, model_dir: Path | None, run_dir: Path, workers: int = 1) -> VllmServer:
+def build_server(
+    spec: DeploymentSpec, model_dir: Path | None, run_dir: Path, workers: int = 1, *, profile_dir: Path | None = None
+) -> VllmServer:
     """Checks that need nothing launched come first: a taken port fails here, before vLLM starts.
     A CPU server launched here gets cores of its own, apart from the client's `workers` processes."""
     if spec.endpoint:
@@ -148,13 +153,18 @@ def build_server(spec: DeploymentSpec, model_dir: Path | None, run_dir: Path, wo
     cores = core_split(spec, workers)
     return VllmServer(
         f"http://{spec.host}:{port}",
-        argv=server_argv(spec, model_dir, port),
+        argv=server_argv(spec, model_dir, port, profile_dir),
         env=server_env(spec, cores=cores),
         log_path=log_path,
         startup_timeout_s=spec.startup_timeout_s,
         launcher=LocalLauncher(cores.server if cores else None),
         cores=cores,
     )
+
+
+def profile_folder(run_dir: Path, deployment: str) -> Path:
+    """Where vLLM's profiler writes for a deployment (vLLM wants it absolute: so is `run_dir` when launching)."""
+    return run_dir / "deployments" / deployment / PROFILE_FOLDER
 
 
 def recorded_spec(spec: DeploymentSpec) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from bench.run.capacity_check import predict
+from bench.run.deployment import profile_folder
 from bench.run.model_source import materialize_model
 from bench.scenario.deployment import DeploymentSpec
 from bench.scenario.schema import Scenario
@@ -31,10 +32,12 @@ class DryRunDeployment(BaseModel):
 
 def dry_run(scenario: Scenario) -> list[DryRunDeployment]:
     out = []
+    profile = any(level.profile for level in scenario.load.all_levels())
     with tempfile.TemporaryDirectory() as tmp:
         for spec in scenario.deployments:
             model_dir = materialize_model(spec, Path(tmp))
-            argv = server_argv(spec, Path("MODEL_DIR"), 0)
+            profile_dir = profile_folder(Path("RUN_DIR"), spec.name) if profile else None
+            argv = server_argv(spec, Path("MODEL_DIR"), 0, profile_dir)
             # as launched: a Ray deployment listens on all interfaces of the node Ray picks
             fill = {"port": "PORT" if spec.port is None else spec.port} | ({"host": "0.0.0.0"} if spec.ray else {})
             argv = retarget_argv(argv, argv[0], **fill)

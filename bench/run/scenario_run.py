@@ -24,6 +24,7 @@ from bench.scenario.deployment import DeploymentSpec
 from bench.scenario.schema import Level, Scenario
 from bench.server.cpu_host import pin_this_process
 from bench.server.launch.protocol import ServerStartError
+from bench.server.profiler import ProfileSink
 from bench.server.vllm_server import VllmServer
 from runfolder.schema import DeploymentRecord, LevelSummary, RunRecord, save_run
 
@@ -65,7 +66,8 @@ class ScenarioRun:
 
     async def run_deployment(self, spec: DeploymentSpec) -> None:
         self.events.deployment_started(spec.name)
-        deployment = Deployment.prepare(spec, self.run_dir, self.scenario.load.workers)
+        profile = any(level.profile for level in self.scenario.load.all_levels())
+        deployment = Deployment.prepare(spec, self.run_dir, self.scenario.load.workers, profile=profile)
         deployment.server.on_wait = self.events.waiting
         folder = self.run_dir / "deployments" / spec.name
         folder.mkdir(parents=True, exist_ok=True)
@@ -99,7 +101,7 @@ class ScenarioRun:
         self, deployment: Deployment, record: DeploymentRecord, folder: Path, summaries: list[LevelSummary]
     ) -> DeploymentRecord:
         server = deployment.server
-        target = await _target(deployment, record)
+        target = await _target(deployment, record, self.run_dir)
         writer = RecordWriter(folder / "requests.jsonl", self.events.request_done)
         local = server.launcher.local  # the server's processes and GPUs are this machine's (not so on Ray)
         telemetry = TelemetrySampler(
@@ -174,14 +176,17 @@ def _server_died(deployment: Deployment, record: DeploymentRecord, exit_code: in
     return record.model_copy(update={"status": "incomplete" if served else "failed", "error": why, "hint": hint})
 
 
-async def _target(deployment: Deployment, record: DeploymentRecord) -> LevelTarget:
-    """Where the levels send: a running server answers to its own model name unless the scenario names it."""
+async def _target(deployment: Deployment, record: DeploymentRecord, run_dir: Path) -> LevelTarget:
+    """Where the levels send: a running server answers to its own model name unless the scenario names it;
+    a server launched with vLLM's profiler (--profiler-config) writes profiled levels' traces into the run."""
     spec, server = deployment.spec, deployment.server
     served = spec.served_name
     if server.external and spec.served_model_name is None:
         served = next(iter(await served_model_ids(server.base_url)), served)
     tokenizer = Path(record.model_dir or "") / "tokenizer.json"
-    return LevelTarget(server.base_url, served, tokenizer, spec.max_model_len, server_log=server.log_path)
+    folder = deployment.profile_dir
+    sink = ProfileSink(folder, run_dir, spec.layout.gpus) if folder else None
+    return LevelTarget(server.base_url, served, tokenizer, spec.max_model_len, server_log=server.log_path, profile=sink)
 
 
 async def _unless_server_dies(work: Coroutine[Any, Any, None], server: VllmServer) -> int | None:

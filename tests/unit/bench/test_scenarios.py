@@ -140,3 +140,15 @@ def test_a_trace_workload_fails_at_its_trace_rows_line_before_anything_runs(tmp_
     path.write_text(GOOD.replace("{concurrency: 2}", "{trace: true}"))
     with pytest.raises(ScenarioError, match="trace: true needs workload kind: trace"):
         load_scenario(path)
+
+
+def test_a_profiled_level_needs_a_server_launched_here(tmp_path):
+    path = tmp_path / "profiled.yaml"
+    path.write_text(
+        GOOD.replace("    model: {like: minimax-m2}", "    endpoint: http://10.0.0.9:8000\n    model: /srv/m").replace(
+            "{concurrency: 2}", "{concurrency: 2, profile: true}"
+        )
+    )
+    with pytest.raises(ScenarioError, match="profile: true needs a server launched on this machine") as info:
+        load_scenario(path)
+    assert "a runs elsewhere" in str(info.value)

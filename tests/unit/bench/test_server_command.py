@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,11 @@ def test_ray_deployment_uses_vllms_ray_executor_on_gpu_and_mp_on_cpu():
 def test_bad_ray_deployments_are_refused_before_anything_runs(fields, message):
     with pytest.raises(ValidationError, match=message):
         DeploymentSpec(name="r", **fields)
+
+
+def test_a_profiled_deployment_starts_with_vllms_torch_profiler_writing_into_the_run(tmp_path):
+    spec = DeploymentSpec(name="tiny", model=SynthModel(), max_model_len=4096)
+    assert "--profiler-config" not in server_argv(spec, Path("/m"), 8123)
+    config = json.loads(flag(server_argv(spec, Path("/m"), 8123, tmp_path / "p"), "--profiler-config") or "")
+    wanted = {"profiler": "torch", "torch_profiler_dir": str(tmp_path / "p"), "torch_profiler_with_stack": False}
+    assert config == wanted
