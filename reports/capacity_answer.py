@@ -36,7 +36,7 @@ def capacity_answers(levels: pd.DataFrame, attainment: float = 0.99) -> list[Cap
     answers = []
     for deployment, group in levels.groupby("deployment", sort=False):
         slo = "request_goodput" in group and group["request_goodput"].notna().any()
-        ok = group[(group["failed"] == 0) & (group["completed"] > 0) & ~group["interrupted"]]
+        ok = group[(group["failed"] == 0) & (group["completed"] > 0) & ~group["interrupted"] & ~group["profiled"]]
         if slo:
             ok = ok[ok["request_goodput"] >= attainment * ok["request_throughput"]]
         gpus = int(group["gpus"].iloc[0])

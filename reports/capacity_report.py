@@ -140,7 +140,10 @@ def _levels(doc: Document, levels: pd.DataFrame) -> None:
     if levels.empty:
         return
     rows = [
-        [row["deployment"], row["level"] + (" (partial)" if row["interrupted"] else "")]
+        [
+            row["deployment"],
+            row["level"] + (" (partial)" if row["interrupted"] else "") + (" (profiled)" if row["profiled"] else ""),
+        ]
         + [row.get(k) for k in LEVEL_COLUMNS]
         + ["LIMITED" if row["client_limited"] else "ok"]
         for _, row in levels.iterrows()
@@ -149,7 +152,9 @@ def _levels(doc: Document, levels: pd.DataFrame) -> None:
     doc.text(
         "Latencies in ms, with vllm bench serve's definitions (TPOT = (E2EL - TTFT) / (output tokens - 1); "
         "ITL per streamed chunk). Server columns: vLLM's own histograms over the level (mean = sum / count). "
-        "Energy: NVML's energy counter over the level, all the machine's GPUs (bench/observe/energy.py)."
+        "Energy: NVML's energy counter over the level, all the machine's GPUs (bench/observe/energy.py). "
+        "A profiled level ran under vLLM's torch profiler: its timings carry the profiler's cost, and no "
+        "capacity answer or prediction check uses it."
     )
 
 

@@ -112,7 +112,7 @@ def _deployment_cases(run: RunData, d: DeploymentRecord, *, steps: bool, memory:
         by_level.setdefault(request.level, []).append(request)
     for level in d.levels:
         load = _load(level, seed=arrivals.level_seed(int((run.record.scenario or {}).get("seed", 0)), level.index))
-        if load is not None and not level.interrupted:
+        if load is not None and not level.interrupted and not level.profile:  # a profiled level's times: the profiler's
             measured = {m: float(v) for m in METRICS if isinstance(v := level.metrics.get(m), int | float)}
             if (frontend := _frontend_ms(level)) is not None:
                 measured[FRONTEND] = frontend

@@ -40,6 +40,7 @@ class RunData:
                         "index": level.index,
                         "gpus": layout_of(d).gpus,
                         "interrupted": level.interrupted,
+                        "profiled": bool(level.profile),  # its timings carry vLLM's profiler's cost
                         "client_limited": level.client.client_limited,
                         "prefix_cache_hit_rate": level.prefix_cache_hit_rate,
                         "preemptions": level.preemptions,

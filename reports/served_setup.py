@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 from reports.run_data import RunData
-from runfolder.schema import RUN_SPECIFIC_FLAGS, DeploymentRecord, EnvironmentInfo
+from runfolder.schema import PROFILER_FLAG, RUN_SPECIFIC_FLAGS, DeploymentRecord, EnvironmentInfo
 
 UNTOLD_ENV = frozenset({"PYTHONUNBUFFERED"})  # the harness sets it on every server, for its log
 
@@ -69,6 +69,10 @@ def _flags(argv: list[str]) -> list[str]:
             skip = False
             continue
         if arg in RUN_SPECIFIC_FLAGS:
+            skip = True
+            continue
+        if arg == PROFILER_FLAG:  # its value names the run's own folder: that it profiled is the setup
+            flags.append(f"{arg} (profiler on)")
             skip = True
             continue
         flags.append(arg)

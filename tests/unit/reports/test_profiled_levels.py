@@ -1,0 +1,43 @@
+"""A run with profiled levels, as the readers take it: the committed H100 profile run
+(results/gpu_moe_profile/20261128-033229: `c16` unprofiled, then `c16-prof`, `c1-prof`, `r4-prof` under vLLM's
+torch profiler). Profiled levels are labelled, and neither fitted, checked nor used for a capacity answer:
+their timings carry the profiler's cost."""
+
+from __future__ import annotations
+
+from reports.capacity_report import build_report
+from reports.kernel_profile import profiled_steps, read_trace
+from reports.perf_fit import perf_cases
+from reports.run_data import open_runs
+from reports.served_setup import served_setup
+from tests.paths import REPO
+
+RUN = REPO / "results" / "gpu_moe_profile" / "20261128-033229-gpu_moe_profile"
+
+
+def test_profiled_levels_are_labelled_and_left_out_of_fits_and_answers(tmp_path):
+    (run,) = open_runs([RUN])
+    levels = run.levels()
+    assert dict(zip(levels["level"], levels["profiled"], strict=True)) == {
+        "c16": False, "c16-prof": True, "c1-prof": True, "r4-prof": True
+    }  # fmt: skip
+    assert [c.point.level for c in perf_cases([run])] == ["c16"]
+    report = build_report([run]).markdown(tmp_path)
+    assert "| spread | c16-prof (profiled) |" in report and "| spread | c16 |" in report
+
+
+def test_the_profiler_flag_is_setup_but_its_folder_is_the_runs_own():
+    (run,) = open_runs([RUN])
+    flags = served_setup(run, run.record.deployments[0])["server flags"]
+    assert "--profiler-config (profiler on)" in flags and str(RUN.name) not in flags and "/tmp/" not in flags
+
+
+def test_the_committed_traces_hold_the_first_waves_prompt_tokens():
+    """c16-prof's 16 measured 1,024-token prompts were prefilled in its traced steps, and its device steps name
+    the fused MoE kernel (the H100 run's table: results/perf_model/moe-profile-spread-h100.txt)."""
+    (run,) = open_runs([RUN])
+    level = next(lv for lv in run.record.deployments[0].levels if lv.name == "c16-prof")
+    traces = [t for t in level.profile if "rank0" in t and t.endswith(".json.gz")]
+    steps = profiled_steps(read_trace(RUN / traces[0]))
+    assert sum(s.prompt_tokens for s in steps) == 16 * 1024
+    assert max(s.by_kind.get("moe", 0.0) for s in steps) > 100.0  # ms, the full prompt step's
