@@ -112,6 +112,7 @@ class LevelSummary(BaseModel):
     # a profiled level (schema 8): the traces vLLM's torch profiler wrote over its measured requests, one per
     # process (each rank's, the API server's), relative to the run folder, under PROFILE_FOLDER/<level>/
     profile: list[str] = Field(default_factory=list)
+    profile_error: str | None = None  # why a profiled level has no traces (its measurement stands)
 
 
 class DeploymentRecord(BaseModel):

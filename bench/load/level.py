@@ -23,7 +23,7 @@ from bench.observe.server_events import ServerLogWindow
 from bench.observe.server_latency import Histograms, compare, level_figures
 from bench.observe.telemetry import TelemetrySampler
 from bench.scenario.schema import Level, Scenario
-from bench.server.profiler import ProfileSink, profiled
+from bench.server.profiler import ProfileOutcome, ProfileSink, profiled
 from planner.arrivals import level_seed, schedule
 from runfolder.requests import RequestRecord
 from runfolder.schema import ClientCheck, LevelSummary
@@ -83,12 +83,12 @@ async def run_level(
     async with new_session() as session:
         runner = LevelRunner(session, target.base_url, level.label(), load.request_timeout_s, on_record=write)
         start = MeasuredStart()  # left empty if the level is cut short in warm-up
-        traces: list[str] = []
+        profile = ProfileOutcome()
         sink = target.profile if level.profile else None
         try:
             await runner.warmup(jobs, load.warmup(level), level.concurrency or level.max_concurrency or 4)
             start = await MeasuredStart.take(telemetry, target.server_log)
-            async with profiled(session, target.base_url, sink, level=level.label(), into=traces):
+            async with profiled(session, target.base_url, sink, level=level.label(), into=profile):
                 if traced is not None:  # warm-ups above were synthetic: the trace is sent whole, at its own times
                     await runner.open_loop(iter(traced.jobs), traced.offsets, level.max_concurrency)
                 elif load.workers > 1:
@@ -105,7 +105,9 @@ async def run_level(
             level_summary = summary(scenario, level, index, runner.result, before=start.counters, after=after)
             trace = traced.info | {"start_t": round(runner.result.started - telemetry.t0, 3)} if traced else {}
             level_summary = start.close(level_summary, telemetry, latency_after=latency_after, trace=trace)
-            summaries.append(level_summary.model_copy(update={"profile": traces}))
+            summaries.append(
+                level_summary.model_copy(update={"profile": profile.traces, "profile_error": profile.error})
+            )
 
 
 @dataclass

@@ -40,19 +40,36 @@ class ProfileSink:
     ranks: int
 
 
+@dataclass
+class ProfileOutcome:
+    """What a profiled level kept: its traces (relative to the run folder), or why there are none."""
+
+    traces: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
 @asynccontextmanager
 async def profiled(
-    session: aiohttp.ClientSession, base_url: str, sink: ProfileSink | None, *, level: str, into: list[str]
+    session: aiohttp.ClientSession, base_url: str, sink: ProfileSink | None, *, level: str, into: ProfileOutcome
 ) -> AsyncIterator[None]:
-    """vLLM's profiler on for the block (nothing where `sink` is None); the traces' paths are added to `into`
-    once it stopped. A block that raises leaves the profiler on: the server is failing or being torn down."""
+    """vLLM's profiler on for the block (nothing where `sink` is None), its traces in `into` once it stopped. A
+    profiler that will not start or stop costs the level its traces, not its measurement (`into.error`); a
+    block that raises leaves the profiler on: the server is failing or being torn down."""
     if sink is None:
         yield
         return
     profile = LevelProfile(base_url, sink, level)
-    await profile.start(session)
+    try:
+        await profile.start(session)
+    except (ProfilerError, aiohttp.ClientError, TimeoutError) as exc:
+        into.error = f"vLLM's profiler did not start: {exc}"
+        yield
+        return
     yield
-    into += await profile.stop(session)
+    try:
+        into.traces = await profile.stop(session)
+    except (ProfilerError, aiohttp.ClientError, TimeoutError) as exc:
+        into.error = f"vLLM's profiler did not stop: {exc}"
 
 
 @dataclass
@@ -77,7 +94,7 @@ class LevelProfile:
         own.mkdir(exist_ok=True)
         for path in written:
             path.rename(own / path.name)
-        return [str((own / p.name).relative_to(self.sink.run_dir)) for p in written]
+        return [str((own / p.name).relative_to(self.sink.run_dir.resolve())) for p in written]
 
     async def _post(self, session: aiohttp.ClientSession, route: str, timeout_s: float) -> None:
         url = f"{self.base_url.rstrip('/')}/{route}"
