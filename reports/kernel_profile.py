@@ -21,6 +21,7 @@ import json
 import re
 from bisect import bisect_left
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +82,8 @@ def profiled_steps(events: list[dict[str, Any]]) -> list[ProfiledStep]:
     )
     starts = [float(e["ts"]) for e in work]
     steps = [e for e in events if e.get("cat") == step_cat and STEP_NAME.match(str(e.get("name", "")))]
-    return [_step(s, work[bisect_left(starts, float(s["ts"])) :]) for s in sorted(steps, key=lambda e: float(e["ts"]))]
+    ordered = sorted(steps, key=lambda e: float(e["ts"]))
+    return [_step(s, work, first=bisect_left(starts, float(s["ts"]))) for s in ordered]
 
 
 def _is_work(event: dict[str, Any], *, device: bool) -> bool:
@@ -90,16 +92,16 @@ def _is_work(event: dict[str, Any], *, device: bool) -> bool:
     return event.get("cat") == "cpu_op" and str(event.get("name", "")).startswith(HOST_KERNEL)
 
 
-def _step(range_event: dict[str, Any], work: list[dict[str, Any]]) -> ProfiledStep:
-    """The step's span and the work that started within it (`work`: from the first that starts at or after the
-    step's start, in order): their union for busy, each one's own duration for its kind."""
+def _step(range_event: dict[str, Any], work: list[dict[str, Any]], *, first: int) -> ProfiledStep:
+    """The step's span and the work that started within it (`work` in start order, `first` the first to start at
+    or after the step's start): their union for busy, each one's own duration for its kind."""
     match = STEP_NAME.match(str(range_event["name"]))
     assert match is not None
     start = float(range_event["ts"])
     end = start + float(range_event["dur"])
     by_kind: dict[str, float] = {}
     busy, covered_to = 0.0, start
-    for event in work:
+    for event in islice(work, first, None):
         ts, dur = float(event["ts"]), float(event["dur"])
         if ts >= end:
             break
@@ -109,4 +111,5 @@ def _step(range_event: dict[str, Any], work: list[dict[str, Any]]) -> ProfiledSt
         busy += max(0.0, stop - max(ts, covered_to))
         covered_to = max(covered_to, stop)
     prompts, prompt_tokens, decodes, decode_tokens = (int(g) for g in match.groups())
-    return ProfiledStep(prompts, prompt_tokens, decodes, decode_tokens, (end - start) / 1e3, busy / 1e3, by_kind)
+    return ProfiledStep(prompts=prompts, prompt_tokens=prompt_tokens, decodes=decodes, decode_tokens=decode_tokens,
+                        span_ms=(end - start) / 1e3, busy_ms=busy / 1e3, by_kind=by_kind)  # fmt: skip
