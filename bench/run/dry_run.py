@@ -32,7 +32,7 @@ class DryRunDeployment(BaseModel):
 
 def dry_run(scenario: Scenario) -> list[DryRunDeployment]:
     out = []
-    profile = any(level.profile for level in scenario.load.all_levels())
+    profile = bool(scenario.profiled_levels())
     with tempfile.TemporaryDirectory() as tmp:
         for spec in scenario.deployments:
             model_dir = materialize_model(spec, Path(tmp))

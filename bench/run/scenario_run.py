@@ -66,7 +66,7 @@ class ScenarioRun:
 
     async def run_deployment(self, spec: DeploymentSpec) -> None:
         self.events.deployment_started(spec.name)
-        profile = any(level.profile for level in self.scenario.load.all_levels())
+        profile = bool(self.scenario.profiled_levels())
         deployment = Deployment.prepare(spec, self.run_dir, self.scenario.load.workers, profile=profile)
         deployment.server.on_wait = self.events.waiting
         folder = self.run_dir / "deployments" / spec.name

@@ -217,9 +217,13 @@ class Scenario(BaseModel):
             raise ValueError(f"level {traced[0]}: a trace replays from one client process; set workers: 1")
         return self
 
+    def profiled_levels(self) -> list[str]:
+        """The levels vLLM's profiler records: a deployment's server starts with it if there is one."""
+        return [level.label() for level in self.load.all_levels() if level.profile]
+
     @model_validator(mode="after")
     def _profiles_need_a_local_server(self) -> Scenario:
-        profiled = [level.label() for level in self.load.all_levels() if level.profile]
+        profiled = self.profiled_levels()
         remote = [d.name for d in self.deployments if d.endpoint or d.ray]
         if profiled and remote:  # vLLM writes its traces on its own host: only one launched here can be read
             raise ValueError(
