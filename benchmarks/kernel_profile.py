@@ -12,18 +12,13 @@ Run: .venv/bin/python benchmarks/kernel_profile.py RUN_DIR... [--ranks all] [--o
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reports.kernel_profile import KINDS, ProfiledStep, profiled_steps, read_trace  # noqa: E402
+from reports.kernel_profile import COLUMNS, level_steps, step_rows  # noqa: E402
 from reports.run_data import open_runs  # noqa: E402
-from runfolder.schema import TRACE_SUFFIX  # noqa: E402
-
-COLUMNS = ("span", "busy", "idle", *(kind for kind, _ in KINDS), "other")
 
 
 def main() -> None:
@@ -36,38 +31,22 @@ def main() -> None:
     for run in open_runs(args.runs):
         for deployment in run.record.deployments:
             for level in deployment.levels:
-                traces = [t for t in level.profile if TRACE_SUFFIX in t]
-                shown = 0
-                for trace in traces:
-                    steps = profiled_steps(read_trace(run.folder / trace))
-                    if not steps or (args.ranks == "first" and shown):
-                        continue
-                    shown += 1
+                for trace, steps in level_steps(run.folder, level, every_rank=args.ranks == "all"):
                     lines.append(f"== {run.record.run_id} {deployment.name} {level.name}: {Path(trace).name}")
-                    lines += table(steps)
+                    lines += table(step_rows(steps))
     text = "\n".join(lines) + "\n"
     if args.out:
         args.out.write_text(text)
     print(text, end="")
 
 
-def table(steps: list[ProfiledStep]) -> list[str]:
-    """One row per (prompt tokens, decode tokens) a step held: the count and each column's median, in ms."""
-    groups: dict[tuple[int, int], list[ProfiledStep]] = defaultdict(list)
-    for step in steps:
-        groups[(step.prompt_tokens, step.decode_tokens)].append(step)
+def table(rows: list[list[float]]) -> list[str]:
+    """The rows as text: counts as integers, medians in ms."""
     header = f"{'prompt tok':>10} {'decode tok':>10} {'steps':>5} " + " ".join(f"{c:>13}" for c in COLUMNS)
-    rows = [header + "   (medians, ms)"]
-    for (prompt, decode), group in sorted(groups.items(), key=lambda kv: (-kv[0][0], -kv[0][1])):
-        figures = [statistics.median(_column(s, c) for s in group) for c in COLUMNS]
-        rows.append(f"{prompt:>10} {decode:>10} {len(group):>5} " + " ".join(f"{f:>13.2f}" for f in figures))
-    return rows
-
-
-def _column(step: ProfiledStep, column: str) -> float:
-    if column in ("span", "busy", "idle"):
-        return float(getattr(step, f"{column}_ms"))
-    return step.by_kind.get(column, 0.0)
+    out = [header + "   (medians, ms)"]
+    for prompt, decode, count, *figures in rows:
+        out.append(f"{prompt:>10} {decode:>10} {count:>5} " + " ".join(f"{f:>13.2f}" for f in figures))
+    return out
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from reports import figures
 from reports.capacity_answer import capacity_answers
 from reports.document import Document
 from reports.perf_report import predicted_vs_measured
+from reports.profile_report import profile_section
 from reports.run_data import RunData, layout_of
 from reports.trace_report import trace_section
 from runfolder.schema import DeploymentRecord
@@ -40,6 +41,7 @@ def build_report(runs: list[RunData], attainment: float = 0.99, target_rps: floa
     _levels(doc, levels)
     predicted_vs_measured(doc, runs)
     trace_section(doc, runs)
+    profile_section(doc, runs)
     doc.heading("Figures")
     doc.image("latency_throughput", figures.latency_vs_throughput(levels), "TTFT and TPOT against output throughput")
     doc.image("percentiles", figures.latency_percentiles(levels), "TTFT / TPOT / ITL percentiles per level")

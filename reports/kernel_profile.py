@@ -19,11 +19,15 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import statistics
 from bisect import bisect_left
+from collections import defaultdict
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Any
+
+from runfolder.schema import TRACE_SUFFIX, LevelSummary
 
 STEP_NAME = re.compile(r"^execute_context_(\d+)\((\d+)\)_generation_(\d+)\((\d+)\)$")
 DEVICE_WORK = frozenset({"kernel", "gpu_memcpy", "gpu_memset"})
@@ -36,6 +40,7 @@ KINDS = (
     ("gemm", re.compile(r"gemm|gemv|matmul|cutlass|nvjet|xmma|_mm\b|onednn_mm|deep_gemm", re.IGNORECASE)),
     ("communication", re.compile(r"nccl|all_?reduce|all_?gather|reduce_?scatter|cross_device", re.IGNORECASE)),
 )
+COLUMNS = ("span", "busy", "idle", *(kind for kind, _ in KINDS), "other")  # step_rows' figures, in ms
 
 
 @dataclass(frozen=True)
@@ -113,3 +118,36 @@ def _step(range_event: dict[str, Any], work: list[dict[str, Any]], *, first: int
     prompts, prompt_tokens, decodes, decode_tokens = (int(g) for g in match.groups())
     return ProfiledStep(prompts=prompts, prompt_tokens=prompt_tokens, decodes=decodes, decode_tokens=decode_tokens,
                         span_ms=(end - start) / 1e3, busy_ms=busy / 1e3, by_kind=by_kind)  # fmt: skip
+
+
+def level_steps(
+    run_folder: Path, level: LevelSummary, *, every_rank: bool = False
+) -> list[tuple[str, list[ProfiledStep]]]:
+    """A profiled level's traces that hold engine steps (the ranks'; the API server's holds none), each with its
+    steps: the first such trace only, unless `every_rank`."""
+    out = []
+    for trace in (t for t in level.profile if TRACE_SUFFIX in t):
+        steps = profiled_steps(read_trace(run_folder / trace))
+        if steps:
+            out.append((trace, steps))
+            if not every_rank:
+                break
+    return out
+
+
+def step_rows(steps: list[ProfiledStep]) -> list[list[float]]:
+    """One row per (prompt tokens, decode tokens) the steps held, most prompt tokens first: those two, how many
+    steps, then each of COLUMNS' median over them (ms)."""
+    groups: dict[tuple[int, int], list[ProfiledStep]] = defaultdict(list)
+    for step in steps:
+        groups[(step.prompt_tokens, step.decode_tokens)].append(step)
+    return [
+        [prompt, decode, len(group), *(statistics.median(_figure(s, c) for s in group) for c in COLUMNS)]
+        for (prompt, decode), group in sorted(groups.items(), key=lambda kv: (-kv[0][0], -kv[0][1]))
+    ]
+
+
+def _figure(step: ProfiledStep, column: str) -> float:
+    if column in ("span", "busy", "idle"):
+        return float(getattr(step, f"{column}_ms"))
+    return step.by_kind.get(column, 0.0)

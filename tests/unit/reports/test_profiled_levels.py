@@ -5,6 +5,8 @@ their timings carry the profiler's cost."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from reports.capacity_report import build_report
 from reports.kernel_profile import profiled_steps, read_trace
 from reports.perf_fit import perf_cases
@@ -24,6 +26,17 @@ def test_profiled_levels_are_labelled_and_left_out_of_fits_and_answers(tmp_path)
     assert [c.point.level for c in perf_cases([run])] == ["c16"]
     report = build_report([run]).markdown(tmp_path)
     assert "| spread | c16-prof (profiled) |" in report and "| spread | c16 |" in report
+    # each profiled level's steps on the device: c16-prof's full prompt step, 325 ms of which 206 in MoE kernels
+    section = report.split("## Profiled levels: engine steps on the device")[1]
+    assert [line for line in section.splitlines() if line.startswith("spread / ")] == [
+        f"spread / {name} ({trace})" for name, trace in _first_rank_traces(run)
+    ]
+    assert "| 8,191 | 1 | 1 | 325.26 | 316.94 | 8.32 | 206.20 |" in section
+
+
+def _first_rank_traces(run) -> list[tuple[str, str]]:
+    levels = [lv for lv in run.record.deployments[0].levels if lv.profile]
+    return [(lv.name, next(Path(t).name for t in lv.profile if "rank0" in t and t.endswith(".gz"))) for lv in levels]
 
 
 def test_the_profiler_flag_is_setup_but_its_folder_is_the_runs_own():
