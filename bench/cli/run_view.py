@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -12,7 +13,7 @@ from rich.table import Table
 from bench.scenario.schema import Level
 from planner.step_cost import FIXED_ROUTING_NOTE
 from runfolder.requests import RequestRecord
-from runfolder.schema import CapacityComparison, DeploymentRecord, RunRecord
+from runfolder.schema import CapacityComparison, DeploymentRecord, LevelSummary, RunRecord
 
 
 class RunProgress:
@@ -146,7 +147,17 @@ def _notes(d: DeploymentRecord) -> list[str]:
         for warning in [*level.client.warnings, *([level.server_check] if level.server_check else [])]
     ]
     notes += [escape(f"{d.name}/{level.name}: {trace_rows(level.trace)}") for level in d.levels if level.trace]
+    notes += [escape(f"{d.name}/{level.name}: {profiled(level)}") for level in d.levels if level.profile]
+    notes += [f"[yellow]{escape(f'{d.name}/{level.name}: {level.profile_error}')}[/yellow]"
+              for level in d.levels if level.profile_error]  # fmt: skip
     return notes
+
+
+def profiled(level: LevelSummary) -> str:
+    """Where a profiled level's traces are, and that its timings carry the profiler's cost."""
+    folder = str(Path(level.profile[0]).parent)
+    return (f"profiled - {len(level.profile)} files from vLLM's torch profiler in {folder} (its timings carry the "
+            "profiler's cost; bench report tables its engine steps)")  # fmt: skip
 
 
 def trace_rows(trace: dict[str, Any]) -> str:

@@ -1,17 +1,21 @@
 """A run with profiled levels, as the readers take it: the committed H100 profile run
 (results/gpu_moe_profile/20261128-033229: `c16` unprofiled, then `c16-prof`, `c1-prof`, `r4-prof` under vLLM's
-torch profiler). Profiled levels are labelled, and neither fitted, checked nor used for a capacity answer:
-their timings carry the profiler's cost."""
+torch profiler). Profiled levels are labelled (bench run's summary names their traces' folder), and neither
+fitted, checked nor used for a capacity answer: their timings carry the profiler's cost."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from rich.console import Console
+
+from bench.cli.run_view import print_run
 from reports.capacity_report import build_report
 from reports.kernel_profile import profiled_steps, read_trace
 from reports.perf_fit import perf_cases
 from reports.run_data import open_runs
 from reports.served_setup import served_setup
+from runfolder.schema import load_run
 from tests.paths import REPO
 
 RUN = REPO / "results" / "gpu_moe_profile" / "20261128-033229-gpu_moe_profile"
@@ -54,3 +58,15 @@ def test_the_committed_traces_hold_the_first_waves_prompt_tokens():
     steps = profiled_steps(read_trace(RUN / traces[0]))
     assert sum(s.prompt_tokens for s in steps) == 16 * 1024
     assert max(s.by_kind.get("moe", 0.0) for s in steps) > 100.0  # ms, the full prompt step's
+
+
+def test_bench_runs_summary_says_where_each_profiled_levels_traces_are():
+    console = Console(width=300, record=True)
+    print_run(load_run(RUN), str(RUN), console)
+    text = console.export_text()
+    for level in ("c16-prof", "c1-prof", "r4-prof"):
+        assert (
+            f"spread/{level}: profiled - 3 files from vLLM's torch profiler in deployments/spread/profile/{level} "
+            in text
+        )
+    assert "spread/c16:" not in text
