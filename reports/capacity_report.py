@@ -166,12 +166,7 @@ def _warnings(doc: Document, runs: list[RunData]) -> None:
         for r in runs
         for d in r.record.deployments
         for level in d.levels
-        for w in [
-            *level.client.warnings,
-            *([level.server_check] if level.server_check else []),
-            *level.server_events,
-            *([level.profile_error] if level.profile_error else []),
-        ]
+        for w in [*level.self_checks(), *level.server_events]
     ]
     if notes:
         doc.heading("Level self-checks (client, server)")

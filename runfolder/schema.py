@@ -114,6 +114,12 @@ class LevelSummary(BaseModel):
     profile: list[str] = Field(default_factory=list)
     profile_error: str | None = None  # why a profiled level has no traces (its measurement stands)
 
+    def self_checks(self) -> list[str]:
+        """What qualifies the level's figures: the client's own warnings, the server-vs-client check, a
+        profiler's failure."""
+        checks = [*self.client.warnings, self.server_check, self.profile_error]
+        return [c for c in checks if c]
+
 
 class DeploymentRecord(BaseModel):
     model_config = ConfigDict(extra="forbid")

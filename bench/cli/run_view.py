@@ -144,12 +144,10 @@ def _notes(d: DeploymentRecord) -> list[str]:
     notes += [
         f"[yellow]{escape(f'{d.name}/{level.name}: {warning}')}[/yellow]"
         for level in d.levels
-        for warning in [*level.client.warnings, *([level.server_check] if level.server_check else [])]
+        for warning in level.self_checks()
     ]
     notes += [escape(f"{d.name}/{level.name}: {trace_rows(level.trace)}") for level in d.levels if level.trace]
     notes += [escape(f"{d.name}/{level.name}: {profiled(level)}") for level in d.levels if level.profile]
-    notes += [f"[yellow]{escape(f'{d.name}/{level.name}: {level.profile_error}')}[/yellow]"
-              for level in d.levels if level.profile_error]  # fmt: skip
     return notes
 
 

@@ -70,3 +70,14 @@ def test_bench_runs_summary_says_where_each_profiled_levels_traces_are():
             in text
         )
     assert "spread/c16:" not in text
+
+
+def test_a_profilers_failure_is_one_of_the_levels_self_checks():
+    record = load_run(RUN)
+    d = record.deployments[0]
+    failed = d.levels[1].model_copy(update={"profile": [], "profile_error": "vLLM's profiler did not start: 404"})
+    record = record.model_copy(update={"deployments": [d.model_copy(update={"levels": [d.levels[0], failed]})]})
+    console = Console(width=300, record=True)
+    print_run(record, str(RUN), console)
+    assert "spread/c16-prof: vLLM's profiler did not start: 404" in console.export_text()
+    assert failed.self_checks()[-1] == "vLLM's profiler did not start: 404"
