@@ -16,19 +16,21 @@ from reports.trace_report import trace_section
 from runfolder.schema import DeploymentRecord
 
 
+def _run_named(run: RunData) -> str:
+    """The run, the vLLM and harness it ran, and its host's Python speed where recorded (schema 9)."""
+    env = run.record.environment
+    said = [env.vllm_distribution or "vLLM ?", f"harness {(env.git_sha or '?')[:10]}"]
+    if env.host_speed:
+        said.append(f"host Python {env.host_speed.describe()}")
+    return f"{run.record.run_id} ({', '.join(said)})"
+
+
 def build_report(runs: list[RunData], attainment: float = 0.99, target_rps: float | None = None) -> Document:
     names = ", ".join(
         sorted({r.record.scenario.get("name", "?") if r.record.scenario else r.record.kind for r in runs})
     )
     doc = Document(f"Capacity report: {names}")
-    doc.text(
-        "Runs: "
-        + ", ".join(
-            f"{r.record.run_id} ({r.record.environment.vllm_distribution or 'vLLM ?'}, "
-            f"harness {(r.record.environment.git_sha or '?')[:10]})"
-            for r in runs
-        )
-    )
+    doc.text("Runs: " + ", ".join(_run_named(r) for r in runs))
     for run in runs:
         if run.partial:
             states = "; ".join(

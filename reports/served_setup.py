@@ -14,15 +14,21 @@ from reports.run_data import RunData
 from runfolder.schema import PROFILER_FLAG, RUN_SPECIFIC_FLAGS, DeploymentRecord, EnvironmentInfo
 
 UNTOLD_ENV = frozenset({"PYTHONUNBUFFERED"})  # the harness sets it on every server, for its log
+HOST_PYTHON = "host Python"
+# Two hosts' Python speeds (median ns a call) said to differ past this ratio: one host probed twice a minute apart
+# ranged 230-367 ns (results/perf_model/twenty-sixth/host-probe.txt), so smaller gaps are the probe's own noise
+HOST_PYTHON_RATIO = 1.5
 
 
 def served_setup(run: RunData, d: DeploymentRecord) -> dict[str, str]:
-    """The deployment's setup as comparable text: vLLM release, GPUs, host CPU, server flags (less each run's
-    paths and port), the environment it set, its MoE routing as planned, and each key of the served config.json."""
+    """The deployment's setup as comparable text: vLLM release, GPUs, host CPU and its Python speed (told as a
+    change only past HOST_PYTHON_RATIO), server flags (less each run's paths and port), the environment it set, its
+    MoE routing as planned, and each key of the served config.json."""
     setup = {
         "vLLM": d.vllm_version or "-",
         "machine GPUs": _gpus(run.record.environment),
         "host CPU": f"{run.record.environment.cpu_model or '-'} ({run.record.environment.cpu_isa or '-'})",
+        HOST_PYTHON: _host_python(run.record.environment),
         "server flags": " ".join(_flags(d.argv or [])),
         "env": " ".join(f"{k}={v}" for k, v in sorted(d.env_set.items()) if k not in UNTOLD_ENV),
         "MoE routing": str((d.predicted or {}).get("moe_routing") or "-"),
@@ -50,8 +56,19 @@ def changed_settings(deployment: str, a: dict[str, str], b: dict[str, str]) -> l
     return [
         f"{deployment}: {key}: {a.get(key, '-')} -> {b.get(key, '-')}"
         for key in {**a, **b}  # a's order, then keys only b has
-        if a.get(key) != b.get(key)
+        if (_hosts_differ(a.get(key), b.get(key)) if key == HOST_PYTHON else a.get(key) != b.get(key))
     ]
+
+
+def _host_python(environment: EnvironmentInfo) -> str:
+    return environment.host_speed.describe() if environment.host_speed else "-"
+
+
+def _hosts_differ(a: str | None, b: str | None) -> bool:
+    """Two host Python figures (_host_python's text) whose medians are more than HOST_PYTHON_RATIO apart; a run
+    from before schema 9 has none, which is no change."""
+    medians = [float(text.split()[0]) for text in (a, b) if text and text != "-"]
+    return len(medians) == 2 and max(medians) > HOST_PYTHON_RATIO * min(medians)
 
 
 def _gpus(environment: EnvironmentInfo) -> str:

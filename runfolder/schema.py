@@ -21,7 +21,8 @@ from runfolder.versioned import load_versioned
 # 6: per level, what vLLM logged during its measured part that skews it (server_events: a kernel compiled).
 # 7: the GPU model runner the plan assumed vs the one vLLM's start-up log names, in capacity.
 # 8: per level, the torch profiler traces vLLM wrote over its measured requests (profile), if it was profiled.
-SCHEMA_VERSION = 8
+# 9: the host's Python speed at the run's start (environment.host_speed).
+SCHEMA_VERSION = 9
 
 
 class CpuCores(BaseModel):
@@ -148,6 +149,21 @@ class DeploymentRecord(BaseModel):
     telemetry_file: str | None = None
 
 
+class HostSpeed(BaseModel):
+    """How fast this host ran a fixed pure-Python workload (bench/observe/host_speed.py): what a server's steps
+    that no CUDA graph covers wait on. Nanoseconds a call; the median apart from the best says the host was busy."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    best_ns: float
+    median_ns: float
+    repeats: int
+
+    def describe(self) -> str:
+        """As reports and comparisons print it; reports/served_setup.py reads the median back from the front."""
+        return f"{self.median_ns:.0f} ns a call (best {self.best_ns:.0f})"
+
+
 class EnvironmentInfo(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -162,6 +178,7 @@ class EnvironmentInfo(BaseModel):
     cpus_allowed: list[int] = Field(default_factory=list)  # this process's affinity mask at start
     vllm_distribution: str | None = None
     gpus: list[dict[str, Any]] = Field(default_factory=list)
+    host_speed: HostSpeed | None = None  # schema 9
 
 
 class RunRecord(BaseModel):

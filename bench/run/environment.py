@@ -1,4 +1,4 @@
-"""The environment a run was made in: harness and vLLM versions, git SHA, host CPU and GPUs."""
+"""The environment a run was made in: harness and vLLM versions, git SHA, host CPU (and its Python speed) and GPUs."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+from bench.observe.host_speed import measure_host_speed
 from bench.observe.nvml import Nvml
 from bench.server.cpu_host import this_host
 from runfolder.schema import EnvironmentInfo
@@ -30,6 +31,7 @@ def environment() -> EnvironmentInfo:
         cpus_allowed=sorted(os.sched_getaffinity(0)),
         vllm_distribution=" ".join(installed_vllm() or ()) or None,
         gpus=Nvml().devices(),
+        host_speed=measure_host_speed(),
     )
 
 

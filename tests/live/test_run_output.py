@@ -86,6 +86,8 @@ def test_every_deployment_kind_prints_a_summary_and_the_cpu_server_has_its_own_c
         assert launched.env_set["VLLM_CPU_OMP_THREADS_BIND"] == ",".join(map(str, allowed[:-1]))
         assert f"launched: server on cores {allowed[:-1]}, client on {allowed[-1:]}" in out
     assert run.environment.cpu_isa in {"AMX", "AVX-512", "AVX2"} and run.environment.cpu_flags
+    speed = run.environment.host_speed  # measured before the servers started
+    assert speed is not None and 0 < speed.best_ns <= speed.median_ns
     written = json.loads((next((tmp_path / "runs").iterdir()) / "run.json").read_text())
     assert written["schema_version"] == SCHEMA_VERSION
 

@@ -132,3 +132,15 @@ def test_unreadable_run_folders_exit_2(tmp_path, damage):
     assert {"newer": "newer than this harness", "missing": "no run.json", "garbage": "unreadable"}[
         damage
     ] in result.output
+
+
+def test_the_runs_line_names_the_hosts_python_speed_where_recorded(tmp_path):
+    probed = tmp_path / "probed"
+    shutil.copytree(RUN_A, probed)
+    record = json.loads((probed / "run.json").read_text())
+    record["schema_version"] = 9
+    record["environment"]["host_speed"] = {"best_ns": 140.0, "median_ns": 152.4, "repeats": 9}
+    (probed / "run.json").write_text(json.dumps(record))
+    runs_line = next(b[1] for b in build_report(open_runs([probed, RUN_B])).blocks if b[0] == "text")
+    assert f"{record['run_id']} (" in runs_line and "host Python 152 ns a call (best 140))" in runs_line
+    assert runs_line.count("host Python") == 1  # RUN_B's golden run.json predates it

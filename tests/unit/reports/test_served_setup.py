@@ -30,6 +30,7 @@ def test_the_setup_leaves_out_each_runs_paths_and_port():
     assert setup["server flags"] == "--tensor-parallel-size 4 --gpu-memory-utilization 0.92 --load-format dummy"
     assert setup["machine GPUs"] == "4 x NVIDIA H200"
     assert setup["model config use_routing_bias"] == "false"
+    assert setup["host Python"] == "-"  # run before schema 9 recorded the host's Python speed
 
 
 def test_two_runs_name_what_they_served_differently():
