@@ -15,8 +15,9 @@ from runfolder.schema import PROFILER_FLAG, RUN_SPECIFIC_FLAGS, DeploymentRecord
 
 UNTOLD_ENV = frozenset({"PYTHONUNBUFFERED"})  # the harness sets it on every server, for its log
 HOST_PYTHON = "host Python"
-# Two hosts' Python speeds (median ns a call) said to differ past this ratio: one host probed twice a minute apart
-# ranged 230-367 ns (results/perf_model/twenty-sixth/host-probe.txt), so smaller gaps are the probe's own noise
+# Two hosts' Python speeds (median ns a call) said to differ past this ratio: a quiet host's probes agree within
+# ~1.1x (an H200's: 149-152 ns), while one H100 machine's ran 168 then 336 ns minutes apart - a host shared with other
+# work, which a lone prompt's TTFT feels as much as another machine (results/perf_model/twenty-sixth/host-probe.txt)
 HOST_PYTHON_RATIO = 1.5
 
 
