@@ -8,7 +8,7 @@ during a step waits for the step after next: in a closed loop at c48 the replace
 to finish then enter one step apart and keep the waves staggered, as the runs' own timelines show
 (benchmarks/step_timeline.py). It also reads a step's output only after launching the next, so a step that
 no CUDA graph covers, whose kernels the host launches one by one, holds back the tokens of the step before
-it until it ends (_late).
+it until the host has launched it (_late).
 
 A MoE model's DP engines are not independent in vLLM: every MoE layer gathers the tokens of all engines
 (fused_moe's all-gather / reduce-scatter over the DP group), so their steps start and end together; an
@@ -36,6 +36,7 @@ class BatchLimits:
     kv_capacity_tokens: int  # the pool; a batch that needs more is flagged (vLLM would preempt)
     async_scheduling: bool = False  # each step decided while the previous one runs
     graph_tokens: int | None = None  # the largest step a CUDA graph replays; None: not modelled (no late output)
+    launch_s: float | None = None  # the host's launch of a step no CUDA graph covers (_late); None: its whole step
 
 
 @dataclass
@@ -60,12 +61,14 @@ class _Engine:
             waiting[0].admitted = now
             self.running.append(waiting.pop(0))
 
-    def finish_step(self, now: float, chunks: list[tuple[TrackedRequest, int]], limits: BatchLimits) -> None:
-        """The step ends at `now`: the step before's held-back tokens go out, the prompt chunks are in, and
-        this step's tokens wait to be handed back."""
+    def finish_step(self, start: float, now: float, chunks: list[tuple[TrackedRequest, int]],
+                    limits: BatchLimits) -> None:  # fmt: skip
+        """The step ran from `start` to `now`: the step before's held-back tokens went out once the host had
+        launched this one, the prompt chunks are in, and this step's tokens wait to be handed back."""
         self.short |= sum(r.prefilled + r.produced for r in self.running) > limits.kv_capacity_tokens
         if self.out:
-            self.clients.deliver(self.out, now)
+            launched = now if limits.launch_s is None else min(now, start + limits.launch_s)
+            self.clients.deliver(self.out, launched)
         for request, taken in chunks:
             request.prefilled += taken
         self.out, self.out_at = step_tokens(self.running), now
@@ -107,7 +110,7 @@ def run_engines(clients: Sequence[Clients], *, limits: BatchLimits,
         decided = now
         now += step_seconds([shape for shape, _ in scheduled])
         for e, (_, chunks) in zip(engines, scheduled, strict=True):
-            e.finish_step(now, chunks, limits)
+            e.finish_step(decided, now, chunks, limits)
     return [finished(r) for e in engines for r in e.clients.done], any(e.short for e in engines)
 
 
@@ -124,10 +127,13 @@ def _send(engines: list[_Engine], now: float) -> float:
 
 
 def _late(shape: StepShape, limits: BatchLimits) -> bool:
-    """Whether the step before this one hands its tokens back only when this one ends: under async scheduling
-    the engine reads a step's output after launching the next, and a step no CUDA graph covers keeps the
-    host launching its kernels one by one for most of its time (results/perf_model/wave-c16-timeline-*.txt:
-    a wave's first tokens come out one uncaptured step after the step that computed them)."""
+    """Whether the step before this one hands its tokens back only once the host has launched this one: under
+    async scheduling the engine reads a step's output after launching the next, and the host launches a step
+    no CUDA graph covers kernel by kernel - out at min(this step's end, its start + limits.launch_s). The torch
+    profiler's traces of a wave of 16 1K prompts (a lone prompt's step, then two full ones; two H100 runs, two
+    H200) put the gaps between its requests' three TTFT groups within 5 ms of max(each step's end, the host's
+    end of launching the next), 14-157 ms from the steps' ends, 9-206 from this replay's rule before
+    (the next uncaptured step's end; results/perf_model/twenty-sixth/wave-delivery.txt)."""
     if not limits.async_scheduling or limits.graph_tokens is None:
         return False
     return shape.uncaptured(limits.graph_tokens)

@@ -21,7 +21,7 @@ from planner.model_spec import ModelSpec
 from planner.replay_clients import Frontend
 from planner.replay_requests import SimulatedRequest
 from planner.serving_sim import EngineShare, LoadShape, simulate
-from planner.step_cost import PerfFactors, StepShape, step_model, step_pricer
+from planner.step_cost import PerfFactors, StepShape, launch_seconds, step_model, step_pricer
 
 
 class LevelPrediction(BaseModel):
@@ -105,6 +105,7 @@ def engine_model(model: ModelSpec, gpu: GpuSpec, layout: Layout, plan: Plan, *, 
         kv_capacity_tokens=plan.kv_capacity_tokens,
         async_scheduling=plan.server.async_scheduling,
         graph_tokens=graph_tokens,
+        launch_s=launch_seconds(sm, factors),
     )
     frontend = Frontend(request=factors.frontend_request_us * 1e-6, token=factors.frontend_token_us * 1e-6)
     return EngineModel(limits, step_pricer(sm, gpu, factors), frontend, coupled_pricer(sm, gpu, factors))

@@ -9,10 +9,12 @@ prefills chunks of waiting prompts, up to max_num_batched_tokens tokens in all. 
           + KV each decoding request reads (its context x KV bytes per token on this rank)
   touched experts (T tokens, top-k of E) = E (1 - (1 - k / E)^T), the expected distinct experts when each
           token draws k of E equally likely ones; k for every T where the router is fixed (`fixed_routing`)
-  FLOPs = 2 x active linear parameters per token x tokens   (GEMMs, at the weights' dtype peak)
+  FLOPs = 2 x active linear parameters per token x tokens   (GEMMs, at the weights' dtype peak; a MoE
+          layer's routed experts run every DP engine's tokens)
           + attention: 4 x query heads x head dim per (token, earlier token) pair per layer (bf16 peak)
-  time = max(bytes / (bandwidth x e_bw), gemm FLOPs / (peak x e_gemm) + attention FLOPs / (peak x e_attn))
-         + launch + layers x per-layer overhead + requests in the step x per-request overhead
+  time = max(bytes / (bandwidth x e_bw), dense GEMM FLOPs / (peak x e_gemm) + experts' FLOPs / (peak x e_moe)
+             + attention FLOPs / (peak x e_attn), launch)
+         + layers x per-layer overhead + requests in the step x per-request overhead
          + TP all-reduce / a MoE model's DP gather (all-gather + reduce-scatter a MoE layer): bytes / link
            bandwidth + collectives x collective latency; with DP a MoE layer runs every engine's tokens
            (planner/coupled_step.py: the engines step together)
@@ -25,13 +27,15 @@ prefills chunks of waiting prompts, up to max_num_batched_tokens tokens in all. 
            PIECEWISE levels alone, the other factors held (reports/perf_fit.py); 0 where none was measured.
            Under the default FULL_AND_PIECEWISE a step with a prompt replays piecewise too, not priced so.
   launch = layers x eager launch time per layer, for a step with more tokens than vLLM's largest CUDA graph
-           (0 for a step a graph replays): the host issues every kernel itself. Added, not overlapped: most
-           of a layer's kernels are smaller than their launch, so the host's time for them adds to the
-           large GEMMs' GPU time. A 1,024-token prompt alone spends 80-102 ms in vLLM's prefill on the
-           H200 and 116-126 ms on the H100 (its own histogram, c1), an 8,192-token step 290-299 and
-           312-321 ms (engine steps rebuilt from the runs' token timestamps: benchmarks/step_timeline.py,
-           results/perf_model/step-timeline.txt): ~27 us a token on both, over a fixed 70 ms (H200's
-           host) or 94 ms (H100's), not max(launch, FLOPs).
+           (0 for a step a graph replays): the host issues every kernel itself while the GPU runs those
+           already issued, so the step takes the longer of the two. vLLM's torch profiler (one H100, one
+           H200; results/perf_model/twenty-sixth/profile-vs-price.txt): an 8,192-token prompt step kept the
+           GPU busy 297-317 of its 302-325 ms on both cards, a lone 1,024-token prompt's step 42-51 of its
+           100-162 ms - the rest the host's, 52-61 ms on the H200's machine and 85-118 on the H100s'.
+  e_moe:   the fused MoE kernel's share of peak, measured, not fitted: 193-206 ms of an 8,192-token step on
+           either card, under spread or fixed routing (the same profiles), 0.28-0.30 of FP8 peak where the
+           step's dense GEMMs ran at 0.67; the expert slices' product shapes are the kernel's, not the
+           card's (untuned Triton tiles). Taken for every card; bf16 experts not measured.
   per-request overhead: decode-only steps at ~1.1K context grow by 149 us a request on the H100, 104 on
            the H200 and 83 on two H200s (TP2), ~35-50 us more than their KV bytes at 90% of HBM peak on
            each (the same timeline): sampling and the engine's per-request work, which TP does not split.
@@ -42,16 +46,11 @@ prefills chunks of waiting prompts, up to max_num_batched_tokens tokens in all. 
 Routing is not fitted: it follows from the weights. Real weights route each token its own way (uniform
 above). vLLM's dummy weights (--load-format dummy, every calibration run) are uniform in +-1e-3: a router
 with a score-correction bias (MiniMax, DeepSeek-V3) then picks by that bias, whose spread (~1e-3) outweighs
-the scores' (~5e-6), so every token gets the same top-k - 8 of 256 experts at 1 token, 10 at 64 tokens,
-11 at 8,192 (benchmarks/dummy_routing.py, results/perf_model/dummy-routing.txt); a router without one picks
-by its logits' noise, fresh for every token: uniform again.
+the scores' (~5e-6), so every token gets the same top-k (8 of 256 at 1 token, 11 at 8,192;
+results/perf_model/dummy-routing.txt); a router without one picks by its logits' noise: uniform again.
 
 The API server's time before the engine (frontend_request_us, frontend_token_us; planner/replay_clients.py
 Frontend) is no part of a step, but its factors are fitted with these: a host's, like the launch time.
-Before it was a term, the fit bought that time with dearer prompt steps - a full 8,192-token step at
-371-386 ms on one H200 where the runs' steps took 290-299 (results/perf_model/step-timeline.txt as of
-commit 4824c55); fitted with it, 285-299 ms, and 269-285 since the H200's factors were re-fitted with
-open loops at bench's offsets (3b11e91; the same file now).
 
 The e's, the overheads, the launch time, the collective latency and the API server's times are the
 calibrated factors (planner/calibrations/), fitted per GPU, vLLM version and model class from measured
@@ -86,6 +85,7 @@ class PerfFactors(BaseModel):
     bandwidth_efficiency: float = Field(0.9, gt=0, le=1.5)
     kv_bandwidth_efficiency: float = Field(0.8, gt=0, le=1.5)  # decode attention reading the KV cache (fitted)
     gemm_efficiency: float = Field(0.5, gt=0, le=1.5)
+    moe_gemm_efficiency: float = Field(0.28, gt=0, le=1.5)  # routed experts' GEMMs: measured, not fitted (e_moe)
     attention_efficiency: float = Field(0.5, gt=0, le=1.5)
     layer_overhead_us: float = Field(50.0, ge=0)  # per layer and step: launches, scheduling, sampling share
     eager_layer_us: float = Field(0.0, ge=0)  # host time issuing one layer's kernels in a step no CUDA graph covers
@@ -248,6 +248,7 @@ def engine_pricer(sm: StepModel, gpu: GpuSpec, factors: PerfFactors) -> Callable
     bandwidth, bf16, fp8, link = gpu.speeds()
     weight_rate, kv_rate = bandwidth * factors.bandwidth_efficiency, bandwidth * factors.kv_bandwidth_efficiency
     gemm_rate = (fp8 if sm.fp8_weights else bf16) * factors.gemm_efficiency
+    moe_rate = (fp8 if sm.fp8_weights else bf16) * factors.moe_gemm_efficiency
     attention_rate = bf16 * factors.attention_efficiency
     launch = launch_seconds(sm, factors)
     layers_us = sm.layers * factors.layer_overhead_us
@@ -266,12 +267,13 @@ def engine_pricer(sm: StepModel, gpu: GpuSpec, factors: PerfFactors) -> Callable
         memory = weights / weight_rate + kv / kv_rate
         pairs = context + sum(n * c + n * (n + 1) / 2 for n, c in step.prefills)
         sampled = decodes + len(step.prefills)
-        # the other engines' tokens pass this rank's experts too (+ 0.0 alone: the same sum as before)
-        others = sm.expert_gemm_params * (gathered - tokens)
-        compute = 2 * (sm.gemm_params * tokens + others + sm.lm_head_params * sampled) / gemm_rate
+        # a MoE layer runs its routed experts for every engine's tokens (`gathered`: its own, alone)
+        dense = sm.gemm_params - sm.expert_gemm_params
+        compute = 2 * (dense * tokens + sm.lm_head_params * sampled) / gemm_rate
+        compute += 2 * sm.expert_gemm_params * gathered / moe_rate
         compute += sm.attention_flops_per_pair * pairs / attention_rate
         fixed = layers_us + sampled * factors.sequence_overhead_us
-        priced = max(memory, compute) + (launch if eager else 0.0) + fixed * 1e-6
+        priced = max(memory, compute, launch if eager else 0.0) + fixed * 1e-6
         priced += _comm(sm, tokens, gathered, link=link, collective_us=factors.collective_us)
         return priced if eager else max(priced, floor)
 

@@ -9,8 +9,13 @@ drain left out):
 - decode steps: steps in which no prompt finished; their median duration and median batch (tokens out),
   at the level's mean context (prompt + half the output);
 - prompt steps: the median duration of the level's first-wave steps that finished prompts at once (a
-  closed loop's first wave prefills concurrency x prompt tokens in full token-budget steps), kept as a sample
-  only where that wave fills the budget at least twice (full steps of whole prompts, not a lone remainder);
+  closed loop's first wave prefills concurrency x prompt tokens in full token-budget steps), less the wave's
+  first and last: a step's tokens come out once the host has launched the step after it (async scheduling),
+  so each gap holds its step plus the next one's launch less the previous one's - the first after a lone
+  first prompt's step, the last before a short decode launch (one H100, the first wave of 16 1K prompts:
+  device steps of 325 and 285 ms in the trace, token gaps of 268 and 190; results/perf_model/README.md,
+  twenty-fifth check). Kept as a sample only where the wave fills the budget at least three times, so
+  that a middle step is left;
 - arrival steps (open loops, arrival_summary): each request's longest step between its send and its first
   token - the step that prefilled its prompt beside the running decodes.
 """
@@ -28,6 +33,7 @@ from runfolder.requests import RequestRecord
 
 GAP_S = 0.002  # tokens of one step stream out within ~1 ms of each other; steps are >= 5 ms apart
 PROMPT_STEP_S = 0.05  # prompt steps last 80-320 ms; these runs' median decode steps 7-21 ms
+MIDDLE_WAVE = 3  # budgets a first wave fills: its first and last steps are left out (above), one is left
 MIN_STEPS = 20  # fewer steps than this say too little about a level's typical step
 
 
@@ -81,7 +87,7 @@ def level_row(requests: list[RequestRecord]) -> dict[str, Any] | None:
         return None
     middle = found[len(found) // 5 : 4 * len(found) // 5]
     decode = [(d, n) for d, n, firsts in middle if firsts == 0]
-    wave = [d for d, _, firsts in found[: len(found) // 5] if firsts >= 2 and d > PROMPT_STEP_S]
+    wave = [d for d, _, firsts in found[: len(found) // 5] if firsts >= 2 and d > PROMPT_STEP_S][1:-1]
     context = mean_context(requests)
     return {"decode_ms": 1e3 * statistics.median(d for d, _ in decode) if decode else None,
             "batch": statistics.median(n for _, n in decode) if decode else None, "context": context,
@@ -95,13 +101,13 @@ def mean_context(requests: list[RequestRecord]) -> float:
 
 def step_samples(row: dict[str, Any], load: LoadShape, *, token_budget: int) -> tuple[StepSample, ...]:
     """The row's decode step as a StepShape (its median batch at its mean context), and its prompt step as
-    whole prompts filling the budget where a closed loop's first wave fills it at least twice."""
+    whole prompts filling the budget where a closed loop's first wave fills it MIDDLE_WAVE times at least."""
     out = []
     if row["decode_ms"]:
         shape = StepShape(decode_contexts=(round(row["context"]),) * round(row["batch"]))
         out.append(StepSample(kind="decode", shape=shape, seconds=row["decode_ms"] / 1e3))
     prompt, wave = load.input_tokens, (load.concurrency or 0) * load.input_tokens
-    if row["prompt_step_ms"] and prompt <= token_budget and wave >= 2 * token_budget:
+    if row["prompt_step_ms"] and prompt <= token_budget and wave >= MIDDLE_WAVE * token_budget:
         full, rest = divmod(token_budget, prompt)
         shape = StepShape(prefills=((prompt, 0),) * full + (((rest, 0),) if rest else ()))
         out.append(StepSample(kind="prompt", shape=shape, seconds=row["prompt_step_ms"] / 1e3))

@@ -76,11 +76,12 @@ def _print_performance(calibration: Calibration) -> None:
             if p.multi_gpu_levels
             else "no level on several GPUs: collective latency not fitted"
         )
+        experts = f" (routed experts x{f.moe_gemm_efficiency:.2f}, measured)" if "moe" in p.model_class else ""
         typer.echo(
             f"performance {p.gpu} ({len(p.points)} levels, {p.model_class}): "
             f"KV bandwidth x{f.kv_bandwidth_efficiency:.2f}, "
-            f"GEMM x{f.gemm_efficiency:.2f}, attention x{f.attention_efficiency:.2f}, {f.layer_overhead_us:.0f} us "
-            f"a layer, {f.sequence_overhead_us:.0f} us a request a step, "
+            f"GEMM x{f.gemm_efficiency:.2f}{experts}, attention x{f.attention_efficiency:.2f}, "
+            f"{f.layer_overhead_us:.0f} us a layer, {f.sequence_overhead_us:.0f} us a request a step, "
             f"{f.eager_layer_us:.0f} us a layer launching a step no CUDA graph covers, {collectives}; API server "
             f"{f.frontend_request_us / 1e3:.1f} ms a request + {f.frontend_token_us:.2f} us a prompt token"
         )

@@ -30,11 +30,11 @@ EP_CAVEAT = (
 # what the runs with a router spreading tokens over the experts (real weights' case) showed
 UNIFORM_ROUTING_CAVEAT = (
     "the router spreads tokens over the experts (real weights, or no score-correction bias), while every MoE level "
-    "the factors were fitted on sent all tokens to the same top-k (vLLM's dummy weights). Checked blind at TP1 (an "
-    "H100, an H200), TP2 and TP2 + EP (two H200s) and the seed's TP4 itself (four H200s): closed-loop decode held "
-    "(TPOT within -11% to +9%), but each step no CUDA graph covers took 25-83 ms more than priced - an open loop's "
-    "TPOT came out 9-40% low, a lone 1K prompt's TTFT up to 48% low (results/perf_model/README.md, 'Twenty-third "
-    "check', 'Twenty-fourth check')"
+    "the factors were fitted on sent all tokens to the same top-k (vLLM's dummy weights). A full prompt step costs "
+    "the same either way (vLLM's torch profiler, results/perf_model/README.md 'Twenty-sixth check'); decode reads "
+    "more experts, as priced. Checked at TP1 (an H100, an H200), TP2 and TP2 + EP (two H200s) and the seed's TP4 "
+    "and TP4 + EP (four H200s), each from the other card's factors: closed-loop TPOT within -16% to +16%, an open "
+    "loop's -24% to +5%, TTFT -48% to +46% (results/perf_model/cross-card/)"
 )
 
 

@@ -39,27 +39,47 @@ def main() -> None:
     lines = ["$ .venv/bin/python results/perf_model/twenty-sixth/profile_vs_price.py " + " ".join(sys.argv[1:])]
     runs = open_runs(args.runs)
     for run, case in zip(runs, perf_cases(runs), strict=False):
-        sm = step_model(case.model, case.layout, kv_cache_dtype=case.plan.kv_cache_dtype,
-                        graph_tokens=case.plan.server.largest_capture, dummy_weights=True)  # fmt: skip
-        pricers = {card: engine_pricer(sm, case.gpu, calibration.performance_factors(resolve_gpu(card), performance_class(case.model))[0])
-                   for card in CARDS}  # fmt: skip
+        sm = step_model(
+            case.model,
+            case.layout,
+            kv_cache_dtype=case.plan.kv_cache_dtype,
+            graph_tokens=case.plan.server.largest_capture,
+            dummy_weights=True,
+        )
+        pricers = {
+            card: engine_pricer(
+                sm, case.gpu, calibration.performance_factors(resolve_gpu(card), performance_class(case.model))[0]
+            )
+            for card in CARDS
+        }
         for deployment in run.record.deployments:
             for level in deployment.levels:
                 for _trace, steps in level_steps(run.folder, level):
                     lines.append(f"== {run.record.run_id} ({case.gpu.name}) {deployment.name} {level.name}")
-                    lines.append(f"{'prompts':>7} {'prompt tok':>10} {'decodes':>7} {'steps':>5} {'span':>8} {'busy':>8} "
-                                 f"{'idle':>8} " + " ".join(f"{'price ' + c:>10}" for c in CARDS) + "   (medians, ms)")  # fmt: skip
+                    lines.append(
+                        f"{'prompts':>7} {'prompt tok':>10} {'decodes':>7} {'steps':>5} {'span':>8} {'busy':>8} "
+                        f"{'idle':>8} " + " ".join(f"{'price ' + c:>10}" for c in CARDS) + "   (medians, ms)"
+                    )
                     groups = defaultdict(list)
                     for step in steps:
                         groups[(step.prompts, step.prompt_tokens, step.decodes)].append(step)
-                    for (prompts, prompt_tokens, decodes), group in sorted(groups.items(), key=lambda kv: (-kv[0][1], -kv[0][2])):
-                        shape = StepShape(prefills=((prompt_tokens // prompts, 0),) * prompts if prompts else (),
-                                          decode_contexts=(DECODE_CONTEXT,) * decodes)  # fmt: skip
+                    for (prompts, prompt_tokens, decodes), group in sorted(
+                        groups.items(), key=lambda kv: (-kv[0][1], -kv[0][2])
+                    ):
+                        shape = StepShape(
+                            prefills=((prompt_tokens // prompts, 0),) * prompts if prompts else (),
+                            decode_contexts=(DECODE_CONTEXT,) * decodes,
+                        )
                         eager = shape.uncaptured(sm.graph_tokens)
                         prices = " ".join(f"{1e3 * pricers[c](shape, shape.tokens, eager):>10.1f}" for c in CARDS)
-                        med = [statistics.median(getattr(s, f) for s in group) for f in ("span_ms", "busy_ms", "idle_ms")]
-                        lines.append(f"{prompts:>7} {prompt_tokens:>10} {decodes:>7} {len(group):>5} "
-                                     + " ".join(f"{m:>8.1f}" for m in med) + f" {prices}")  # fmt: skip
+                        med = [
+                            statistics.median(getattr(s, f) for s in group) for f in ("span_ms", "busy_ms", "idle_ms")
+                        ]
+                        lines.append(
+                            f"{prompts:>7} {prompt_tokens:>10} {decodes:>7} {len(group):>5} "
+                            + " ".join(f"{m:>8.1f}" for m in med)
+                            + f" {prices}"
+                        )
     text = "\n".join(lines) + "\n"
     if args.out:
         args.out.write_text(text)

@@ -339,4 +339,4 @@ def test_a_router_spreading_tokens_says_what_its_runs_showed(model, dummy, unifo
     result = run(*args, *(["--load-format", "dummy"] if dummy else []), "--json")
     assert result.exit_code == 0, result.output
     caveats = json.loads(result.output)["performance"]["caveats"]
-    assert any("'Twenty-fourth check'" in c and "spreads tokens over the experts" in c for c in caveats) == uniform
+    assert any("'Twenty-sixth check'" in c and "spreads tokens over the experts" in c for c in caveats) == uniform

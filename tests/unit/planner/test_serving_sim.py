@@ -109,22 +109,26 @@ def test_the_api_server_hands_each_request_over_a_fixed_time_after_it_comes_and_
 
 
 def test_under_async_scheduling_a_step_no_cuda_graph_covers_holds_back_the_tokens_of_the_step_before():
-    def limits(graph_tokens):
+    def limits(graph_tokens, launch_s=None):
         return BatchLimits(max_num_batched_tokens=100, max_num_seqs=8, kv_capacity_tokens=10**6,
-                           async_scheduling=True, graph_tokens=graph_tokens)  # fmt: skip
+                           async_scheduling=True, graph_tokens=graph_tokens, launch_s=launch_s)  # fmt: skip
 
-    def ttfts(graph_tokens):
+    def ttfts(graph_tokens, launch_s=None):
         # A (50-token prompt) and B (150) come together: step 1 prefills A and 50 of B, step 2 decodes A
         # and prefills 99 of B (100 tokens), step 3 decodes A and prefills B's last token (2 tokens)
         turns = [Arrival(at=0.0, prompt=50, output=3), Arrival(at=0.0, prompt=150, output=2)]
-        done, _ = replay(turns, limits=limits(graph_tokens), step_seconds=lambda shape: STEP)
+        done, _ = replay(turns, limits=limits(graph_tokens, launch_s), step_seconds=lambda shape: STEP)
         return [r.ttft for r in done]
 
     # no step larger than a graph (100 tokens), or graphs not modelled: tokens come out as each step ends
     assert ttfts(100) == ttfts(None) == pytest.approx([STEP, 3 * STEP])
     # graphs up to 60 tokens: step 2 (100 tokens) runs uncaptured, so A's first token (step 1's) comes out
-    # when step 2 ends; step 3 is captured, so B's is out when it ends
+    # once the host has launched step 2 - its whole step where the launch is not given; step 3 is captured, so
+    # B's is out when it ends
     assert ttfts(60) == pytest.approx([2 * STEP, 3 * STEP])
+    assert ttfts(60, launch_s=0.25 * STEP) == pytest.approx([1.25 * STEP, 3 * STEP])
+    assert ttfts(60, launch_s=2 * STEP) == pytest.approx([2 * STEP, 3 * STEP])  # no later than the step's end
+    assert ttfts(100, launch_s=0.25 * STEP) == pytest.approx([STEP, 3 * STEP])  # a captured step holds nothing
 
 
 def test_a_batch_larger_than_the_pool_is_flagged():

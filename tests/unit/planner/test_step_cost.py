@@ -64,18 +64,34 @@ def test_a_gpu_without_catalogued_speeds_is_refused(minimax_tp4):
         step_seconds(minimax_tp4, resolve_gpu("mi300x"), StepShape(decode_contexts=(1,)), FACTORS)
 
 
-def test_a_step_no_cuda_graph_covers_adds_its_launches():
+def test_a_step_no_cuda_graph_covers_takes_the_longer_of_its_launches_and_its_kernels():
     model = step_model(load_model("minimax-m2"), Layout(), graph_tokens=512)  # one GPU: no all-reduce
     gpu, eager = resolve_gpu("h100"), FACTORS.model_copy(update={"eager_layer_us": 2000.0})
     launches = model.layers * 2000e-6
-    # the host's launches add to the GPU's work (most kernels are shorter than their launch), small or large
-    for tokens in (1024, 65_536):
-        prompt = StepShape(prefills=((tokens, 0),))
-        assert step_seconds(model, gpu, prompt, eager) == pytest.approx(step_seconds(model, gpu, prompt, FACTORS)
-                                                                         + launches)  # fmt: skip
+    # the host issues kernels while the GPU runs those already issued: a short prompt waits on the host alone,
+    # whatever its length, and a long one's kernels hide the launches
+    short, shorter = StepShape(prefills=((1024, 0),)), StepShape(prefills=((600, 0),))
+    assert step_seconds(model, gpu, short, FACTORS) < launches
+    assert step_seconds(model, gpu, short, eager) == step_seconds(model, gpu, shorter, eager) == pytest.approx(launches)
+    long = StepShape(prefills=((65_536, 0),))
+    assert step_seconds(model, gpu, long, FACTORS) > launches
+    assert step_seconds(model, gpu, long, eager) == step_seconds(model, gpu, long, FACTORS)
     # a decode batch a graph replays pays no launches
     graphed = StepShape(decode_contexts=(1024,) * 8)
     assert step_seconds(model, gpu, graphed, eager) == step_seconds(model, gpu, graphed, FACTORS)
+
+
+def test_routed_experts_run_at_the_moe_kernels_own_efficiency():
+    model, gpu = step_model(load_model("minimax-m2"), Layout()), resolve_gpu("h100")
+    prompt = StepShape(prefills=((65_536, 0),))  # compute-bound: its FLOPs set its time
+    slow_experts = FACTORS.model_copy(update={"moe_gemm_efficiency": 0.25})
+    fast_experts = FACTORS.model_copy(update={"moe_gemm_efficiency": 0.5})
+    slow_dense = FACTORS.model_copy(update={"moe_gemm_efficiency": 0.5, "gemm_efficiency": 0.5})
+    # halving the experts' efficiency adds their time at the faster one again; the dense GEMMs' is apart
+    experts = step_seconds(model, gpu, prompt, slow_experts) - step_seconds(model, gpu, prompt, fast_experts)
+    dense = step_seconds(model, gpu, prompt, slow_dense) - step_seconds(model, gpu, prompt, fast_experts)
+    assert experts > 0 and dense > 0
+    assert experts + dense < step_seconds(model, gpu, prompt, slow_dense)  # attention's time is in neither
 
 
 def test_under_piecewise_graphs_a_captured_step_takes_at_least_the_hosts_time():
@@ -160,9 +176,10 @@ def test_an_eager_step_of_coupled_dp_engines_pays_the_host_s_launch_twice():
     # measured: DP2's eager steps over twice TP2's floor on the same two H200s (nineteenth check)
     minimax, gpu = load_model("minimax-m2"), resolve_gpu("h200")
     sm = step_model(minimax, Layout(tp=4, dp=2), graph_tokens=512)
-    launching = FACTORS.model_copy(update={"eager_layer_us": 1000.0})
+    slow, slower = (FACTORS.model_copy(update={"eager_layer_us": us}) for us in (1000.0, 2000.0))
     prompt, idle = StepShape(prefills=((2048, 0),)), StepShape()
-    coupled = coupled_pricer(sm, gpu, launching)([prompt, idle]) - coupled_pricer(sm, gpu, FACTORS)([prompt, idle])
-    alone = step_pricer(sm, gpu, launching)(prompt) - step_pricer(sm, gpu, FACTORS)(prompt)
+    # its kernels shorter than their launches either way: a slower host adds its time a layer to every launch
+    alone = step_pricer(sm, gpu, slower)(prompt) - step_pricer(sm, gpu, slow)(prompt)
+    coupled = coupled_pricer(sm, gpu, slower)([prompt, idle]) - coupled_pricer(sm, gpu, slow)([prompt, idle])
     assert alone == pytest.approx(minimax.num_layers * 1e-3)
     assert coupled == pytest.approx(COUPLED_LAUNCHES * alone)

@@ -29,12 +29,27 @@ def test_requests_streaming_in_lockstep_make_decode_steps_of_their_batch():
     assert row["context"] == pytest.approx(1024 + 61 / 2) and row["prompt_step_ms"] is None
 
 
-def test_a_first_wave_finishing_prompts_together_in_long_steps_is_a_prompt_step():
-    # two groups of prompts finish 300 ms apart (long prompt steps), then all decode every 15 ms
-    first = [_request(i, sent=0.0, ttft=0.3, itl=[0.3] + [0.015] * 80) for i in range(2)]
-    second = [_request(i + 2, sent=0.0, ttft=0.6, itl=[0.015] * 80) for i in range(2)]
-    row = level_row(first + second)
-    assert row is not None and row["prompt_step_ms"] == pytest.approx(300.0) and row["prompt_steps"] == 1
+def test_a_first_waves_middle_steps_finishing_prompts_together_are_its_prompt_step():
+    # five groups of two prompts finish at 0.3, 0.7, 1.0, 1.3 and 1.5 s, then all decode every 15 ms: the first
+    # gap (400 ms) carries the next step's launch over a lone step's, the last (200) a decode's short launch
+    finish = [0.3, 0.7, 1.0, 1.3, 1.5]
+    # a request decodes one token in each later prompt step (at its end), then one every 15 ms
+    gaps = [[b - a for a, b in zip(finish[g:], finish[g + 1 :], strict=False)] for g in range(5)]
+    requests = [_request(2 * g + i, sent=0.0, ttft=t, itl=gaps[g] + [0.015] * 80)
+                for g, t in enumerate(finish) for i in range(2)]  # fmt: skip
+    row = level_row(requests)
+    assert row is not None and row["prompt_step_ms"] == pytest.approx(300.0) and row["prompt_steps"] == 2
+
+
+def test_a_committed_first_waves_middle_steps_match_the_profiled_device_step():
+    """One H100, the 48-expert shape at TP1: the first wave of 64 1K prompts ran full 8,192-token steps 312-335 ms
+    apart in its middle, where the profiled run's device spent 325 ms on such a step (its trace; the table:
+    results/perf_model/moe-profile-spread-h100.txt); a wave of 16 fills the budget twice and has no middle step."""
+    (run,) = open_runs([REPO / "results" / "gpu_uniform_routing" / "20261128-011316-gpu_uniform_routing"])
+    requests = run.requests(run.record.deployments[0])
+    c64, c16 = (level_row([r for r in requests if r.level == name]) for name in ("c64", "c16"))
+    assert c64 is not None and c16 is not None and c16["prompt_step_ms"] is None
+    assert c64["prompt_steps"] == 6 and abs(c64["prompt_step_ms"] / 325.3 - 1) < 0.05
 
 
 def test_too_few_steps_say_nothing():
@@ -42,8 +57,8 @@ def test_too_few_steps_say_nothing():
     assert measured_steps([], LoadShape(input_tokens=8, output_tokens=8, concurrency=1), token_budget=8192) == ()
 
 
-@pytest.mark.parametrize(("concurrency", "prompt_steps"), [(64, 1), (8, 0)])
-def test_a_prompt_step_is_whole_prompts_filling_the_budget_only_where_the_wave_fills_it_twice(
+@pytest.mark.parametrize(("concurrency", "prompt_steps"), [(64, 1), (24, 0), (8, 0)])
+def test_a_prompt_step_is_whole_prompts_filling_the_budget_only_where_the_wave_fills_it_three_times(
     concurrency, prompt_steps
 ):
     row = {"decode_ms": 18.0, "batch": 64, "context": 1152.0, "prompt_step_ms": 310.0}
