@@ -15,6 +15,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from printed import emit
+
 CHECKS = sorted(Path("results/perf_model/cross-card").glob("*-from-*.json"))
 
 
@@ -35,10 +37,7 @@ def main() -> None:
         measured, predicted, errors = zip(*rows[concurrency], strict=True)
         lines.append(f"{concurrency:>5} {len(errors):>6} {statistics.median(measured):>8.0f} "
                      f"{statistics.median(predicted):>9.0f} {100 * statistics.median(errors):>+9.0f}%")  # fmt: skip
-    text = "\n".join(lines) + "\n"
-    if args.out:
-        args.out.write_text(text)
-    print(text, end="")
+    emit(lines, args.out)
 
 
 if __name__ == "__main__":

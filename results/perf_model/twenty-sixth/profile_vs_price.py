@@ -18,6 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
+from printed import emit  # noqa: E402
+
 from planner import resolve_gpu  # noqa: E402
 from planner.calibration import Calibration, performance_class  # noqa: E402
 from planner.step_cost import StepShape, engine_pricer, step_model  # noqa: E402
@@ -80,10 +82,7 @@ def main() -> None:
                             + " ".join(f"{m:>8.1f}" for m in med)
                             + f" {prices}"
                         )
-    text = "\n".join(lines) + "\n"
-    if args.out:
-        args.out.write_text(text)
-    print(text, end="")
+    emit(lines, args.out)
 
 
 if __name__ == "__main__":

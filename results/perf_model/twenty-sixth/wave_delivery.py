@@ -22,6 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
+from printed import emit  # noqa: E402
+
 from reports.kernel_profile import STEP_NAME, read_trace  # noqa: E402
 from reports.run_data import open_runs  # noqa: E402
 
@@ -95,10 +97,7 @@ def main() -> None:
             for k in range(1, n):
                 figures = " ".join(f"{rule[k] - rule[0]:>10.0f}" for rule in rules.values())
                 lines.append(f"   {k + 1:>5} {measured[k] - measured[0]:>9.0f} {figures}")
-    text = "\n".join(lines) + "\n"
-    if args.out:
-        args.out.write_text(text)
-    print(text, end="")
+    emit(lines, args.out)
 
 
 if __name__ == "__main__":
