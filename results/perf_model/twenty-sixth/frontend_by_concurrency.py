@@ -6,6 +6,7 @@ From the cross-card checks (results/perf_model/cross-card/*-from-*.json, each le
 card's factors): per closed-loop concurrency, the medians over its levels of vLLM's mean TTFT less its queue and
 prefill phases (`mean_frontend_ms`, reports/perf_fit.py _frontend_ms) and of the replay's time from a request's
 send to its hand-over to the engine (planner/replay_clients.py Frontend), and the levels' median TTFT error.
+The spans differ: vLLM's also holds the wait for the step running when the request came in.
 """
 
 import argparse
