@@ -19,10 +19,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 CPUINFO = Path("/proc/cpuinfo")
 
 
-def _cpuinfo(key: str) -> list[str]:
+def _fastest_mhz() -> float | None:
+    """The highest 'cpu MHz' /proc/cpuinfo reports (the CPU's model: bench.server.cpu_host)."""
     if not CPUINFO.exists():
-        return []
-    return [line.split(":", 1)[1].strip() for line in CPUINFO.read_text().splitlines() if line.startswith(key)]
+        return None
+    mhz = [float(line.split(":", 1)[1]) for line in CPUINFO.read_text().splitlines() if line.startswith("cpu MHz")]
+    return max(mhz) if mhz else None
 
 
 def main() -> None:
@@ -33,13 +35,13 @@ def main() -> None:
     args = parser.parse_args()
     try:
         from bench.observe.host_speed import measure_host_speed
+        from bench.server.cpu_host import this_host
     except ImportError as exc:  # a bare machine's python3 without pydantic: say so rather than time something else
         raise SystemExit(f"host_probe: {exc}; fix: run it with the harness's Python (.venv/bin/python)") from None
     speed = measure_host_speed(repeats=args.repeats, calls=args.calls)
-    mhz = [float(v) for v in _cpuinfo("cpu MHz")]
     result = {
-        "cpu_model": (_cpuinfo("model name") or [platform.processor() or "unknown"])[0],
-        "cpu_mhz": max(mhz) if mhz else None,
+        "cpu_model": this_host().model,
+        "cpu_mhz": _fastest_mhz(),
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
         "ns_per_call": speed.best_ns,
