@@ -95,6 +95,11 @@ class PerfCalibration(BaseModel):
     points: list[PerfPoint] = Field(min_length=1)
     multi_gpu_levels: int = Field(0, ge=0)  # levels on several GPUs; none: collective_us 0, a family member's used
 
+    @property
+    def moe(self) -> bool:
+        """A MoE class (performance_class writes MoE or dense first): its experts price at moe_gemm_efficiency."""
+        return self.model_class.split()[0] == "moe"
+
 
 class Calibration(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")

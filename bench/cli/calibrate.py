@@ -76,7 +76,7 @@ def _print_performance(calibration: Calibration) -> None:
             if p.multi_gpu_levels
             else "no level on several GPUs: collective latency not fitted"
         )
-        experts = f" (routed experts x{f.moe_gemm_efficiency:.2f}, measured)" if "moe" in p.model_class else ""
+        experts = f" (routed experts x{f.moe_gemm_efficiency:.2f}, measured)" if p.moe else ""
         typer.echo(
             f"performance {p.gpu} ({len(p.points)} levels, {p.model_class}): "
             f"KV bandwidth x{f.kv_bandwidth_efficiency:.2f}, "
